@@ -1,0 +1,48 @@
+"""traceana: latency, concurrency, SLO burn and cost per million tokens from LLM-serving traces.
+
+Data flows one way: sources -> ingest (adapters) -> store -> metrics -> report -> cli.
+"""
+
+from __future__ import annotations
+
+from traceana.errors import (
+    ConfigError,
+    InputLimitError,
+    SchemaError,
+    StoreError,
+    TraceanaError,
+    TraceParseError,
+)
+from traceana.schema import ENGINE_SAMPLES, REQUESTS, SCHEMA_VERSION
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "ENGINE_SAMPLES",
+    "InputLimitError",
+    "REQUESTS",
+    "SCHEMA_VERSION",
+    "SchemaError",
+    "StoreError",
+    "TraceParseError",
+    "TraceanaError",
+    "open_store",
+    "metrics",
+]
+
+
+def open_store(path, create: bool = True):
+    """Open (or create) the embedded trace store at ``path``. See traceana.store.Store."""
+    from traceana.store import open_store as _open
+
+    return _open(path, create=create)
+
+
+def __getattr__(name: str):
+    # Lazy so that `traceana --help` and `import traceana` stay fast.
+    if name == "metrics":
+        import importlib
+
+        return importlib.import_module("traceana.metrics")
+    raise AttributeError(name)

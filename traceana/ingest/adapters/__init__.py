@@ -1,0 +1,1 @@
+"""One module per source format; each defines ADAPTER (see traceana.ingest.base)."""

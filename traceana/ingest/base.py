@@ -1,0 +1,134 @@
+"""The adapter contract: a source file in, canonical Arrow tables and quarantined rows out.
+
+Every format lives in its own module under ``traceana/ingest/adapters/`` and
+defines a module-level ``ADAPTER = Adapter(...)``. The registry discovers them;
+auto-detection calls each ``sniff`` on the first bytes of the (decompressed)
+file, highest ``priority`` first.
+
+An adapter only *parses*: it maps source fields and units onto canonical
+columns and quarantines what it cannot parse (a malformed line, a field of the
+wrong type). Row validation (durations >= 0, ttft <= e2e, ...) happens once,
+for every adapter, in ``traceana.ingest.validate``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Safety limits for hostile input; every one can be raised by a CLI flag."""
+
+    max_decompressed_bytes: int = 8 << 30  # 8 GiB
+    max_line_bytes: int = 64 << 20  # 64 MiB
+    max_json_depth: int = 64
+
+
+@dataclass
+class Source:
+    """One input file, already decompressed (within the limits)."""
+
+    path: Path
+    data: bytes
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def name(self) -> str:
+        """What goes into ``source_file``."""
+        return str(self.path)
+
+
+@dataclass
+class QuarantineRow:
+    line: int | None
+    field: str | None
+    reason: str
+    raw: str | None = None
+    table: str = "requests"
+
+
+@dataclass
+class AdapterResult:
+    """Canonical columns (any subset, plus ``source_line``) and what could not be parsed.
+
+    Tables may hold any subset of the canonical columns of their schema with the
+    canonical types; missing columns become nulls. ``notes`` tell the user what
+    was assumed (e.g. an anchor for a source with no absolute times).
+    """
+
+    requests: pa.Table | None = None
+    engine_samples: pa.Table | None = None
+    engine_histograms: pa.Table | None = None
+    quarantine: list[QuarantineRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    records_read: int | None = None  # source records (rows in + rows quarantined); None = rows of the tables
+
+
+@dataclass(frozen=True)
+class Adapter:
+    name: str
+    description: str
+    sniff: Callable[[bytes, Path], bool]
+    read: Callable[[Source], AdapterResult]
+    priority: int = 50  # higher sniffs first; generic formats (canonical, mapped) are low
+    tables: tuple[str, ...] = ("requests",)
+    checklist: str = ""  # one line: what of the six checklist items this format fills
+
+
+def raw_json(obj, limit: int = 4096) -> str:
+    """A JSON rendering of a source record for the quarantine (truncated)."""
+    try:
+        text = json.dumps(obj, default=str, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(obj)
+    return text if len(text) <= limit else text[:limit] + "...[truncated]"
+
+
+def iter_lines(src: Source):
+    """Yield (line_number, bytes) for the non-blank lines of a text source (1-based).
+
+    A line longer than the limit is yielded as None so the caller quarantines it.
+    """
+    limit = src.limits.max_line_bytes
+    for i, line in enumerate(src.data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        yield i, (line if len(line) <= limit else None)
+
+
+def load_json_line(line: bytes, max_depth: int):
+    """json.loads with a nesting-depth guard; raises ValueError with a readable reason."""
+    depth = 0
+    deepest = 0
+    in_str = False
+    esc = False
+    for ch in line:
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == 0x5C:
+                esc = True
+            elif ch == 0x22:
+                in_str = False
+        elif ch == 0x22:
+            in_str = True
+        elif ch in (0x5B, 0x7B):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > max_depth:
+                    raise ValueError(f"JSON nested deeper than {max_depth} levels")
+        elif ch in (0x5D, 0x7D):
+            depth -= 1
+    try:
+        return json.loads(line)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"invalid UTF-8: {exc.reason} at byte {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None

@@ -1,0 +1,53 @@
+"""The adapter registry: every module in ``traceana.ingest.adapters`` that defines ADAPTER."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+from pathlib import Path
+
+from traceana.errors import TraceParseError
+from traceana.ingest.base import Adapter
+
+
+@cache
+def adapters() -> tuple[Adapter, ...]:
+    import traceana.ingest.adapters as pkg
+
+    found = []
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"{pkg.__name__}.{info.name}")
+        adapter = getattr(mod, "ADAPTER", None)
+        if isinstance(adapter, Adapter):
+            found.append(adapter)
+    return tuple(sorted(found, key=lambda a: (-a.priority, a.name)))
+
+
+def names() -> list[str]:
+    return [a.name for a in adapters()]
+
+
+def get(name: str) -> Adapter:
+    for a in adapters():
+        if a.name == name:
+            return a
+    raise TraceParseError("--format", f"unknown format '{name}'. Supported formats: {', '.join(sorted(names()))}")
+
+
+def detect(head: bytes, path: Path) -> Adapter:
+    """The first adapter (by priority) whose sniff accepts the file's first bytes."""
+    for a in adapters():
+        try:
+            if a.sniff(head, path):
+                return a
+        except Exception:  # a sniffer must never break detection of the others
+            continue
+    raise TraceParseError(
+        str(path),
+        "format not recognized. Supported formats: "
+        + ", ".join(sorted(names()))
+        + ". Hint: pass --format NAME, or a column map (--format mapped --map FILE) for in-house logs",
+    )
