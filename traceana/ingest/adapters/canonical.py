@@ -1,0 +1,205 @@
+"""Files already in canonical columns: Parquet, CSV or JSON Lines (requests or engine_samples).
+
+Text files are read with every column as a string (one bad value must not make
+the file unreadable); the pipeline casts and validates. JSON Lines go through
+polars' reader first and fall back to a line-by-line parse, which quarantines
+the lines that are not JSON objects, when the fast path rejects the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from traceana.ingest.base import Adapter, AdapterResult, QuarantineRow, Source, iter_lines, load_json_line, raw_json
+from traceana.schema import arrow_schema
+
+NAME = "canonical"
+_REQ_KEYS = {"request_id", "arrival_time"}
+_ENG_KEYS = {"time", "instance"}
+
+
+def _table_for(columns) -> str | None:
+    cols = set(columns)
+    if _REQ_KEYS <= cols:
+        return "requests"
+    if _ENG_KEYS <= cols and ("num_running" in cols or "kv_cache_usage" in cols):
+        return "engine_samples"
+    return None
+
+
+def _first_json_keys(head: bytes) -> set[str]:
+    for line in head.splitlines():
+        if line.strip():
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                return set()
+            return set(obj) if isinstance(obj, dict) else set()
+    return set()
+
+
+def sniff(head: bytes, path: Path) -> bool:
+    if head.startswith(b"PAR1"):
+        return True  # the read decides the table from the Parquet schema
+    stripped = head.lstrip()
+    if stripped.startswith(b"{"):
+        return _table_for(_first_json_keys(stripped)) is not None
+    first = stripped.split(b"\n", 1)[0].decode("utf-8", "replace")
+    header = next(csv.reader([first]), [])
+    return _table_for(h.strip() for h in header) is not None
+
+
+def _nonblank_line_numbers(data: bytes) -> np.ndarray:
+    """1-based numbers of the lines that hold something other than white space."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    nl = np.flatnonzero(arr == 10)
+    starts = np.concatenate(([0], nl + 1))
+    ends = np.concatenate((nl, [len(arr)]))
+    ws = (arr == 32) | (arr == 9) | (arr == 13) | (arr == 10)
+    cum = np.concatenate(([0], np.cumsum(~ws)))
+    content = cum[ends] - cum[np.minimum(starts, len(arr))]
+    return np.flatnonzero(content > 0) + 1
+
+
+def _string_schema(table: str) -> dict[str, pl.DataType]:
+    return {f.name: pl.String for f in arrow_schema(table)}
+
+
+def _read_jsonl(src: Source, table: str) -> AdapterResult:
+    data = src.data
+    lines = _nonblank_line_numbers(data)
+    try:
+        df = pl.read_ndjson(io.BytesIO(data), schema=_string_schema(table))
+        if df.height == len(lines):
+            df = df.with_columns(pl.Series("source_line", lines, dtype=pl.Int64))
+            return AdapterResult(**{table: df.to_arrow()})
+    except (pl.exceptions.PolarsError, OSError, ValueError, OverflowError):
+        pass
+    return _read_jsonl_slow(src, table)
+
+
+def _read_jsonl_slow(src: Source, table: str) -> AdapterResult:
+    names = [f.name for f in arrow_schema(table)]
+    cols: dict[str, list] = {n: [] for n in names}
+    line_nos: list[int] = []
+    quarantine: list[QuarantineRow] = []
+    for line_no, line in iter_lines(src):
+        if line is None:
+            quarantine.append(QuarantineRow(line_no, None, f"line longer than {src.limits.max_line_bytes:,} bytes", None, table))
+            continue
+        try:
+            obj = load_json_line(line, src.limits.max_json_depth)
+        except ValueError as exc:
+            quarantine.append(QuarantineRow(line_no, None, str(exc), line[:4096].decode("utf-8", "replace"), table))
+            continue
+        if not isinstance(obj, dict):
+            quarantine.append(QuarantineRow(line_no, None, "not a JSON object", raw_json(obj), table))
+            continue
+        line_nos.append(line_no)
+        for n in names:
+            v = obj.get(n)
+            if v is None or isinstance(v, str):
+                cols[n].append(v)
+            elif isinstance(v, bool):
+                cols[n].append(str(v).lower())
+            elif isinstance(v, int | float):
+                cols[n].append(repr(v))
+            else:
+                cols[n].append(json.dumps(v))
+    df = pl.DataFrame(cols, schema=_string_schema(table)).with_columns(
+        pl.Series("source_line", line_nos, dtype=pl.Int64)
+    )
+    return AdapterResult(**{table: df.to_arrow()}, quarantine=quarantine)
+
+
+def _read_csv(src: Source, table: str) -> AdapterResult:
+    text_ok = True
+    try:
+        df = pl.read_csv(io.BytesIO(src.data), infer_schema=False, truncate_ragged_lines=False)
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        text_ok = False
+    if text_ok:
+        keep = [c for c in df.columns if c in _string_schema(table)]
+        df = df.select(keep).with_columns(pl.int_range(2, df.height + 2, dtype=pl.Int64).alias("source_line"))
+        return AdapterResult(**{table: df.to_arrow()})
+    # Slow path: the csv module tells physical line numbers and survives ragged rows and bad bytes.
+    text = src.data.decode("utf-8", errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None) or []
+    names = set(_string_schema(table))
+    cols: dict[str, list] = {h: [] for h in header if h in names}
+    line_nos: list[int] = []
+    quarantine: list[QuarantineRow] = []
+    while True:
+        line_no = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            quarantine.append(QuarantineRow(line_no, None, f"malformed CSV: {exc}", None, table))
+            continue
+        if not row:
+            continue
+        if len(row) != len(header):
+            quarantine.append(
+                QuarantineRow(line_no, None, f"expected {len(header)} fields, found {len(row)}", raw_json(row), table)
+            )
+            continue
+        line_nos.append(line_no)
+        for h, v in zip(header, row):
+            if h in cols:
+                cols[h].append(v if v != "" else None)
+    df = pl.DataFrame(cols, schema={h: pl.String for h in cols}).with_columns(
+        pl.Series("source_line", line_nos, dtype=pl.Int64)
+    )
+    return AdapterResult(**{table: df.to_arrow()}, quarantine=quarantine)
+
+
+def read(src: Source) -> AdapterResult:
+    data = src.data
+    if data.startswith(b"PAR1"):
+        try:
+            t = pq.read_table(io.BytesIO(data))
+        except (pa.ArrowException, OSError) as exc:
+            from traceana.errors import TraceParseError
+
+            raise TraceParseError(src.name, f"unreadable Parquet: {exc}") from None
+        table = _table_for(t.column_names)
+        if table is None:
+            from traceana.errors import TraceParseError
+
+            raise TraceParseError(
+                src.name,
+                "Parquet file without canonical columns (requests need request_id and arrival_time; "
+                "engine_samples need time, instance and num_running or kv_cache_usage)",
+            )
+        keep = [c for c in t.column_names if c in _string_schema(table)]
+        t = t.select(keep).append_column("source_line", pa.array(np.arange(1, t.num_rows + 1), pa.int64()))
+        return AdapterResult(**{table: t})
+    stripped = data.lstrip()
+    if stripped.startswith(b"{"):
+        table = _table_for(_first_json_keys(stripped[: 1 << 20])) or "requests"
+        return _read_jsonl(src, table)
+    first = stripped.split(b"\n", 1)[0].decode("utf-8", "replace")
+    table = _table_for(h.strip() for h in next(csv.reader([first]), [])) or "requests"
+    return _read_csv(src, table)
+
+
+ADAPTER = Adapter(
+    name=NAME,
+    description="Canonical columns in Parquet, CSV or JSON Lines (requests or engine_samples)",
+    sniff=sniff,
+    read=read,
+    priority=10,
+    tables=("requests", "engine_samples"),
+    checklist="whatever canonical columns the file holds",
+)

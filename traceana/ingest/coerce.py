@@ -1,0 +1,154 @@
+"""Turning text columns into canonical types, recording every value that does not parse.
+
+Text formats (CSV, JSON Lines) are read with every column as a string so that
+one bad value cannot make a whole file unreadable; :func:`coerce` then casts
+each column and reports the rows whose non-null text did not parse.
+
+Timestamps accept ISO-8601 (any offset, converted to UTC; naive taken as UTC),
+'YYYY-mm-dd HH:MM:SS[.f]' and epoch seconds. A number in epoch milliseconds is
+*not* guessed: it lands thousands of years ahead and the plausibility rule in
+validation quarantines it.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pyarrow as pa
+
+from traceana.schema import TIMESTAMP, arrow_schema
+
+_TS_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M:%S%#z",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+)
+
+#: one type-failure marker column per coerced column
+FAIL_PREFIX = "__fail__"
+
+
+def polars_dtype(t: pa.DataType) -> pl.DataType:
+    if pa.types.is_timestamp(t):
+        return pl.Datetime("us", "UTC")
+    if pa.types.is_floating(t):
+        return pl.Float64
+    if pa.types.is_integer(t):
+        return pl.Int64
+    if pa.types.is_boolean(t):
+        return pl.Boolean
+    if pa.types.is_list(t):
+        return pl.List(pl.Float64)
+    return pl.String
+
+
+def _parse_timestamp(col: pl.Expr) -> pl.Expr:
+    s = col.str.strip_chars()
+    parsed = [s.str.to_datetime(f, time_zone="UTC", time_unit="us", strict=False) for f in _TS_FORMATS]
+    # Replace a trailing 'Z' so '%#z' formats see an offset; handle >6 fractional digits by truncation.
+    s_norm = s.str.replace(r"Z$", "+00:00").str.replace(r"(\.\d{6})\d+", "$1")
+    parsed += [s_norm.str.to_datetime(f, time_zone="UTC", time_unit="us", strict=False) for f in _TS_FORMATS]
+    epoch = s.cast(pl.Float64, strict=False)
+    # Epoch seconds; outside +-1e11 s the microsecond value would overflow: leave it unparsed (null -> failure).
+    epoch_us = (
+        pl.when(epoch.abs() < 1e11)
+        .then((epoch * 1e6).round(0).cast(pl.Int64, strict=False))
+        .otherwise(None)
+        .cast(pl.Datetime("us", "UTC"))
+    )
+    return pl.coalesce(*parsed, epoch_us)
+
+
+def _cast_expr(name: str, dtype: pl.DataType, src: pl.DataType) -> pl.Expr:
+    col = pl.col(name)
+    if src == dtype:
+        return col
+    if dtype == pl.Datetime("us", "UTC"):
+        if src == pl.String:
+            return _parse_timestamp(col)
+        if isinstance(src, pl.Datetime):
+            return col.dt.convert_time_zone("UTC").dt.cast_time_unit("us") if src.time_zone else col.dt.replace_time_zone("UTC").dt.cast_time_unit("us")
+        if src.is_numeric():
+            f = col.cast(pl.Float64)
+            return pl.when(f.abs() < 1e11).then((f * 1e6).round(0).cast(pl.Int64)).otherwise(None).cast(pl.Datetime("us", "UTC"))
+        return col.cast(pl.String).pipe(_parse_timestamp)
+    if dtype == pl.Int64:
+        if src == pl.String:
+            s = col.str.strip_chars()
+            f = s.cast(pl.Float64, strict=False)
+            # "12" and "12.0" are integers; "12.5" is not.
+            return pl.when(f == f.floor()).then(f.cast(pl.Int64, strict=False)).otherwise(None)
+        if src.is_float():
+            return pl.when(col == col.floor()).then(col.cast(pl.Int64, strict=False)).otherwise(None)
+        return col.cast(pl.Int64, strict=False)
+    if dtype == pl.Float64:
+        if src == pl.String:
+            return col.str.strip_chars().cast(pl.Float64, strict=False)
+        return col.cast(pl.Float64, strict=False)
+    if dtype == pl.String:
+        return col.cast(pl.String, strict=False)
+    if isinstance(dtype, pl.List):
+        if src == pl.String:
+            return col.str.json_decode(pl.List(pl.Float64))
+        return col.cast(dtype, strict=False)
+    return col.cast(dtype, strict=False)
+
+
+def coerce(df: pl.DataFrame, table: str) -> pl.DataFrame:
+    """Cast the canonical columns of ``df`` to their canonical types.
+
+    Adds a boolean ``__fail__<col>`` column for each column where some non-null
+    source value did not parse (the value becomes null). Non-canonical columns
+    are kept (the caller drops them).
+    """
+    schema = arrow_schema(table)
+    exprs = []
+    fails = []
+    for f in schema:
+        if f.name not in df.columns:
+            continue
+        dtype = polars_dtype(f.type)
+        src = df.schema[f.name]
+        if src == dtype:
+            continue
+        exprs.append(_cast_expr(f.name, dtype, src).alias(f.name))
+        fails.append(f.name)
+    if not exprs:
+        return df
+    try:
+        out = df.with_columns(
+            [pl.col(n).is_not_null().alias(FAIL_PREFIX + n) for n in fails]
+        ).with_columns(exprs)
+    except pl.exceptions.PolarsError:
+        # A column polars cannot cast in bulk (e.g. malformed JSON in a list column): go value by value.
+        out = df.with_columns([pl.col(n).is_not_null().alias(FAIL_PREFIX + n) for n in fails])
+        for n in fails:
+            dtype = polars_dtype(schema.field(n).type)
+            try:
+                out = out.with_columns(_cast_expr(n, dtype, out.schema[n]).alias(n))
+            except pl.exceptions.PolarsError:
+                out = out.with_columns(
+                    pl.col(n).map_elements(lambda v, d=dtype: _one(v, d), return_dtype=dtype).alias(n)
+                )
+    return out.with_columns(
+        [(pl.col(FAIL_PREFIX + n) & pl.col(n).is_null()).alias(FAIL_PREFIX + n) for n in fails]
+    )
+
+
+def _one(value, dtype):
+    try:
+        return pl.Series([value]).cast(pl.String).pipe(
+            lambda s: pl.DataFrame({"v": s}).select(_cast_expr("v", dtype, pl.String)).item()
+        )
+    except pl.exceptions.PolarsError:
+        return None
+
+
+def type_failures(df: pl.DataFrame) -> list[str]:
+    return [c for c in df.columns if c.startswith(FAIL_PREFIX)]
+
+
+__all__ = ["coerce", "polars_dtype", "FAIL_PREFIX", "TIMESTAMP"]

@@ -1,0 +1,285 @@
+"""The ingest pipeline: read -> detect -> adapter -> coerce -> validate -> dedupe -> atomic commit.
+
+Every source record ends up either stored or quarantined with file, line,
+field and reason: ``records_read == stored + quarantined`` for every file. A
+file that cannot be read at all (not a regular file, corrupt compression, over
+a size limit, unknown format) is refused whole with one message; the store is
+left unchanged for it and the other files still go in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+
+from traceana.errors import TraceanaError
+from traceana.ingest import registry
+from traceana.ingest.base import Adapter, AdapterResult, Limits, Source
+from traceana.ingest.coerce import FAIL_PREFIX, coerce
+from traceana.ingest.reader import expand_paths, file_identity, read_source
+from traceana.ingest.validate import split
+from traceana.schema import QUARANTINE, arrow_schema, conform
+
+DATA_TABLES = ("requests", "engine_samples", "engine_histograms")
+RAW_LIMIT = 4096
+
+
+@dataclass
+class FileReport:
+    path: str
+    identity: str | None = None
+    adapter: str | None = None
+    status: str = "stored"  # stored | skipped (already ingested) | refused
+    records_read: int = 0
+    stored: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "adapter": self.adapter,
+            "status": self.status,
+            "records_read": self.records_read,
+            "stored": self.stored,
+            "quarantined": self.quarantined,
+            "reasons": dict(self.reasons),
+            "notes": self.notes,
+            "error": self.error,
+        }
+
+
+@dataclass
+class IngestSummary:
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def records_read(self) -> int:
+        return sum(f.records_read for f in self.files)
+
+    @property
+    def stored(self) -> int:
+        return sum(sum(f.stored.values()) for f in self.files)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(f.quarantined for f in self.files)
+
+    @property
+    def refused(self) -> list[FileReport]:
+        return [f for f in self.files if f.status == "refused"]
+
+    def reasons(self) -> Counter:
+        total: Counter = Counter()
+        for f in self.files:
+            total.update(f.reasons)
+        return total
+
+    def to_dict(self) -> dict:
+        return {
+            "records_read": self.records_read,
+            "stored": self.stored,
+            "quarantined": self.quarantined,
+            "refused": len(self.refused),
+            "reasons": dict(self.reasons()),
+            "files": [f.to_dict() for f in self.files],
+        }
+
+
+def _reason_key(reason: str) -> str:
+    """The rule label that starts every reason ('negative: -0.2 s' -> 'negative')."""
+    return reason.split(";")[0].split(":")[0].strip()
+
+
+def _raw_rows(df: pl.DataFrame) -> pl.Series:
+    cols = [c for c in df.columns if not c.startswith("__") and c not in ("field", "reason")]
+    try:
+        raw = df.select(pl.struct(cols).struct.json_encode().alias("raw"))["raw"]
+    except pl.exceptions.PolarsError:
+        raw = pl.Series("raw", [str(r) for r in df.select(cols).iter_rows()])
+    return raw.str.slice(0, RAW_LIMIT)
+
+
+def process(
+    src: Source,
+    adapter: Adapter,
+    now: datetime | None = None,
+    column_map: dict | None = None,
+) -> tuple[dict[str, pa.Table], pa.Table, FileReport]:
+    """Run one source through an adapter, coercion and validation (no store involved).
+
+    Returns (canonical tables, quarantine table, report).
+    """
+    now = now or datetime.now(timezone.utc)
+    report = FileReport(path=src.name, adapter=adapter.name)
+    if column_map is not None:
+        from traceana.ingest.adapters.mapped import read_mapped
+
+        result: AdapterResult = read_mapped(src, column_map)
+    else:
+        result = adapter.read(src)
+    report.notes = list(result.notes)
+    tables: dict[str, pa.Table] = {}
+    bad_frames: list[pl.DataFrame] = []
+    rows_in = 0
+    for table in DATA_TABLES:
+        data = getattr(result, table)
+        if data is None:
+            continue
+        df = pl.from_arrow(data) if isinstance(data, pa.Table) else data
+        if isinstance(df, pl.Series):
+            df = df.to_frame()
+        rows_in += df.height
+        df = df.with_row_index("__row")
+        typed = coerce(df, table)
+        good, bad = split(typed, table, now=now)
+        good = good.drop([c for c in good.columns if c.startswith(FAIL_PREFIX)] + ["__row"])
+        good = good.with_columns(
+            pl.lit(src.name).alias("source_file"),
+            (pl.col("source_format").fill_null(adapter.name) if "source_format" in good.columns else pl.lit(adapter.name)).alias(
+                "source_format"
+            ),
+        )
+        tables[table] = conform(good.to_arrow(), table)
+        if bad.height:
+            raw = _raw_rows(df[bad["__row"].to_list()])  # the row as read, before casting
+            bad_frames.append(
+                pl.DataFrame(
+                    {
+                        "table": [table] * bad.height,
+                        "source_format": [adapter.name] * bad.height,
+                        "source_file": [src.name] * bad.height,
+                        "source_line": bad["source_line"] if "source_line" in bad.columns else [None] * bad.height,
+                        "field": bad["field"],
+                        "reason": bad["reason"],
+                        "raw": raw,
+                    },
+                    schema_overrides={"source_line": pl.Int64},
+                )
+            )
+    for q in result.quarantine:
+        bad_frames.append(
+            pl.DataFrame(
+                {
+                    "table": [q.table],
+                    "source_format": [adapter.name],
+                    "source_file": [src.name],
+                    "source_line": [q.line],
+                    "field": [q.field],
+                    "reason": [q.reason],
+                    "raw": [q.raw[:RAW_LIMIT] if q.raw else None],
+                },
+                schema_overrides={"source_line": pl.Int64, "field": pl.String, "raw": pl.String},
+            )
+        )
+    if bad_frames:
+        qdf = pl.concat(bad_frames, how="vertical_relaxed").with_columns(pl.lit(now).alias("ingested_at"))
+        quarantine = conform(qdf.to_arrow(), "quarantine")
+    else:
+        quarantine = QUARANTINE.empty_table()
+    report.records_read = result.records_read if result.records_read is not None else rows_in + len(result.quarantine)
+    report.stored = {t: v.num_rows for t, v in tables.items() if v.num_rows}
+    report.quarantined = quarantine.num_rows
+    report.reasons = Counter(_reason_key(r) for r in quarantine.column("reason").to_pylist())
+    return tables, quarantine, report
+
+
+def dedupe_against(tables: dict[str, pa.Table], quarantine: pa.Table, seen: pl.Series | None, src: str, now: datetime):
+    """Quarantine requests whose request_id is already stored from another source."""
+    req = tables.get("requests")
+    if req is None or req.num_rows == 0 or seen is None or seen.len() == 0:
+        return tables, quarantine, 0
+    df = pl.from_arrow(req)
+    dup = df["request_id"].is_in(seen.implode())
+    n = int(dup.sum())
+    if n == 0:
+        return tables, quarantine, 0
+    bad = df.filter(dup)
+    q = pl.DataFrame(
+        {
+            "table": ["requests"] * n,
+            "source_format": bad["source_format"],
+            "source_file": [src] * n,
+            "source_line": bad["source_line"],
+            "field": ["request_id"] * n,
+            "reason": ["duplicate: request_id already stored from another source"] * n,
+            "raw": _raw_rows(bad),
+            "ingested_at": [now] * n,
+        }
+    )
+    tables = {**tables, "requests": conform(df.filter(~dup).to_arrow(), "requests")}
+    quarantine = pa.concat_tables([quarantine, conform(q.to_arrow(), "quarantine")])
+    return tables, quarantine, n
+
+
+def ingest_paths(
+    store,
+    paths: list[str | Path],
+    fmt: str | None = None,
+    limits: Limits | None = None,
+    column_map: dict | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> IngestSummary:
+    """Ingest files (or directories of them) into ``store``, one atomic commit per file."""
+    from traceana.store import Commit
+
+    limits = limits or Limits()
+    summary = IngestSummary()
+    files = expand_paths(paths)
+    forced = registry.get(fmt) if fmt else None
+    with store.lock():
+        store.clean_orphans()
+        seen: pl.Series | None = None
+        for i, path in enumerate(files):
+            if progress:
+                progress(str(path), i, len(files))
+            report = FileReport(path=str(path))
+            summary.files.append(report)
+            now = datetime.now(timezone.utc)
+            try:
+                identity = file_identity(path) if path.is_file() else None
+                report.identity = identity
+                if identity and store.has_source(identity):
+                    report.status = "skipped"
+                    report.notes.append("already ingested (same bytes): nothing added")
+                    continue
+                src = read_source(path, limits)
+                adapter = forced or registry.detect(src.data[: 64 << 10], path)
+                tables, quarantine, rep = process(src, adapter, now=now, column_map=column_map)
+                if seen is None:
+                    seen = store.request_ids()
+                tables, quarantine, ndup = dedupe_against(tables, quarantine, seen, src.name, now)
+                rep.identity = identity
+                if ndup:
+                    rep.stored["requests"] = tables["requests"].num_rows
+                    rep.quarantined = quarantine.num_rows
+                    rep.reasons["duplicate"] += ndup
+                summary.files[-1] = report = rep
+                store.commit(
+                    [
+                        Commit(
+                            identity=identity,
+                            source=src.name,
+                            adapter=adapter.name,
+                            tables={**tables, "quarantine": quarantine},
+                            summary={"records_read": rep.records_read, "stored": rep.stored, "quarantined": rep.quarantined},
+                        )
+                    ]
+                )
+                if "requests" in tables and tables["requests"].num_rows:
+                    seen = pl.concat([seen, pl.from_arrow(tables["requests"].column("request_id"))])
+            except TraceanaError as exc:
+                report.status = "refused"
+                report.error = str(exc)
+            except (OSError, MemoryError) as exc:
+                report.status = "refused"
+                report.error = f"{path}: {exc}"
+    return summary

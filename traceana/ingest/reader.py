@@ -1,0 +1,143 @@
+"""Finding input files and reading them safely: decompression, size limits, identity.
+
+A file is refused whole (TraceParseError, one clear message) when it is not a
+regular file, its compression is corrupt or truncated, or it decompresses past
+the limit (a gzip bomb). Row-level problems are the adapters' and validation's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import zlib
+from pathlib import Path
+
+from traceana.errors import InputLimitError, TraceParseError
+from traceana.ingest.base import Limits, Source
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_CHUNK = 1 << 20
+
+
+def expand_paths(paths: list[str | Path]) -> list[Path]:
+    """Files named directly, and the regular files below named directories (sorted, no hidden files).
+
+    Symlinked directories are not followed (a symlink loop cannot hang the walk).
+    """
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if not os.path.lexists(p):
+            raise TraceParseError(str(p), "no such file or directory")
+        if p.is_dir() and not p.is_symlink():
+            for root, dirs, files in os.walk(p, followlinks=False):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if not name.startswith(".") and not name.endswith((".md", ".toml", ".yaml", ".yml")):
+                        out.append(Path(root) / name)
+        else:
+            out.append(p)
+    return out
+
+
+def _check_regular(path: Path) -> os.stat_result:
+    try:
+        st = os.stat(path)  # follows symlinks; a loop raises ELOOP
+    except OSError as exc:
+        raise TraceParseError(str(path), f"cannot open: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise TraceParseError(str(path), "is a directory (a symlinked directory is not walked)")
+    if not stat.S_ISREG(st.st_mode):
+        raise TraceParseError(str(path), "not a regular file (FIFO, socket or device): refused")
+    return st
+
+
+def file_identity(path: Path) -> str:
+    """sha256 of the file's bytes as stored: the source identity used to skip re-ingests."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK * 4):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _decompress_stream(path: Path, raw, decomp, limit: int, kind: str) -> bytes:
+    out = bytearray()
+    while True:
+        chunk = raw.read(_CHUNK)
+        if not chunk:
+            break
+        try:
+            piece = decomp(chunk)
+        except Exception as exc:
+            raise TraceParseError(str(path), f"corrupt {kind} data: {exc}") from None
+        out += piece
+        if len(out) > limit:
+            raise InputLimitError(
+                str(path),
+                f"decompresses past the limit of {limit:,} bytes (a compression bomb?). "
+                "Hint: raise it with --max-decompressed-bytes",
+            )
+    return bytes(out)
+
+
+def _gunzip(path: Path, limit: int) -> bytes:
+    """Decode every gzip member, stopping as soon as the output passes ``limit``."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    out = bytearray()
+    while buf:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        chunk = buf
+        while True:
+            try:
+                piece = d.decompress(chunk, _CHUNK)  # bounded output per call
+            except zlib.error as exc:
+                raise TraceParseError(str(path), f"corrupt gzip data: {exc}") from None
+            out += piece
+            if len(out) > limit:
+                raise InputLimitError(
+                    str(path),
+                    f"decompresses past the limit of {limit:,} bytes (a compression bomb?). "
+                    "Hint: raise it with --max-decompressed-bytes",
+                )
+            chunk = d.unconsumed_tail
+            if d.eof or (not chunk and not piece):
+                break
+        if not d.eof:
+            raise TraceParseError(str(path), "truncated gzip file (cut before the end of the stream)")
+        buf = d.unused_data  # concatenated members are valid gzip
+        if not buf.strip(b"\x00"):
+            break
+    return bytes(out)
+
+
+def read_source(path: Path, limits: Limits) -> Source:
+    """Read ``path`` (decompressing gzip / zstd by magic bytes) into a Source."""
+    _check_regular(path)
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic[:2] == GZIP_MAGIC:
+        data = _gunzip(path, limits.max_decompressed_bytes)
+    elif magic == ZSTD_MAGIC:
+        import zstandard
+
+        with open(path, "rb") as f:
+            d = zstandard.ZstdDecompressor().decompressobj()
+            data = _decompress_stream(path, f, d.decompress, limits.max_decompressed_bytes, "zstd")
+            if not d.eof:
+                raise TraceParseError(str(path), "truncated zstd file (cut before the end of the frame)")
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]  # a UTF-8 BOM is not content
+    return Source(path=path, data=data, limits=limits)
+
+
+def read_head(source: Source, n: int = 64 << 10) -> bytes:
+    return source.data[:n]
+
+

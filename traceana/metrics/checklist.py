@@ -1,0 +1,139 @@
+"""The six-point trace checklist: which fields a trace records, and how completely.
+
+For every checklist item, its *core* fields decide the verdict and its *extra*
+fields are reported beside them:
+
+    fill(field) = rows where field is not null / rows it applies to
+
+Latency and token fields (items 2, 3) apply to ok requests only (a failed
+request legitimately has no TTFT); ``error_type`` applies to failed requests
+only; item 4 reads the engine time series (plus ``requests.instance``, the join
+key). Verdict per item: ``complete`` when every core field fills >= 95% of the
+rows it applies to, ``missing`` when no core field fills any row, else
+``partial``.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from traceana.schema import CHECKLIST_ITEMS
+
+COMPLETE_AT = 0.95
+
+#: item -> (table, field, core?, applies_to) ; applies_to: all | ok | failed
+ITEMS: dict[int, list[tuple[str, str, bool, str]]] = {
+    1: [
+        ("requests", "arrival_time", True, "all"),
+        ("requests", "queue_time_s", True, "ok"),
+        ("requests", "scheduler_decision", True, "all"),
+        ("requests", "scheduled_time", False, "ok"),
+        ("requests", "num_preemptions", False, "all"),
+    ],
+    2: [
+        ("requests", "prompt_tokens", True, "all"),
+        ("requests", "output_tokens", True, "ok"),
+        ("requests", "ttft_s", True, "ok"),
+        ("requests", "tpot_s", True, "ok"),
+        ("requests", "cached_prompt_tokens", False, "all"),
+        ("requests", "itl_s", False, "ok"),
+    ],
+    3: [
+        ("requests", "prefill_time_s", True, "ok"),
+        ("requests", "decode_time_s", True, "ok"),
+    ],
+    4: [
+        ("engine_samples", "num_running", True, "all"),
+        ("engine_samples", "kv_cache_usage", True, "all"),
+        ("requests", "instance", True, "all"),
+        ("engine_samples", "num_waiting", False, "all"),
+        ("engine_samples", "kv_cache_capacity_tokens", False, "all"),
+    ],
+    5: [
+        ("requests", "model", True, "all"),
+        ("requests", "model_version", True, "all"),
+        ("requests", "quantization", True, "all"),
+        ("requests", "route", True, "all"),
+        ("requests", "fallback_from", False, "all"),
+    ],
+    6: [
+        ("requests", "status", True, "all"),
+        ("requests", "e2e_latency_s", True, "ok"),
+        ("requests", "error_type", True, "failed"),
+        ("requests", "finish_reason", False, "ok"),
+    ],
+}
+
+
+def _fills(lf: pl.LazyFrame | None, table: str) -> dict[tuple[str, str], tuple[int, float]]:
+    """(field, applies_to) -> (rows it applies to, filled fraction), in one pass."""
+    specs = {(f, a) for item in ITEMS.values() for t, f, _, a in item if t == table}
+    if lf is None:
+        return {k: (0, 0.0) for k in specs}
+    cols = set(lf.collect_schema().names())
+    is_ok = pl.col("status") == "ok" if "status" in cols else pl.lit(True)
+    has_status = pl.col("status").is_not_null() if "status" in cols else pl.lit(False)
+    masks = {"all": pl.lit(True), "ok": is_ok.fill_null(True), "failed": has_status & ~is_ok.fill_null(True)}
+    exprs = []
+    for field, applies in sorted(specs):
+        m = masks[applies]
+        filled = pl.col(field).is_not_null() if field in cols else pl.lit(False)
+        exprs.append(m.cast(pl.Int64).sum().alias(f"n|{field}|{applies}"))
+        exprs.append((m & filled).cast(pl.Int64).sum().alias(f"f|{field}|{applies}"))
+    row = lf.select(exprs).collect().row(0, named=True)
+    out = {}
+    for field, applies in specs:
+        n = row[f"n|{field}|{applies}"] or 0
+        f = row[f"f|{field}|{applies}"] or 0
+        out[(field, applies)] = (n, f / n if n else 0.0)
+    return out
+
+
+def field_fill(requests: pl.LazyFrame | None, engine_samples: pl.LazyFrame | None = None) -> pl.DataFrame:
+    """One row per checklist field: item, table, field, core, applies_to, rows, fill_fraction."""
+    req = _fills(requests, "requests")
+    eng = _fills(engine_samples, "engine_samples")
+    rows = []
+    for item, specs in ITEMS.items():
+        for table, field, core, applies in specs:
+            n, frac = (req if table == "requests" else eng)[(field, applies)]
+            rows.append(
+                {"item": item, "table": table, "field": field, "core": core, "applies_to": applies, "rows": n, "fill_fraction": frac}
+            )
+    return pl.DataFrame(rows)
+
+
+def coverage(requests: pl.LazyFrame | None, engine_samples: pl.LazyFrame | None = None) -> pl.DataFrame:
+    """One row per checklist item: item, name, fields_present, fields_missing, fill_fraction, verdict.
+
+    ``fill_fraction`` is the smallest fill among the core fields that apply to
+    at least one row (an item is only as complete as its least-filled field).
+    A core field that applies to no rows at all (``error_type`` in a trace
+    without failures) does not count against the item.
+    """
+    detail = field_fill(requests, engine_samples)
+    out = []
+    for item, name in CHECKLIST_ITEMS.items():
+        d = detail.filter(pl.col("item") == item)
+        present = d.filter(pl.col("fill_fraction") > 0)["field"].to_list()
+        missing = d.filter((pl.col("fill_fraction") == 0) & pl.col("core"))["field"].to_list()
+        core = d.filter(pl.col("core") & ((pl.col("rows") > 0) | (pl.col("field") != "error_type")))
+        fracs = core["fill_fraction"].to_list()
+        low = min(fracs) if fracs else 0.0
+        if fracs and low >= COMPLETE_AT:
+            verdict = "complete"
+        elif not fracs or max(fracs) == 0:
+            verdict = "missing"
+        else:
+            verdict = "partial"
+        out.append(
+            {
+                "item": item,
+                "name": name,
+                "fields_present": present,
+                "fields_missing": missing,
+                "fill_fraction": low,
+                "verdict": verdict,
+            }
+        )
+    return pl.DataFrame(out)

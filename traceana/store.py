@@ -1,0 +1,298 @@
+"""The embedded trace store: Parquet files partitioned by day, a JSON manifest, DuckDB views.
+
+Layout of a store directory::
+
+    traceana-store.json                     manifest: schema version, sources, parts
+    requests/day=2025-01-01/part-<id>.parquet
+    engine_samples/day=.../part-<id>.parquet
+    engine_histograms/day=.../part-<id>.parquet
+    quarantine/part-<id>.parquet
+    .lock                                   held (flock) by a writer
+
+**The manifest is the commit point.** A write puts new parts under a staging
+directory, renames them into place, then atomically replaces the manifest
+(write to a temporary name, fsync, ``os.replace``). Readers only read parts the
+manifest lists, so a crash at any moment leaves the store as it was: parts not
+yet in the manifest are orphans, removed by the next writer. Writers serialize
+on an exclusive ``flock``; a second ingest waits for the first.
+
+Re-ingesting a file is a no-op: sources are keyed by the sha256 of their bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from traceana.errors import StoreError
+from traceana.ingest.coerce import polars_dtype
+from traceana.schema import SCHEMA_MAJOR, SCHEMA_VERSION, arrow_schema
+
+MANIFEST = "traceana-store.json"
+TABLES = ("requests", "engine_samples", "engine_histograms", "quarantine")
+_TIME_COL = {"requests": "arrival_time", "engine_samples": "time", "engine_histograms": "time"}
+
+
+def _empty_manifest() -> dict:
+    return {
+        "format": "traceana-store",
+        "schema_version": SCHEMA_VERSION,
+        "sources": {},
+        "parts": {t: [] for t in TABLES},
+    }
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@dataclass
+class Commit:
+    """What one source adds to the store (tables already conformed to the canonical schemas)."""
+
+    identity: str
+    source: str
+    adapter: str
+    tables: dict[str, pa.Table]
+    summary: dict
+
+
+class Store:
+    """An opened store. Cheap to create; reads the manifest on demand."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    # ----------------------------------------------------------------- manifest
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST
+
+    def manifest(self) -> dict:
+        try:
+            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return _empty_manifest()
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{self.manifest_path}: unreadable store manifest: {exc}") from None
+        version = str(data.get("schema_version", "1.0"))
+        if int(version.split(".")[0]) != SCHEMA_MAJOR:
+            raise StoreError(
+                f"{self.root}: store schema version {version} is not readable by this traceana "
+                f"(reads {SCHEMA_MAJOR}.x). Hint: re-ingest the sources into a new store"
+            )
+        for t in TABLES:
+            data.setdefault("parts", {}).setdefault(t, [])
+        return data
+
+    def has_source(self, identity: str) -> bool:
+        return identity in self.manifest()["sources"]
+
+    def sources(self) -> dict:
+        return self.manifest()["sources"]
+
+    def files(self, table: str) -> list[Path]:
+        return [self.root / p for p in self.manifest()["parts"][table]]
+
+    # -------------------------------------------------------------------- reads
+    def scan(self, table: str) -> pl.LazyFrame:
+        """A LazyFrame over ``table`` with exactly the current canonical columns.
+
+        Parts written by an older minor version lack newer columns; they read as null.
+        """
+        schema = arrow_schema(table)
+        pl_schema = {f.name: polars_dtype(f.type) for f in schema}
+        files = self.files(table)
+        if not files:
+            return pl.LazyFrame(schema=pl_schema)
+        lf = pl.scan_parquet(
+            [str(f) for f in files],
+            hive_partitioning=False,
+            missing_columns="insert",
+            extra_columns="ignore",
+            schema=pl_schema,
+        )
+        return lf.select(list(pl_schema))
+
+    def requests(self) -> pl.LazyFrame:
+        return self.scan("requests")
+
+    def engine_samples(self) -> pl.LazyFrame:
+        return self.scan("engine_samples")
+
+    def engine_histograms(self) -> pl.LazyFrame:
+        return self.scan("engine_histograms")
+
+    def quarantine(self) -> pl.LazyFrame:
+        return self.scan("quarantine")
+
+    def duckdb(self, con=None):
+        """A DuckDB connection with one view per non-empty table (no SQL text is built from paths)."""
+        import duckdb
+
+        con = con or duckdb.connect()
+        for t in TABLES:
+            files = [str(f) for f in self.files(t)]
+            if files:
+                con.read_parquet(files, union_by_name=True).create_view(t, replace=True)
+        return con
+
+    def request_ids(self) -> pl.Series:
+        return self.scan("requests").select("request_id").collect()["request_id"]
+
+    # ------------------------------------------------------------------- writes
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Exclusive writer lock; a concurrent ingest waits here."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+b") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def _write_manifest(self, manifest: dict) -> None:
+        tmp = self.root / f".{MANIFEST}.{uuid.uuid4().hex}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(manifest, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.manifest_path)  # the commit point
+        _fsync_dir(self.root)
+
+    def _stage_table(self, staging: Path, table: str, data: pa.Table) -> list[tuple[Path, str]]:
+        """Write ``data`` under ``staging``, one part per day; return (staged path, final relpath)."""
+        out: list[tuple[Path, str]] = []
+        part = f"part-{uuid.uuid4().hex}.parquet"
+        if table == "quarantine":
+            groups = [("", data)]
+        else:
+            col = _TIME_COL[table]
+            df = pl.from_arrow(data)
+            df = df.with_columns(pl.col(col).dt.date().cast(pl.String).fill_null("unknown").alias("__day"))
+            groups = [
+                (f"day={key[0]}", g.drop("__day").to_arrow())
+                for key, g in df.partition_by("__day", as_dict=True, maintain_order=True).items()
+            ]
+        schema = arrow_schema(table)
+        for subdir, tbl in groups:
+            rel = Path(table) / subdir / part if subdir else Path(table) / part
+            dest = staging / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tbl = tbl.cast(schema) if tbl.schema != schema else tbl
+            pq.write_table(tbl, dest, compression="zstd")
+            out.append((dest, rel.as_posix()))
+        return out
+
+    def commit(self, commits: list[Commit]) -> None:
+        """Atomically add ``commits`` (call with the lock held)."""
+        if not commits:
+            return
+        manifest = self.manifest()
+        staging = self.root / f".staging-{uuid.uuid4().hex}"
+        staged: list[tuple[Path, str, str]] = []
+        try:
+            for c in commits:
+                for table, data in c.tables.items():
+                    if data is not None and data.num_rows:
+                        staged += [(p, rel, table) for p, rel in self._stage_table(staging, table, data)]
+            for path, rel, _ in staged:
+                final = self.root / rel
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, final)
+            for _, rel, table in staged:
+                manifest["parts"][table].append(rel)
+            now = datetime.now(timezone.utc).isoformat()
+            for c in commits:
+                manifest["sources"][c.identity] = {
+                    "source": c.source,
+                    "adapter": c.adapter,
+                    "ingested_at": now,
+                    **c.summary,
+                }
+            manifest["schema_version"] = SCHEMA_VERSION
+            self._write_manifest(manifest)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def clean_orphans(self) -> int:
+        """Remove parts and staging left by a crashed writer (call with the lock held)."""
+        listed = {p for parts in self.manifest()["parts"].values() for p in parts}
+        removed = 0
+        for entry in self.root.glob(".staging-*"):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += 1
+        for entry in self.root.glob(f".{MANIFEST}.*.tmp"):
+            entry.unlink(missing_ok=True)
+            removed += 1
+        for table in TABLES:
+            base = self.root / table
+            if not base.is_dir():
+                continue
+            for f in base.rglob("*.parquet"):
+                if f.relative_to(self.root).as_posix() not in listed:
+                    f.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
+
+def open_store(path: str | Path, create: bool = True) -> Store:
+    """Open the store at ``path``; create an empty one if ``create`` and it does not exist."""
+    root = Path(path)
+    if root.exists() and not root.is_dir():
+        raise StoreError(f"{root}: not a directory")
+    if not (root / MANIFEST).exists():
+        if not create:
+            raise StoreError(f"{root}: no traceana store here (no {MANIFEST}). Hint: traceana ingest PATH --store {root}")
+        if root.exists() and any(p for p in root.iterdir() if p.name not in (".lock",)):
+            raise StoreError(f"{root}: directory is not empty and holds no traceana store; refusing to write into it")
+        root.mkdir(parents=True, exist_ok=True)
+        store = Store(root)
+        with store.lock():
+            if not store.manifest_path.exists():
+                store._write_manifest(_empty_manifest())
+        return store
+    store = Store(root)
+    store.manifest()  # validates the version
+    return store
+
+
+@contextlib.contextmanager
+def open_inputs(paths: list[str] | None = None, store: str | Path | None = None, fmt: str | None = None, **ingest_kw):
+    """A store to read from: ``store`` as is, or ``paths`` ingested into a temporary store.
+
+    Yields the Store; the temporary store is deleted afterwards. The ingest
+    summary of the temporary store is available as ``store.last_ingest``.
+    """
+    if store is not None and paths:
+        raise StoreError("give input PATHs or --store, not both")
+    if store is not None:
+        yield open_store(store, create=False)
+        return
+    if not paths:
+        raise StoreError("no input: give PATH... or --store DIR")
+    from traceana.ingest import ingest_paths
+
+    with tempfile.TemporaryDirectory(prefix="traceana-") as tmp:
+        st = open_store(Path(tmp) / "store")
+        st.last_ingest = ingest_paths(st, paths, fmt=fmt, **ingest_kw)
+        yield st
