@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -84,8 +84,8 @@ windows = ["1m", "1h"]
     assert s.total_filter.conditions == (Condition("model", "eq", ("llama-3.1-8b",)), Condition("status", "in", ("ok", "error")))
     d = c.deployments[0]
     assert d.gpu_count == 2
-    assert d.start == datetime(2025, 1, 1, tzinfo=timezone.utc)
-    assert d.end == datetime(2025, 1, 1, 4, tzinfo=timezone.utc)
+    assert d.start == datetime(2025, 1, 1, tzinfo=UTC)
+    assert d.end == datetime(2025, 1, 1, 4, tzinfo=UTC)
     assert c.model_shapes["m"].layers == 32 and c.model_shapes["m"].dtype_bytes == 2.0
     assert c.degradation_options[0].match == {"quantization": "fp8"}
     assert c.cost.prompt_weight == 0.25 and c.cost.tokens == "weighted"

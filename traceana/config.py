@@ -72,7 +72,7 @@ import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -368,7 +368,7 @@ class _Table:
             except ValueError:
                 raise ConfigError(f"{v!r} is not an ISO-8601 datetime", self.sub(k), self.path) from None
         if isinstance(v, datetime):
-            return (v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v).astimezone(timezone.utc)
+            return (v.replace(tzinfo=UTC) if v.tzinfo is None else v).astimezone(UTC)
         return None
 
 
