@@ -1,0 +1,258 @@
+"""Shared statistics for the metric families: exact percentiles, their confidence
+intervals, group ids and time windows.
+
+Everything here works on whole numpy / polars columns: no Python object per row.
+Percentiles are numpy's ``method="linear"`` (= DuckDB ``quantile_cont`` = polars
+``interpolation="linear"``), computed from one sort of (group id, value).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from decimal import Decimal
+from fractions import Fraction
+from functools import lru_cache
+
+import numpy as np
+import polars as pl
+
+from traceana.errors import SchemaError, TraceanaError
+
+PERCENTILES = (0.5, 0.9, 0.95, 0.99, 0.999)
+
+# A percentile q is "reliable" when at least this many observations are
+# expected above it: n * (1 - q) >= 10. p50 needs 20, p90 100, p95 200,
+# p99 1000, p99.9 10000 observations.
+RELIABLE_TAIL_COUNT = 10
+
+
+def pct_name(q: float) -> str:
+    """Column name of percentile ``q``: 0.5 -> "p50", 0.999 -> "p99_9"."""
+    text = f"{Decimal(repr(q)) * 100:f}".rstrip("0").rstrip(".")
+    return "p" + text.replace(".", "_")
+
+
+def min_reliable_n(q: float) -> int:
+    """Smallest n with n * (1 - q) >= RELIABLE_TAIL_COUNT, in exact decimal arithmetic."""
+    tail = 1 - Fraction(Decimal(repr(q)))
+    return math.ceil(RELIABLE_TAIL_COUNT / tail)
+
+
+def as_lazy(data: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    if isinstance(data, pl.LazyFrame):
+        return data
+    if isinstance(data, pl.DataFrame):
+        return data.lazy()
+    raise TraceanaError(f"expected a polars LazyFrame or DataFrame, got {type(data).__name__}")
+
+
+def require_columns(lf: pl.LazyFrame, cols: Sequence[str], table: str = "requests") -> None:
+    names = lf.collect_schema().names()
+    missing = [c for c in cols if c not in names]
+    if missing:
+        raise SchemaError(
+            f"{table}: columns not found: {missing}. Hint: the frame has {names}; "
+            f"conform it to the canonical '{table}' schema first"
+        )
+
+
+def exact(x: int | float | str | Decimal | Fraction) -> Fraction:
+    """An exact rational for a number or decimal string; floats by their shortest repr (0.7 -> 7/10)."""
+    if isinstance(x, bool):
+        raise TraceanaError(f"expected a number, got {x!r}")
+    if isinstance(x, (int, Fraction)):
+        return Fraction(x)
+    if isinstance(x, float):
+        if not math.isfinite(x):
+            raise TraceanaError(f"expected a finite number, got {x!r}")
+        return Fraction(Decimal(repr(x)))
+    if isinstance(x, (str, Decimal)):
+        try:
+            d = Decimal(str(x).strip())
+        except ArithmeticError:
+            raise TraceanaError(f"not a decimal number: {x!r}") from None
+        if not d.is_finite():
+            raise TraceanaError(f"expected a finite number, got {x!r}")
+        return Fraction(d)
+    raise TraceanaError(f"expected a number or decimal string, got {type(x).__name__}")
+
+
+# ---------------------------------------------------------------- order-statistic CI
+
+
+@lru_cache(maxsize=65536)
+def ci_ranks(n: int, q: float, confidence: float = 0.95) -> tuple[int, int] | None:
+    """1-based ranks (l, u) of the distribution-free confidence interval for quantile q.
+
+    Formula (equal-tailed, B ~ Binomial(n, q), alpha = 1 - confidence):
+        l = max{ l >= 1 : P(B <= l - 1) <= alpha / 2 }
+        u = min{ u <= n : P(B >= u)     <= alpha / 2 }
+        so P(l <= B < u) = P(x_(l) <= x_q < x_(u)) >= confidence.
+    None when n is too small for such ranks: (1-q)^n > alpha/2 or q^n > alpha/2.
+    """
+    if not 0 < q < 1 or not 0 < confidence < 1:
+        raise TraceanaError(f"quantile and confidence must lie in (0, 1), got {q}, {confidence}")
+    if n < 1:
+        return None
+    half = (1 - confidence) / 2
+    # Only ranks within ~12 sd of n*q can matter; outside that the mass is < 1e-30.
+    sd = math.sqrt(n * q * (1 - q))
+    lo = max(0, math.floor(n * q - 12 * sd - 40))
+    hi = min(n, math.ceil(n * q + 12 * sd + 40))
+    k = np.arange(lo, hi + 1, dtype=np.float64)
+    anchor = math.lgamma(n + 1) - math.lgamma(lo + 1) - math.lgamma(n - lo + 1)
+    anchor += lo * math.log(q) + (n - lo) * math.log1p(-q)
+    step = np.log((n - k[:-1]) / (k[:-1] + 1)) + (math.log(q) - math.log1p(-q))
+    pmf = np.exp(anchor + np.concatenate(([0.0], np.cumsum(step))))
+    below = np.cumsum(pmf)  # P(B <= k), k = lo..hi
+    above = np.cumsum(pmf[::-1])[::-1]  # P(B >= k)
+    # l - 1 = largest k with P(B <= k) <= half
+    ok_low = np.nonzero(below <= half)[0]
+    if lo > 0 and not len(ok_low):
+        return None  # cannot happen with the 12 sd margin; be safe
+    if not len(ok_low):
+        return None
+    rank_l = int(k[ok_low[-1]]) + 1
+    # u = smallest k with P(B >= k) <= half
+    ok_high = np.nonzero(above <= half)[0]
+    if not len(ok_high) or int(k[ok_high[0]]) > n:
+        return None
+    rank_u = int(k[ok_high[0]])
+    if rank_u > n or rank_u < 1 or rank_l > n:
+        return None
+    return rank_l, rank_u
+
+
+# ---------------------------------------------------------------- grouped percentiles
+
+
+def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """numpy's own interpolation (numpy.lib._function_base_impl._lerp), so results match bitwise."""
+    diff = b - a
+    out = a + diff * t
+    return np.where(t >= 0.5, b - diff * (1 - t), out)
+
+
+def sorted_quantile(x: np.ndarray, offsets: np.ndarray, counts: np.ndarray, q: float) -> np.ndarray:
+    """Linear-interpolated quantile q of each group of ``x`` (sorted within contiguous groups).
+
+    Formula: h = (n - 1) * q; x_(floor h) + (h - floor h) * (x_(floor h + 1) - x_(floor h)),
+    0-based within the group (numpy method="linear", Hyndman & Fan type 7).
+    """
+    h = (counts - 1) * q
+    lo = np.floor(h).astype(np.int64)
+    hi = np.minimum(lo + 1, counts - 1)
+    return _lerp(x[offsets + lo], x[offsets + hi], h - lo)
+
+
+def grouped_summary(
+    x: np.ndarray,
+    counts: np.ndarray,
+    quantiles: Sequence[float] = PERCENTILES,
+    confidence: float = 0.95,
+) -> dict[str, np.ndarray]:
+    """count, mean, pXX, pXX_ci_low, pXX_ci_high, pXX_reliable per group.
+
+    ``x`` holds every group's values, sorted ascending within each group, groups
+    contiguous in the order of ``counts`` (all counts >= 1).
+    """
+    counts = counts.astype(np.int64)
+    offsets = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    out: dict[str, np.ndarray] = {"count": counts}
+    out["mean"] = np.add.reduceat(x, offsets) / counts if len(counts) else np.zeros(0)
+    for q in quantiles:
+        out[pct_name(q)] = sorted_quantile(x, offsets, counts, q) if len(counts) else np.zeros(0)
+    for q in quantiles:
+        name = pct_name(q)
+        low = np.full(len(counts), np.nan)
+        high = np.full(len(counts), np.nan)
+        for n in np.unique(counts):
+            ranks = ci_ranks(int(n), q, confidence)
+            if ranks is None:
+                continue
+            sel = np.nonzero(counts == n)[0]
+            low[sel] = x[offsets[sel] + ranks[0] - 1]
+            high[sel] = x[offsets[sel] + ranks[1] - 1]
+        out[f"{name}_ci_low"] = low
+        out[f"{name}_ci_high"] = high
+        out[f"{name}_reliable"] = counts >= min_reliable_n(q)
+    return out
+
+
+def group_ids(df: pl.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pl.DataFrame]:
+    """Dense group ids 0..G-1 in sorted key order (nulls first) and the key table, one row per id."""
+    if not keys:
+        return np.zeros(df.height, dtype=np.int64), pl.DataFrame()
+    gid = df.select(pl.struct(list(keys)).rank("dense").cast(pl.Int64) - 1).to_series().to_numpy()
+    table = (
+        df.select(keys)
+        .with_columns(_gid=pl.Series(gid))
+        .unique("_gid", keep="first")
+        .sort("_gid")
+        .drop("_gid")
+    )
+    return gid, table
+
+
+# ---------------------------------------------------------------- time windows
+
+US = 1_000_000
+
+
+def window_grid(start_us: int, end_us: int, every: str | None) -> np.ndarray:
+    """Window boundaries in epoch microseconds: start, aligned steps of ``every``, end.
+
+    Windows are [b_k, b_k+1): the calendar grid of ``every`` (polars truncate
+    alignment) clipped to [start, end); without ``every`` one window [start, end).
+    """
+    if end_us <= start_us:
+        return np.array([start_us, max(end_us, start_us)], dtype=np.int64)
+    if every is None:
+        return np.array([start_us, end_us], dtype=np.int64)
+    start = pl.Series([start_us]).cast(pl.Datetime("us", "UTC"))
+    end = pl.Series([end_us]).cast(pl.Datetime("us", "UTC"))
+    try:
+        first = start.dt.truncate(every)[0]
+        grid = pl.datetime_range(first, end[0], every, closed="left", eager=True, time_unit="us")
+    except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError, ValueError) as exc:
+        raise TraceanaError(
+            f"invalid window length {every!r}: {exc}. Hint: a polars duration like '1m', '1h'"
+        ) from None
+    inner = grid.cast(pl.Int64).to_numpy()
+    inner = inner[(inner > start_us) & (inner < end_us)]
+    return np.concatenate(([start_us], inner, [end_us])).astype(np.int64)
+
+
+def time_quantile_levels(
+    window: np.ndarray, level: np.ndarray, duration: np.ndarray, n_windows: int, q: float
+) -> np.ndarray:
+    """Time-weighted quantile of an integer level per window.
+
+    Formula: the smallest level c with (time at level <= c) >= q * (total time), from
+    (window, level, duration) segments; exact integer arithmetic on integer durations.
+    Windows without segments get 0.
+    """
+    out = np.zeros(n_windows, dtype=np.int64)
+    if not len(level):
+        return out
+    frac = Fraction(Decimal(repr(q)))
+    span = int(level.max()) + 1
+    key = window.astype(np.int64) * span + level.astype(np.int64)
+    uniq, inv = np.unique(key, return_inverse=True)
+    # float sums are exact: each bin's total is at most one window length in integer units (< 2**53)
+    dur = np.bincount(inv, weights=duration.astype(np.float64), minlength=len(uniq)).astype(np.int64)
+    w = uniq // span
+    lv = uniq % span
+    total = np.bincount(w, weights=dur.astype(np.float64), minlength=n_windows).astype(np.int64)
+    cum = np.cumsum(dur)
+    before = np.concatenate(([0], cum))[np.searchsorted(w, w, side="left")]
+    within = cum - before
+    if int(total.max(initial=0)) < 2**62 // max(frac.denominator, 1):
+        reached = within * frac.denominator >= total[w] * frac.numerator
+    else:  # astronomically long windows: float comparison, exactness is moot there
+        reached = within.astype(np.float64) >= total[w].astype(np.float64) * float(frac)
+    hit = np.nonzero(reached)[0]
+    hit_w, first = np.unique(w[hit], return_index=True)
+    out[hit_w] = lv[hit[first]]
+    return out
