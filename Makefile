@@ -1,0 +1,52 @@
+# One entry point for chores. `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: help demo test lint bench bench-smoke samples schemas clean browser
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## set up, ingest sample_traces/ into demo_store/, check it, write the report to out/
+	rm -rf demo_store out
+	$(BIN)/traceana ingest sample_traces --store demo_store
+	$(BIN)/traceana check --store demo_store
+	$(BIN)/traceana check sample_traces/arrivals_only_azure_style.csv
+	$(BIN)/traceana report --store demo_store --out out --config sample_traces/traceana.toml --no-fail
+	@echo "open out/report.html (offline, self-contained); out/report.md and out/report.json beside it"
+
+browser:  ## install Debian's chromium for the browser test (root + apt-get), if missing
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing and cannot apt-get install it: the browser test will be skipped"; fi; }
+
+test: $(STAMP) browser  ## set up and run the whole test suite
+	$(BIN)/pytest -q
+
+lint: $(STAMP)  ## ruff lint + format check, schema drift
+	$(BIN)/ruff check traceana tests benchmarks
+	$(BIN)/traceana schema --check
+
+bench: $(STAMP)  ## benchmarks at 10M rows (by hand: takes a while)
+	$(BIN)/python benchmarks/run.py --rows 10000000
+
+bench-smoke: $(STAMP)  ## benchmarks at a small size: checks agreement, not time
+	$(BIN)/python benchmarks/run.py --rows 200000 --reps 1 --smoke
+
+samples: $(STAMP)  ## regenerate sample_traces/ bit-identically (seeded)
+	$(BIN)/python scripts/make_samples.py
+
+schemas: $(STAMP)  ## regenerate schemas/*.json from traceana/schema.py
+	$(BIN)/traceana schema --write
+
+clean:
+	rm -rf demo_store out test-artifacts .pytest_cache
