@@ -1,0 +1,276 @@
+"""Assemble the report dict (DESIGN.md section 7) from the metric library.
+
+No statistics are computed here: every number comes from ``traceana.metrics``;
+this module filters the window, calls the families, and shapes their small
+tables into the JSON contract. Chart series (``report["series"]``) are bounded
+aggregates (per window or per bin), never raw rows.
+
+A section whose inputs the trace lacks (no engine samples, no prices, no
+SLOs) is ``null``/empty with a line in ``report["warnings"]``; a metric
+raising :class:`TraceanaError` on such gaps is reported the same way.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from traceana.errors import ConfigError, TraceanaError
+from traceana.report.series import choose_every, clean, engine_windows, iso, latency_ecdf, records
+
+SCHEMA_VERSION = "1"
+LATENCY_METRICS = ("ttft_s", "tpot_s", "e2e_latency_s", "queue_time_s", "prefill_time_s", "decode_time_s")
+CHART_METRICS = ("ttft_s", "tpot_s", "e2e_latency_s")
+
+
+def _window_filter(lf: pl.LazyFrame, col: str, since: datetime | None, until: datetime | None) -> pl.LazyFrame:
+    if since is not None:
+        lf = lf.filter(pl.col(col) >= _utc(since))
+    if until is not None:
+        lf = lf.filter(pl.col(col) < _utc(until))
+    return lf
+
+
+def _utc(t: datetime) -> datetime:
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def request_counts(lf: pl.LazyFrame) -> dict:
+    """total / ok / failed and the count per status (null status counts as failed, key "unknown")."""
+    df = lf.group_by("status").agg(pl.len().alias("n")).collect()
+    by = {str(s if s is not None else "unknown"): int(n) for s, n in df.iter_rows()}
+    total = sum(by.values())
+    ok = by.get("ok", 0)
+    return {"total": total, "ok": ok, "failed": total - ok, "by_status": dict(sorted(by.items()))}
+
+
+def window_of(lf: pl.LazyFrame) -> dict:
+    """[first arrival, last completion]: completion = arrival + e2e (arrival when e2e is null)."""
+    end = pl.col("arrival_time") + pl.duration(microseconds=(pl.col("e2e_latency_s").fill_null(0.0) * 1e6).round().cast(pl.Int64))
+    row = lf.select(pl.col("arrival_time").min().alias("start"), end.max().alias("end")).collect().row(0)
+    start, stop = row
+    seconds = (stop - start).total_seconds() if start is not None and stop is not None else 0.0
+    return {"start": iso(start), "end": iso(stop), "seconds": seconds}
+
+
+def _group_dict(row: dict, by: Sequence[str]) -> dict:
+    return {k: row[k] for k in by if k in row}
+
+
+def _latency_rows(df: pl.DataFrame, by: Sequence[str]) -> list[dict]:
+    """Long percentiles table -> [{group, metric, count, mean, p50.., ci{p: [lo, hi]}, reliable{p: bool}}]."""
+    out = []
+    for r in df.iter_rows(named=True):
+        row: dict[str, Any] = {"group": _group_dict(r, by), "metric": r["metric"], "count": int(r.get("count") or 0), "mean": r.get("mean")}
+        ci, rel = {}, {}
+        for p in ("p50", "p90", "p95", "p99", "p99_9"):
+            row[p] = r.get(p)
+            if f"{p}_ci_low" in r:
+                ci[p] = [r.get(f"{p}_ci_low"), r.get(f"{p}_ci_high")]
+            if f"{p}_reliable" in r:
+                rel[p] = bool(r.get(f"{p}_reliable"))
+        row["ci"], row["reliable"] = ci, rel
+        out.append(clean(row))
+    return out
+
+
+class _Sections:
+    """Runs metric calls; a TraceanaError (missing inputs) becomes a warning, not a crash."""
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def run(self, what: str, fn, *args, default=None, **kw):
+        try:
+            return fn(*args, **kw)
+        except TraceanaError as exc:
+            self.warnings.append(f"{what}: {exc}")
+            return default
+
+
+def build_latency(lf: pl.LazyFrame, by: Sequence[str], sec: _Sections) -> list[dict]:
+    from traceana.metrics import latency
+
+    cols = set(lf.collect_schema().names())
+    metrics = [m for m in LATENCY_METRICS if m in cols]
+    rows = []
+    for grouping in ((), tuple(by)) if by else ((),):
+        df = sec.run("latency", latency.percentiles, lf, metrics=metrics, by=grouping, ok_only=True)
+        if df is not None:
+            rows += [r for r in _latency_rows(df, grouping) if r["count"] > 0]
+        itl = sec.run("itl", latency.itl_percentiles, lf, by=grouping)
+        if itl is not None and itl.height:
+            rows += [r for r in _latency_rows(itl, grouping) if r["count"] > 0]
+    return rows
+
+
+def build_budget(lf: pl.LazyFrame, by: Sequence[str], sec: _Sections) -> list[dict]:
+    from traceana.metrics import latency
+
+    out = []
+    for grouping in ((), tuple(by)) if by else ((),):
+        df = sec.run("latency budget", latency.latency_budget, lf, by=grouping)
+        if df is None:
+            continue
+        for r in df.iter_rows(named=True):
+            row = {"group": _group_dict(r, grouping), "at": r.get("at") or r.get("percentile")}
+            row.update({k: v for k, v in r.items() if k.endswith("_s") or k.startswith("share_")})
+            out.append(clean(row))
+    return out
+
+
+def build_slo(lf: pl.LazyFrame, slos: Sequence, every: str, window_end: str | None, sec: _Sections) -> tuple[list[dict], list[dict]]:
+    """SLO rows (with their alerts) and the burn series for the charts."""
+    from traceana.metrics import slo as slo_m
+
+    if not slos:
+        return [], []
+    ev = sec.run("slo", slo_m.evaluate, lf, list(slos))
+    rows = records(ev) if isinstance(ev, pl.DataFrame) else clean(list(ev or []))
+    by_name = {s.name: s for s in slos}
+    series: list[dict] = []
+    for row in rows:
+        s = by_name.get(row["name"])
+        row["alerts"] = []
+        if s is None:
+            continue
+        burn = sec.run(f"burn rate {s.name}", slo_m.burn_series, lf, s, every=every)
+        if burn is None:
+            continue
+        alerts = sec.run(f"alerts {s.name}", slo_m.alerts, burn, s) or []
+        row["alerts"] = clean(list(alerts.to_dicts() if isinstance(alerts, pl.DataFrame) else alerts))
+        for b in records(burn):
+            b["slo"] = s.name
+            series.append(b)
+    return rows, series
+
+
+def build_report(
+    requests_lf: pl.LazyFrame,
+    engine_lf: pl.LazyFrame | None = None,
+    config: Any = None,
+    slos: Sequence = (),
+    by: Sequence[str] = ("model",),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    title: str | None = None,
+) -> dict:
+    """The report dict for the requests in [since, until) (arrival time), grouped by ``by``.
+
+    ``slos`` are added to ``config.slos``; the verdict's exit code is 1 when any
+    SLO's attainment is below its objective or its error budget is exhausted.
+    """
+    from traceana import __version__
+
+    sec = _Sections()
+    lf = _window_filter(requests_lf, "arrival_time", since, until)
+    eng = _window_filter(engine_lf, "time", since, until) if engine_lf is not None else None
+    if eng is not None and eng.select(pl.len()).collect().item() == 0:
+        eng = None
+    cols = set(lf.collect_schema().names())
+    by = _check_by(by, cols)
+    all_slos = list(getattr(config, "slos", None) or []) + list(slos)
+    counts = request_counts(lf)
+    window = window_of(lf) if counts["total"] else {"start": None, "end": None, "seconds": 0.0}
+    every = choose_every(window["seconds"], _preferred_every(config))
+    rep: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "title": title or "traceana report",
+        "generated_at": iso(datetime.now(UTC).replace(microsecond=0)),
+        "traceana_version": __version__,
+        "window": window,
+        "filters": {"since": iso(_utc(since)) if since else None, "until": iso(_utc(until)) if until else None, "by": list(by),
+                    "every": every},
+        "requests": counts,
+    }
+    if counts["total"] == 0:
+        sec.warnings.append("no requests in the window")
+        return _finish(rep, sec, all_slos)
+
+    from traceana.report import sections
+
+    rep["latency"] = build_latency(lf, by, sec)
+    rep["latency_budget"] = build_budget(lf, by, sec)
+    rep["concurrency"] = sections.concurrency(lf, sec)
+    rep["slo"], burn = build_slo(lf, all_slos, every, window["end"], sec)
+    rep["goodput"], goodput_series = sections.goodput(lf, all_slos, every, sec)
+    rep["cost"], rep["capacity"], autoscale_series = sections.cost_and_capacity(lf, eng, config, window, every, sec)
+    rep["kv"] = sections.kv(eng, config, sec)
+    rep["degradation"] = sections.degradation(lf, config, all_slos, sec)
+    rep["checklist"] = sections.checklist(lf, eng, sec)
+    rep["series"] = {
+        "latency_ecdf": latency_ecdf(lf, tuple(m for m in CHART_METRICS if m in cols)),
+        "percentiles_over_time": sections.percentiles_over_time(lf, every, sec),
+        "concurrency": sections.concurrency_series(lf, every, sec),
+        "queue_vs_utilization": sections.queue_vs_utilization(lf, every, sec),
+        "engine": engine_windows(eng, every),
+        "burn": burn,
+        "goodput": goodput_series,
+        "autoscale": autoscale_series,
+    }
+    return _finish(rep, sec, all_slos)
+
+
+def _check_by(by: Sequence[str], cols: set[str]) -> list[str]:
+    if isinstance(by, str):
+        by = [by]
+    for b in by:
+        if b not in cols:
+            close = difflib.get_close_matches(b, sorted(cols), n=1)
+            hint = f" Hint: did you mean '{close[0]}'?" if close else " Hint: e.g. model, route, model_version, instance"
+            raise ConfigError(f"'{b}' is not a requests column.{hint}", "by")
+    return list(by)
+
+
+def build_cost(
+    requests_lf: pl.LazyFrame,
+    engine_lf: pl.LazyFrame | None = None,
+    config: Any = None,
+    slos: Sequence = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict:
+    """The cost audit alone (``traceana cost``): window, cost rows, autoscaling, the config's SLOs and a verdict."""
+    sec = _Sections()
+    lf = _window_filter(requests_lf, "arrival_time", since, until)
+    eng = _window_filter(engine_lf, "time", since, until) if engine_lf is not None else None
+    if eng is not None and eng.select(pl.len()).collect().item() == 0:
+        eng = None
+    counts = request_counts(lf)
+    window = window_of(lf) if counts["total"] else {"start": None, "end": None, "seconds": 0.0}
+    every = choose_every(window["seconds"], _preferred_every(config))
+    from traceana.report import sections
+
+    out: dict[str, Any] = {"window": window, "requests": counts}
+    out["cost"], out["capacity"], _ = sections.cost_and_capacity(lf, eng, config, window, every, sec) if counts["total"] else (None, None, [])
+    all_slos = list(getattr(config, "slos", None) or []) + list(slos)
+    out["slo"], _ = build_slo(lf, all_slos, every, window["end"], sec) if counts["total"] else ([], [])
+    out["verdict"] = verdict(out["slo"])
+    out["warnings"] = sec.warnings
+    return clean(out)
+
+
+def _preferred_every(config: Any) -> str | None:
+    windows = getattr(getattr(config, "report", None), "windows", None) or []
+    return windows[0] if windows else None
+
+
+def verdict(slo_rows: list[dict]) -> dict:
+    """breached: SLO names with attainment < objective or budget exhausted; exit_code 1 if any."""
+    breached = [s["name"] for s in slo_rows if s.get("met") is False or s.get("budget_exhausted")]
+    return {"breached": breached, "exit_code": 1 if breached else 0}
+
+
+def _finish(rep: dict, sec: _Sections, slos: Sequence) -> dict:
+    for key, empty in (("latency", []), ("latency_budget", []), ("concurrency", None), ("slo", []), ("goodput", None),
+                       ("cost", None), ("capacity", None), ("kv", None), ("degradation", None), ("checklist", [])):
+        rep.setdefault(key, empty)
+    rep.setdefault("series", {k: [] for k in ("latency_ecdf", "percentiles_over_time", "concurrency", "queue_vs_utilization",
+                                              "engine", "burn", "goodput", "autoscale")})
+    rep["verdict"] = verdict(rep["slo"])
+    rep["warnings"] = sec.warnings
+    return clean(rep)

@@ -1,0 +1,328 @@
+"""Altair chart specs built from the report dict (never from raw rows).
+
+Every chart reads one pre-aggregated series of ``report["series"]`` (per-window
+or per-bin rows, bounded in size whatever the trace length), so the HTML stays
+small for a 10-million-request trace. Time axes are UTC, zoom and pan along x
+(an interval selection bound to the scales), and every mark has a tooltip.
+
+:func:`build_charts` returns ``[(chart_id, title, vega_lite_dict), ...]`` for the
+charts whose data exists; the HTML writer embeds them, ``--images`` renders them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import altair as alt
+
+WIDTH = "container"  # charts fill their <div>: no sideways scrolling on narrow screens
+HEIGHT = 240
+UTC_T = "%Y-%m-%d %H:%M:%S"
+
+
+def _time_x(field: str = "window_start", title: str = "time (UTC)") -> alt.X:
+    return alt.X(f"{field}:T", title=title, scale=alt.Scale(type="utc"), axis=alt.Axis(format="%H:%M", labelOverlap=True))
+
+
+def _time_tip(field: str = "window_start") -> alt.Tooltip:
+    return alt.Tooltip(f"{field}:T", title="window (UTC)", format=UTC_T, formatType="utc")
+
+
+def _zoom() -> alt.Parameter:
+    return alt.selection_interval(bind="scales", encodings=["x"])
+
+
+def _base(rows: list[dict], title: str, subtitle: str | None = None) -> alt.Chart:
+    t = alt.TitleParams(title, subtitle=subtitle or "", anchor="start")
+    return alt.Chart(alt.Data(values=rows), title=t).properties(width=WIDTH, height=HEIGHT)
+
+
+def latency_ecdf(rep: dict) -> alt.Chart | None:
+    """ECDF of TTFT / TPOT / e2e from pre-binned log-spaced counts (ok requests)."""
+    rows = rep["series"].get("latency_ecdf") or []
+    if not rows:
+        return None
+    return (
+        _base(rows, "Latency distributions (ok requests)", "cumulative fraction of requests at or under x; log scale")
+        .mark_line(interpolate="step-after", point=False)
+        .encode(
+            x=alt.X("le:Q", title="seconds (log scale)", scale=alt.Scale(type="log")),
+            y=alt.Y("cum_fraction:Q", title="fraction of requests <= x", scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("metric:N", title="metric"),
+            tooltip=[
+                alt.Tooltip("metric:N"),
+                alt.Tooltip("le:Q", title="<= seconds", format=".4g"),
+                alt.Tooltip("cum_fraction:Q", title="fraction", format=".4f"),
+                alt.Tooltip("cum_count:Q", title="requests", format=","),
+            ],
+        )
+        .add_params(alt.selection_interval(bind="scales", encodings=["x"]))
+    )
+
+
+def percentiles_over_time(rep: dict) -> alt.Chart | None:
+    """p50 and p99 per window for TTFT, TPOT and e2e (log y), one line per metric and percentile."""
+    rows = rep["series"].get("percentiles_over_time") or []
+    if not rows:
+        return None
+    return (
+        _base(rows, "Percentiles over time", "solid p50, dashed p99; log scale; drag to pan, scroll to zoom")
+        .transform_fold(["p50", "p99"], as_=["percentile", "seconds"])
+        .transform_filter("isValid(datum.seconds) && datum.seconds > 0")
+        .mark_line(point=False)
+        .encode(
+            x=_time_x(),
+            y=alt.Y("seconds:Q", title="seconds (log scale)", scale=alt.Scale(type="log")),
+            color=alt.Color("metric:N"),
+            strokeDash=alt.StrokeDash("percentile:N", sort=["p50", "p99"]),
+            tooltip=[_time_tip(), "metric:N", "percentile:N", alt.Tooltip("seconds:Q", format=".4g"), alt.Tooltip("count:Q", format=",")],
+        )
+        .add_params(_zoom())
+    )
+
+
+def latency_budget(rep: dict) -> alt.Chart | None:
+    """Stacked bars: queue / prefill / decode / post seconds at the p50 and p99 request."""
+    rows = []
+    for r in rep.get("latency_budget") or []:
+        label = f"{_group_label(r.get('group') or {})} @ {r['at']}"
+        for comp in ("queue", "prefill", "decode", "post"):
+            v = r.get(f"{comp}_s")
+            if v is not None:
+                rows.append({"row": label, "component": comp, "seconds": v, "share": r.get(f"share_{comp}")})
+    if not rows:
+        return None
+    comps = ["queue", "prefill", "decode", "post"]
+    return (
+        _base(rows, "Latency budget", "e2e = queue + prefill + decode + post (post is the remainder)")
+        .mark_bar()
+        .encode(
+            y=alt.Y("row:N", title=None, sort=None),
+            x=alt.X("seconds:Q", title="seconds", stack="zero"),
+            color=alt.Color("component:N", sort=comps, scale=alt.Scale(domain=comps)),
+            order=alt.Order("component_order:Q"),
+            tooltip=["row:N", "component:N", alt.Tooltip("seconds:Q", format=".4g"), alt.Tooltip("share:Q", format=".1%")],
+        )
+        .transform_calculate(component_order="indexof(['queue','prefill','decode','post'], datum.component)")
+        .properties(height=max(80, 36 * len({r["row"] for r in rows})))
+    )
+
+
+def concurrency_over_time(rep: dict) -> alt.Chart | None:
+    """Empirical in-flight requests per window against Little's L = lambda * W."""
+    rows = rep["series"].get("concurrency") or []
+    if not rows:
+        return None
+    conc = rep.get("concurrency") or {}
+    sub = f"whole window: L = {_fmt(conc.get('littles_law_L'))}, empirical {_fmt(conc.get('empirical_mean'))}, ratio {_fmt(conc.get('ratio'))} ({conc.get('verdict', 'n/a')})"
+    base = _base(rows, "Concurrency over time", sub).transform_fold(
+        ["in_flight_mean", "littles_law_L"], as_=["series", "requests"]
+    )
+    return base.mark_line().encode(
+        x=_time_x(),
+        y=alt.Y("requests:Q", title="requests in flight"),
+        color=alt.Color("series:N", title=None, scale=alt.Scale(domain=["in_flight_mean", "littles_law_L"])),
+        tooltip=[_time_tip(), "series:N", alt.Tooltip("requests:Q", format=".3f")],
+    ).add_params(_zoom())
+
+
+def queue_vs_utilization(rep: dict) -> alt.Chart | None:
+    """Observed mean queue time per utilization bin, beside the M/M/1 response curve W = S / (1 - rho)."""
+    rows = rep["series"].get("queue_vs_utilization") or []
+    if not rows:
+        return None
+    base = _base(rows, "Queue time vs utilization", "points: observed mean queue time per rho bin; line: M/M/1 W = S / (1 - rho)")
+    x = alt.X("rho_bin_mid:Q", title="utilization rho", scale=alt.Scale(domain=[0, 1]))
+    pts = base.mark_circle(size=60).encode(
+        x=x,
+        y=alt.Y("observed_mean_queue_s:Q", title="seconds"),
+        tooltip=[alt.Tooltip("rho_bin_mid:Q", format=".2f"), alt.Tooltip("observed_mean_queue_s:Q", format=".4g"), alt.Tooltip("windows:Q")],
+    )
+    line = base.mark_line(color="#d62728").encode(
+        x=x, y="mm1_response_s:Q", tooltip=[alt.Tooltip("rho_bin_mid:Q", format=".2f"), alt.Tooltip("mm1_response_s:Q", format=".4g")]
+    )
+    return alt.layer(pts, line).properties(width=WIDTH, height=HEIGHT)
+
+
+def _engine_chart(rep: dict, field: str, title: str, y_title: str) -> alt.Chart | None:
+    rows = [r for r in rep["series"].get("engine") or [] if r.get(field) is not None]
+    if not rows:
+        return None
+    return (
+        _base(rows, title, "per instance, mean per window")
+        .mark_line()
+        .encode(
+            x=_time_x(),
+            y=alt.Y(f"{field}:Q", title=y_title),
+            color=alt.Color("instance:N"),
+            tooltip=[_time_tip(), "instance:N", alt.Tooltip(f"{field}:Q", format=".3f")],
+        )
+        .add_params(_zoom())
+    )
+
+
+def kv_usage(rep: dict) -> alt.Chart | None:
+    return _engine_chart(rep, "kv_cache_usage", "KV-cache usage over time", "KV cache used (fraction)")
+
+
+def batch_size(rep: dict) -> alt.Chart | None:
+    return _engine_chart(rep, "num_running", "Batch size over time", "running requests")
+
+
+def burn_down(rep: dict) -> alt.Chart | None:
+    """Error budget remaining over the window, one line per SLO."""
+    rows = rep["series"].get("burn") or []
+    if not rows:
+        return None
+    return (
+        _base(rows, "Error budget burn-down", "budget remaining = 1 - cumulative bad / allowed bad")
+        .mark_line()
+        .encode(
+            x=_time_x(),
+            y=alt.Y("budget_remaining:Q", title="budget remaining"),
+            color=alt.Color("slo:N"),
+            tooltip=[_time_tip(), "slo:N", alt.Tooltip("budget_remaining:Q", format=".1%"), alt.Tooltip("bad:Q"), alt.Tooltip("total:Q")],
+        )
+        .add_params(_zoom())
+    )
+
+
+def burn_rate(rep: dict) -> alt.Chart | None:
+    """Burn rate per window with the alert windows (fired -> cleared) shaded."""
+    rows = rep["series"].get("burn") or []
+    if not rows:
+        return None
+    alerts = [
+        {"slo": s["name"], "severity": a.get("severity"), "fired_at": a.get("fired_at"), "cleared_at": a.get("cleared_at") or rep["window"]["end"],
+         "factor": a.get("factor"), "windows": f"{a.get('long_window')} & {a.get('short_window')}"}
+        for s in rep.get("slo") or []
+        for a in s.get("alerts") or []
+        if a.get("fired_at")
+    ]
+    line = (
+        _base(rows, "Burn rate", "bad fraction per window / (1 - objective); shaded: multi-window alerts firing; rule: 1x")
+        .mark_line()
+        .encode(
+            x=_time_x(),
+            y=alt.Y("burn_rate:Q", title="burn rate"),
+            color=alt.Color("slo:N"),
+            tooltip=[_time_tip(), "slo:N", alt.Tooltip("burn_rate:Q", format=".3g")],
+        )
+        .add_params(_zoom())
+    )
+    rule = alt.Chart(alt.Data(values=[{"y": 1.0}])).mark_rule(strokeDash=[4, 4], color="grey").encode(y="y:Q")
+    layers = [line, rule]
+    if alerts:
+        shade = (
+            alt.Chart(alt.Data(values=alerts))
+            .mark_rect(opacity=0.18, color="#d62728")
+            .encode(
+                x=alt.X("fired_at:T", scale=alt.Scale(type="utc")),
+                x2="cleared_at:T",
+                tooltip=["slo:N", "severity:N", "windows:N", alt.Tooltip("factor:Q"), alt.Tooltip("fired_at:T", format=UTC_T, formatType="utc")],
+            )
+        )
+        layers.insert(0, shade)
+    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT)
+
+
+def goodput_over_time(rep: dict) -> alt.Chart | None:
+    rows = rep["series"].get("goodput") or []
+    if not rows:
+        return None
+    return (
+        _base(rows, "Goodput over time", "requests/s that are ok and meet every SLO threshold, vs all arrivals/s")
+        .transform_fold(["goodput_per_s", "throughput_per_s"], as_=["series", "per_s"])
+        .mark_line()
+        .encode(
+            x=_time_x(),
+            y=alt.Y("per_s:Q", title="requests / s"),
+            color=alt.Color("series:N", title=None),
+            tooltip=[_time_tip(), "series:N", alt.Tooltip("per_s:Q", format=".3f")],
+        )
+        .add_params(_zoom())
+    )
+
+
+def cost_panel(rep: dict) -> alt.Chart | None:
+    """Effective vs nominal (and utilization-adjusted) $/1M output tokens per model."""
+    rows = []
+    for r in (rep.get("cost") or {}).get("rows") or []:
+        for key, label in (("effective_per_million_output", "effective"), ("nominal_per_million_output", "nominal"),
+                           ("autoscaled_per_million_output", "autoscaled")):
+            if r.get(key) is not None:
+                rows.append({"who": _group_label({k: r.get(k) for k in ("model", "instance") if r.get(k)}), "kind": label, "usd": r[key]})
+    if not rows:
+        return None
+    return (
+        _base(rows, "Cost per million output tokens", "effective = provisioned GPU-hours x price / tokens served")
+        .mark_bar()
+        .encode(
+            y=alt.Y("who:N", title=None),
+            yOffset="kind:N",
+            x=alt.X("usd:Q", title="$ per 1M output tokens"),
+            color=alt.Color("kind:N", scale=alt.Scale(domain=["effective", "nominal", "autoscaled"])),
+            tooltip=["who:N", "kind:N", alt.Tooltip("usd:Q", format="$.4f")],
+        )
+        .properties(height=max(90, 60 * len({r["who"] for r in rows})))
+    )
+
+
+def autoscaling(rep: dict) -> alt.Chart | None:
+    rows = rep["series"].get("autoscale") or []
+    if not rows:
+        return None
+    return (
+        _base(rows, "Replicas needed at the target utilization", "replicas = ceil(lambda / (target_util x mu)) per window")
+        .mark_line(interpolate="step-after")
+        .encode(
+            x=_time_x(),
+            y=alt.Y("replicas:Q", title="replicas"),
+            color=alt.Color("group:N", title=None),
+            tooltip=[_time_tip(), "group:N", "replicas:Q"],
+        )
+        .add_params(_zoom())
+    )
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)
+
+
+def _group_label(group: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in group.items()) or "all"
+
+
+#: (id, section, builder) in page order; the id is the <div> id and the image file stem
+CHARTS: list[tuple[str, str, Callable[[dict], alt.Chart | None]]] = [
+    ("latency_ecdf", "latency", latency_ecdf),
+    ("percentiles_over_time", "latency", percentiles_over_time),
+    ("latency_budget", "budget", latency_budget),
+    ("concurrency", "concurrency", concurrency_over_time),
+    ("queue_vs_utilization", "concurrency", queue_vs_utilization),
+    ("kv_usage", "engine", kv_usage),
+    ("batch_size", "engine", batch_size),
+    ("burn_down", "slo", burn_down),
+    ("burn_rate", "slo", burn_rate),
+    ("goodput", "goodput", goodput_over_time),
+    ("cost", "cost", cost_panel),
+    ("autoscaling", "cost", autoscaling),
+]
+
+
+def build_charts(report: dict) -> list[tuple[str, str, dict]]:
+    """``[(chart_id, section, vega_lite_spec_dict)]`` for every chart with data, in page order."""
+    out = []
+    for chart_id, section, fn in CHARTS:
+        chart = fn(report)
+        if chart is None:
+            continue
+        spec = chart.to_dict()
+        spec["autosize"] = {"type": "fit-x", "contains": "padding"}
+        out.append((chart_id, section, spec))
+    return out

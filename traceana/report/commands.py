@@ -1,0 +1,153 @@
+"""``traceana report`` and ``traceana cost``: parse options, call the library, write or print.
+
+Exit codes (DESIGN.md section 7): 0 ok; 1 an SLO is breached (attainment below
+its objective) or its error budget is exhausted in the window; 2 bad input or
+usage (the main CLI group turns any TraceanaError into one line and exit 2).
+``cost`` evaluates the SLOs of its --config too, so the same gate applies.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+
+import click
+
+
+def _when(ctx, param, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    from traceana.units import parse_datetime
+
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO-8601 time (e.g. 2025-01-01T00:00:00Z)") from None
+
+
+def _inputs(paths, store_dir):
+    if not paths and not store_dir:
+        raise click.UsageError("give input PATH... or --store DIR")
+    if paths and store_dir:
+        raise click.UsageError("give input PATH... or --store DIR, not both")
+
+
+def _load(config_path, slo_files):
+    from traceana.config import Config, load_config, load_openslo
+
+    config = load_config(config_path) if config_path else Config()
+    slos = [s for f in slo_files for s in load_openslo(f)]
+    return config, slos
+
+
+def input_options(f):
+    f = click.option("--format", "fmt", default=None, help="Adapter name for PATHS; default: detected from the content.")(f)
+    f = click.option("--store", "store_dir", default=None, type=click.Path(), help="Read an existing store instead of PATHS.")(f)
+    return click.argument("paths", nargs=-1, type=click.Path())(f)
+
+
+@click.command()
+@input_options
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory for report.html, report.md, report.json.")
+@click.option("--config", "config_path", default=None, type=click.Path(), help="traceana.toml: SLOs, GPU prices, deployments, ...")
+@click.option("--slo", "slo_files", multiple=True, type=click.Path(), help="OpenSLO v1 YAML file (repeatable).")
+@click.option("--by", default=None, help="Group columns, comma-separated (default: [report] by, else model).")
+@click.option("--since", callback=_when, default=None, help="Only requests arriving at or after this ISO-8601 time.")
+@click.option("--until", callback=_when, default=None, help="Only requests arriving before this ISO-8601 time.")
+@click.option("--title", default=None, help="Report title.")
+@click.option("--images", type=click.Choice(["png", "svg"]), default=None, help="Also write each chart as PNG or SVG under OUT/charts/.")
+@click.option("--no-fail", is_flag=True, help="Exit 0 even when an SLO is breached.")
+def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, until, title, images, no_fail):
+    """Write the SLO report of PATHS (or --store) to --out: report.html (offline), report.md, report.json.
+
+    Exit 1 when an SLO is breached or its error budget is exhausted in the
+    window (use --no-fail to always exit 0), 2 on bad input.
+    """
+    from traceana.report import build_report, write_report
+    from traceana.store import open_inputs
+
+    _inputs(paths, store_dir)
+    config, slos = _load(config_path, slo_files)
+    group_by = [c.strip() for c in by.split(",") if c.strip()] if by is not None else (config.report.by or ["model"])
+    with open_inputs(list(paths), store_dir, fmt=fmt) as st:
+        rep = build_report(st.requests(), st.engine_samples(), config=config, slos=slos, by=group_by,
+                           since=since, until=until, title=title)
+    written = write_report(rep, out_dir, images=images)
+    _print_summary(rep, written)
+    code = rep["verdict"]["exit_code"]
+    sys.exit(0 if no_fail else code)
+
+
+def _print_summary(rep: dict, written) -> None:
+    from rich.console import Console
+
+    con = Console(stderr=False, soft_wrap=False, highlight=False)
+    r, w = rep["requests"], rep["window"]
+    con.print(f"window {w['start']} -> {w['end']} ({w['seconds']:,.0f} s); requests {r['total']:,} (ok {r['ok']:,}, failed {r['failed']:,})",
+              markup=False)
+    for s in rep.get("slo") or []:
+        ok = s.get("met") and not s.get("budget_exhausted")
+        att = s.get("attainment")
+        con.print(f"  {'met     ' if ok else 'BREACHED'} {s['name']}: attainment {att if att is None else f'{att:.4%}'} "
+                  f"(objective {s['objective']:.4%}), budget left {s.get('budget_remaining')}", markup=False)
+    for p in written:
+        con.print(f"wrote {p}", markup=False)
+
+
+@click.command()
+@input_options
+@click.option("--config", "config_path", required=True, type=click.Path(), help="traceana.toml with [gpu_prices] (and deployments).")
+@click.option("--slo", "slo_files", multiple=True, type=click.Path(), help="OpenSLO v1 YAML file (repeatable).")
+@click.option("--since", callback=_when, default=None, help="Only requests arriving at or after this ISO-8601 time.")
+@click.option("--until", callback=_when, default=None, help="Only requests arriving before this ISO-8601 time.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--no-fail", is_flag=True, help="Exit 0 even when an SLO is breached.")
+def cost(paths, store_dir, fmt, config_path, slo_files, since, until, as_json, no_fail):
+    """Cost audit: provisioned GPU-hours, tokens served, effective vs nominal $/1M tokens, utilization,
+    and the cost had autoscaling held the target utilization, per model and instance.
+
+    The config's SLOs (and --slo files) are evaluated too: exit 1 when one is
+    breached or its budget exhausted, 2 on bad input, else 0.
+    """
+    from traceana.report.build import build_cost
+    from traceana.report.series import clean
+    from traceana.store import open_inputs
+
+    _inputs(paths, store_dir)
+    config, slos = _load(config_path, slo_files)
+    with open_inputs(list(paths), store_dir, fmt=fmt) as st:
+        out = build_cost(st.requests(), st.engine_samples(), config=config, slos=slos, since=since, until=until)
+    if as_json:
+        click.echo(json.dumps(clean(out), indent=2, allow_nan=False))
+    else:
+        _print_cost(out)
+    sys.exit(0 if no_fail else out["verdict"]["exit_code"])
+
+
+def _print_cost(out: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from traceana.report.tables import cost_table
+
+    con = Console(soft_wrap=False, highlight=False)
+    c = out.get("cost")
+    if not c:
+        con.print("no cost: the config has no [gpu_prices] (or no GPU-hours could be found)", markup=False)
+    else:
+        t = cost_table(out)
+        rt = Table(title=f"{t.title} (window {out['window']['start']} -> {out['window']['end']}; tokens counted: {c.get('tokens')})",
+                   title_justify="left")
+        for i, col in enumerate(t.columns):
+            rt.add_column(col, justify="left" if i < t.text_cols else "right", overflow="fold")
+        for row in t.rows:
+            rt.add_row(*[str(x) for x in row])
+        con.print(rt)
+        if t.note:
+            con.print(t.note, markup=False)
+    for w in out.get("warnings") or []:
+        con.print(f"note: {w}", markup=False)
+    for s in out.get("slo") or []:
+        ok = s.get("met") and not s.get("budget_exhausted")
+        con.print(f"{'met     ' if ok else 'BREACHED'} {s['name']}", markup=False)

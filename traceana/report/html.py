@@ -1,0 +1,177 @@
+"""The self-contained HTML report: one file, opens offline, no network URL.
+
+The Vega, Vega-Lite and vega-embed JavaScript is inlined from vl-convert's
+bundle. Security: every user string in tables and text goes through
+``html.escape``; chart specs are embedded as JSON in a ``<script>`` block with
+``<``, ``>`` and ``&`` written as ``\\u003c``-style escapes (:func:`script_json`),
+so a model named ``</script><script>alert(1)</script>`` stays data. A
+``window.onerror`` hook writes any script error into ``#traceana-errors`` so a
+headless browser test can read it from the DOM.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+from typing import Any
+
+from traceana.report.tables import Table, report_tables
+
+CSS = """
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1f2328;background:#f6f8fa;line-height:1.45}
+main{max-width:1100px;margin:0 auto;padding:16px}
+h1{font-size:1.6rem;margin:.2rem 0}
+h2{font-size:1.2rem;margin:1.6rem 0 .4rem;border-bottom:1px solid #d0d7de;padding-bottom:.2rem}
+.card{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:12px 14px;margin:10px 0;overflow-wrap:anywhere}
+.headline{display:flex;flex-wrap:wrap;gap:10px}
+.kpi{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:8px 12px;min-width:140px;flex:1 1 140px}
+.kpi .v{font-size:1.35rem;font-weight:600}.kpi .k{font-size:.8rem;color:#57606a}
+.badge{display:inline-block;border-radius:12px;padding:2px 10px;margin:2px 4px 2px 0;font-size:.85rem;font-weight:600;color:#fff}
+.badge.met{background:#1a7f37}.badge.breached{background:#cf222e}.badge.warn{background:#9a6700}.badge.na{background:#6e7781}
+table{border-collapse:collapse;width:100%;table-layout:auto;font-size:.85rem}
+th,td{border-bottom:1px solid #eaeef2;padding:4px 6px;text-align:right;vertical-align:top;overflow-wrap:anywhere;word-break:break-word}
+th{background:#f6f8fa;font-weight:600}
+td.t,th.t{text-align:left}
+.ci{display:block;color:#57606a;font-size:.72rem}
+.unreliable{color:#8c959f}
+.note{color:#57606a;font-size:.85rem}
+.chart{width:100%;min-height:120px}
+.v-ok{color:#1a7f37;font-weight:600}.v-bad{color:#cf222e;font-weight:600}.v-warn{color:#9a6700;font-weight:600}
+#traceana-errors{color:#cf222e;white-space:pre-wrap}
+"""
+
+ONERROR = """
+window.__traceanaErrors=[];
+function __traceanaErr(m){window.__traceanaErrors.push(String(m));var e=document.getElementById('traceana-errors');if(e){e.textContent=window.__traceanaErrors.join('\\n');}}
+window.onerror=function(msg,src,line,col){__traceanaErr(msg+' @'+line+':'+col);};
+window.addEventListener('unhandledrejection',function(ev){__traceanaErr('unhandled rejection: '+(ev.reason&&ev.reason.message||ev.reason));});
+"""
+
+EMBED = """
+(function(){
+  var specs = JSON.parse(document.getElementById('traceana-specs').textContent);
+  var done = 0, ids = Object.keys(specs);
+  ids.forEach(function(id){
+    vegaEmbed('#chart-' + id, specs[id], {actions:false, renderer:'svg'})
+      .then(function(){ done += 1; document.body.setAttribute('data-charts-rendered', String(done)); })
+      .catch(function(err){ __traceanaErr('chart ' + id + ': ' + (err && err.message || err)); });
+  });
+})();
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def vega_bundle() -> str:
+    """Vega + Vega-Lite + vega-embed as one inline script (vl-convert's bundle, no network)."""
+    import vl_convert
+
+    js = vl_convert.javascript_bundle()
+    # The bundle holds no "</script"; guard anyway so it can never end our <script> early.
+    return js.replace("</script", "<\\/script")
+
+
+def script_json(obj: Any) -> str:
+    """JSON safe inside ``<script type="application/json">``: ``<``, ``>``, ``&`` escaped as \\uXXXX."""
+    text = json.dumps(obj, allow_nan=False, separators=(",", ":"))
+    return (
+        text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    )
+
+
+def e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _table_html(t: Table) -> str:
+    head = "".join(f'<th class="{"t" if i < t.text_cols else ""}">{e(c)}</th>' for i, c in enumerate(t.columns))
+    body = []
+    for row, meta in zip(t.rows, t.row_meta, strict=True):
+        cells = []
+        for i, cell in enumerate(row):
+            cls = ["t"] if i < t.text_cols else []
+            sub = ""
+            if isinstance(cell, tuple):  # (value, ci text, reliable)
+                value, ci, reliable = cell
+                if not reliable:
+                    cls.append("unreliable")
+                sub = f'<span class="ci">{e(ci)}</span>' if ci else ""
+                cell = value
+            vcls = meta.get("verdict_col") == i and meta.get("verdict_class")
+            if vcls:
+                cls.append(vcls)
+            cells.append(f'<td class="{" ".join(cls)}">{e(cell)}{sub}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    note = f'<p class="note">{e(t.note)}</p>' if t.note else ""
+    return f'<div class="card"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{note}</div>'
+
+
+def _headline(rep: dict) -> str:
+    w, r = rep["window"], rep["requests"]
+    kpis = [
+        ("window (UTC)", f"{w.get('start') or 'n/a'} → {w.get('end') or 'n/a'}"),
+        ("duration", f"{w.get('seconds') or 0:,.0f} s"),
+        ("requests", f"{r['total']:,}"),
+        ("ok / failed", f"{r['ok']:,} / {r['failed']:,}"),
+    ]
+    gp = rep.get("goodput") or {}
+    if gp.get("goodput_per_s") is not None:
+        kpis.append(("goodput", f"{gp['goodput_per_s']:.3g} req/s"))
+    boxes = "".join(f'<div class="kpi"><div class="k">{e(k)}</div><div class="v">{e(v)}</div></div>' for k, v in kpis)
+    badges = []
+    for s in rep.get("slo") or []:
+        if s.get("met") is None:
+            cls, word = "na", "no data"
+        elif s.get("budget_exhausted") or not s.get("met"):
+            cls, word = "breached", "breached" if not s.get("met") else "budget exhausted"
+        else:
+            cls, word = "met", "met"
+        att = s.get("attainment")
+        att_s = f"{att:.3%}" if isinstance(att, float) else "n/a"
+        badges.append(f'<span class="badge {cls}" title="{e(s.get("name"))}">{e(s.get("name"))}: {e(word)} ({e(att_s)} vs {e(s.get("objective"))})</span>')
+    verdict = rep.get("verdict") or {}
+    vtext = (
+        f'<span class="badge breached">exit {verdict.get("exit_code")}: breached {e(", ".join(verdict.get("breached") or []))}</span>'
+        if verdict.get("breached") else '<span class="badge met">all SLOs met</span>' if rep.get("slo") else '<span class="badge na">no SLOs configured</span>'
+    )
+    return f'<div class="headline">{boxes}</div><div class="card"><b>SLOs</b> {vtext}<br>{"".join(badges)}</div>'
+
+
+SECTIONS = [
+    ("latency", "Latency"),
+    ("budget", "Latency budget"),
+    ("concurrency", "Concurrency and utilization"),
+    ("engine", "KV cache and batch"),
+    ("slo", "SLOs, error budget and alerts"),
+    ("goodput", "Goodput"),
+    ("cost", "Cost"),
+    ("degradation", "Degradation choice"),
+    ("checklist", "Trace checklist coverage"),
+    ("warnings", "Notes"),
+]
+
+
+def render_html(report: dict, charts: list[tuple[str, str, dict]]) -> str:
+    """The full HTML document for ``report`` with ``charts`` (from charts.build_charts)."""
+    tables = report_tables(report)
+    parts = [f"<h1>{e(report.get('title') or 'traceana report')}</h1>",
+             f'<p class="note">generated {e(report.get("generated_at"))} by traceana {e(report.get("traceana_version"))}</p>',
+             '<div id="traceana-errors"></div>', _headline(report)]
+    for key, title in SECTIONS:
+        body = [_table_html(t) for t in tables.get(key, [])]
+        body += [f'<div class="card"><div class="chart" id="chart-{e(cid)}"></div></div>' for cid, sec, _ in charts if sec == key]
+        if body:
+            parts.append(f'<section id="sec-{key}"><h2>{e(title)}</h2>{"".join(body)}</section>')
+    specs = {cid: spec for cid, _, spec in charts}
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{e(report.get('title') or 'traceana report')}</title><style>{CSS}</style>"
+        f"<script>{ONERROR}</script></head><body data-charts-expected=\"{len(charts)}\"><main>"
+        + "".join(parts)
+        + "</main>"
+        f'<script type="application/json" id="traceana-specs">{script_json(specs)}</script>'
+        f"<script>{vega_bundle()}</script><script>{EMBED}</script></body></html>\n"
+    )

@@ -1,0 +1,187 @@
+"""The report's tables, format-neutral: the HTML and Markdown writers render the same rows.
+
+A cell is a display string, or ``(value, ci_text, reliable)`` for a percentile
+with its confidence interval (rendered greyed when not reliable). Escaping is
+the writer's job, never done here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PCTS = ("p50", "p90", "p95", "p99", "p99_9")
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+    text_cols: int = 1  # leading columns that are text (left-aligned)
+    note: str = ""
+    row_meta: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.row_meta:
+            self.row_meta = [{} for _ in self.rows]
+
+
+def fmt_s(v: Any) -> str:
+    """Seconds for people: '807.1 ms' under one second, '2.233 s' above, 'n/a' for None."""
+    if v is None:
+        return "n/a"
+    v = float(v)
+    if abs(v) < 1.0:
+        return f"{v * 1e3:.4g} ms"
+    return f"{v:.4g} s"
+
+
+def fmt_num(v: Any, spec: str = ".4g") -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return format(float(v), spec)
+
+
+def fmt_pct(v: Any, digits: int = 2) -> str:
+    return "n/a" if v is None else f"{float(v) * 100:.{digits}f}%"
+
+
+def fmt_usd(v: Any) -> str:
+    return "n/a" if v is None else f"${float(v):,.4f}"
+
+
+def group_label(group: dict | None) -> str:
+    return ", ".join(f"{k}={v}" for k, v in (group or {}).items()) or "all"
+
+
+def _verdict_class(word: str) -> str:
+    return {"met": "v-ok", "complete": "v-ok", "ok": "v-ok", "consistent": "v-ok", "partial": "v-warn",
+            "breached": "v-bad", "budget exhausted": "v-bad", "missing": "v-bad"}.get(word, "v-warn")
+
+
+def latency_table(rep: dict) -> Table:
+    rows = []
+    for r in rep.get("latency") or []:
+        ci, rel = r.get("ci") or {}, r.get("reliable") or {}
+        cells: list[Any] = [group_label(r.get("group")), r["metric"], fmt_num(r.get("count")), fmt_s(r.get("mean"))]
+        for p in PCTS:
+            lo_hi = ci.get(p)
+            ci_text = f"[{fmt_s(lo_hi[0])}, {fmt_s(lo_hi[1])}]" if lo_hi and lo_hi[0] is not None else ""
+            cells.append((fmt_s(r.get(p)), ci_text, rel.get(p, True) is not False))
+        rows.append(cells)
+    return Table("Latency percentiles (ok requests)", ["group", "metric", "count", "mean", "p50", "p90", "p95", "p99", "p99.9"],
+                 rows, text_cols=2, note="Brackets: 95% confidence interval of the percentile; grey: too few requests for that percentile to be reliable. Failed requests are excluded here and counted as bad in every SLO.")
+
+
+def budget_table(rep: dict) -> Table:
+    rows = []
+    for r in rep.get("latency_budget") or []:
+        rows.append([group_label(r.get("group")), r.get("at"), fmt_s(r.get("e2e_s"))]
+                    + [f"{fmt_s(r.get(f'{c}_s'))} ({fmt_pct(r.get(f'share_{c}'), 0)})" for c in ("queue", "prefill", "decode", "post")])
+    return Table("Latency budget at the p50 and p99 request", ["group", "at", "e2e", "queue", "prefill", "decode", "post"],
+                 rows, text_cols=2, note="e2e = queue + prefill + decode + post; post is the remainder.")
+
+
+def concurrency_table(rep: dict) -> Table:
+    c = rep.get("concurrency") or {}
+    items = [("arrival rate lambda", f"{fmt_num(c.get('arrival_rate_per_s'))} req/s"), ("mean latency W", fmt_s(c.get("mean_latency_s"))),
+             ("Little's law L = lambda x W", fmt_num(c.get("littles_law_L"))), ("empirical mean in flight", fmt_num(c.get("empirical_mean"))),
+             ("empirical max in flight", fmt_num(c.get("empirical_max"))), ("ratio empirical / L", fmt_num(c.get("ratio"))),
+             ("verdict", str(c.get("verdict") or "n/a"))]
+    return Table("Concurrency against Little's law", ["quantity", "value"], [list(i) for i in items])
+
+
+def slo_table(rep: dict) -> Table:
+    rows, meta = [], []
+    for s in rep.get("slo") or []:
+        word = "no data" if s.get("met") is None else "breached" if not s["met"] else "budget exhausted" if s.get("budget_exhausted") else "met"
+        rows.append([s["name"], fmt_pct(s.get("objective"), 3), fmt_num(s.get("total")), fmt_num(s.get("bad")), fmt_pct(s.get("attainment"), 3),
+                     fmt_num(s.get("allowed_bad")), fmt_pct(s.get("budget_remaining"), 1), str(len(s.get("alerts") or [])), word])
+        meta.append({"verdict_col": 8, "verdict_class": _verdict_class(word)})
+    return Table("SLO attainment and error budget", ["SLO", "objective", "requests", "bad", "attainment", "allowed bad",
+                 "budget left", "alerts", "verdict"], rows, row_meta=meta,
+                 note="Failed requests count as bad. Budget left = 1 - bad / allowed bad, allowed bad = (1 - objective) x requests.")
+
+
+def alerts_table(rep: dict) -> Table:
+    rows = []
+    for s in rep.get("slo") or []:
+        for a in s.get("alerts") or []:
+            rows.append([s["name"], str(a.get("severity")), f"{a.get('long_window')} & {a.get('short_window')}", fmt_num(a.get("factor")),
+                         str(a.get("fired_at")), str(a.get("cleared_at") or "still firing"), fmt_num(a.get("peak_burn_rate"))])
+    return Table("Multi-window burn-rate alerts that fired", ["SLO", "severity", "windows", "burn rate >=", "fired at (UTC)", "cleared at",
+                 "peak burn rate"], rows, text_cols=3)
+
+
+def goodput_table(rep: dict) -> Table:
+    g = rep.get("goodput") or {}
+    th = ", ".join(f"{k} <= {fmt_s(v)}" for k, v in (g.get("thresholds") or {}).items()) or "none (ok requests)"
+    return Table("Goodput", ["quantity", "value"], [["thresholds", th], ["good requests", fmt_num(g.get("good"))],
+                 ["goodput", f"{fmt_num(g.get('goodput_per_s'))} req/s"], ["throughput (all arrivals)", f"{fmt_num(g.get('throughput_per_s'))} req/s"],
+                 ["good fraction", fmt_pct(g.get("good_fraction"))]])
+
+
+def cost_table(rep: dict) -> Table:
+    c = rep.get("cost") or {}
+    rows = []
+    for r in c.get("rows") or []:
+        rows.append([str(r.get("model") or "all"), str(r.get("instance") or "all"), fmt_num(r.get("gpu_hours"), ".2f"),
+                     fmt_num(r.get("output_tokens")), fmt_usd(r.get("cost_usd")), fmt_usd(r.get("effective_per_million_output")),
+                     fmt_usd(r.get("effective_per_million_all")), fmt_pct(r.get("utilization"), 1), fmt_usd(r.get("nominal_per_million_output")),
+                     fmt_usd(r.get("autoscaled_cost_usd"))])
+    return Table("Cost per million tokens", ["model", "instance", "GPU-hours", "output tokens", "cost", "effective $/1M output",
+                 "effective $/1M all tokens", "utilization", "nominal $/1M output", "cost at target utilization"], rows, text_cols=2,
+                 note=str(c.get("note") or "Effective = provisioned GPU-hours x $/GPU-hour / tokens served; nominal = price / measured peak throughput."))
+
+
+def degradation_table(rep: dict) -> Table:
+    d = rep.get("degradation") or {}
+    rows, meta = [], []
+    for o in d.get("options") or []:
+        chosen = o.get("name") == d.get("choice")
+        rows.append([str(o.get("name")), fmt_num(o.get("quality")), fmt_s(o.get("latency_s")), "yes" if o.get("eligible") else "no",
+                     "chosen" if chosen else ""])
+        meta.append({"verdict_col": 4, "verdict_class": "v-ok"} if chosen else {})
+    note = f"Choice: {d.get('choice')}" if d.get("choice") else "Choice: none of the options meets the SLO."
+    return Table("Degradation options", ["option", "quality", "observed latency", "meets SLO", ""], rows, row_meta=meta,
+                 note=f"{note} {d.get('explanation') or ''}".strip())
+
+
+def checklist_table(rep: dict) -> Table:
+    rows, meta = [], []
+    for r in rep.get("checklist") or []:
+        rows.append([str(r.get("item")), str(r.get("name")), ", ".join(r.get("fields_present") or []) or "none",
+                     fmt_pct(r.get("fill_fraction"), 0), str(r.get("verdict"))])
+        meta.append({"verdict_col": 4, "verdict_class": _verdict_class(str(r.get("verdict")))})
+    return Table("What the trace records (the six-item checklist)", ["item", "what", "fields present", "filled", "verdict"],
+                 rows, text_cols=3, row_meta=meta)
+
+
+def report_tables(rep: dict) -> dict[str, list[Table]]:
+    """Tables per report section (keys as in the HTML writer's SECTIONS); empty sections are left out."""
+    out: dict[str, list[Table]] = {}
+
+    def add(key: str, t: Table, keep_empty: bool = False) -> None:
+        if t.rows or keep_empty:
+            out.setdefault(key, []).append(t)
+
+    add("latency", latency_table(rep))
+    add("budget", budget_table(rep))
+    if rep.get("concurrency"):
+        add("concurrency", concurrency_table(rep))
+    add("slo", slo_table(rep))
+    add("slo", alerts_table(rep))
+    if rep.get("goodput"):
+        add("goodput", goodput_table(rep))
+    add("cost", cost_table(rep))
+    if rep.get("degradation"):
+        add("degradation", degradation_table(rep), keep_empty=True)
+    add("checklist", checklist_table(rep))
+    if rep.get("warnings"):
+        add("warnings", Table("Notes", ["note"], [[w] for w in rep["warnings"]]))
+    return out
