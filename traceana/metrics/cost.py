@@ -1,0 +1,249 @@
+"""Cost per million tokens: nominal, utilization-adjusted and effective (from GPU-hours provisioned).
+
+Every figure says which tokens it counts (``tokens_counted``): "output" (output
+tokens only), "prompt+output", or "output+<w>*prompt" (weighted). Tokens of
+every request count whatever its status: the GPU spent time producing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import polars as pl
+
+from traceana.config import TOKEN_MODES, Deployment
+from traceana.errors import ConfigError
+
+_US_PER_H = 3_600_000_000
+
+
+def nominal_cost_per_million(price_per_hour: float, tokens_per_s: float) -> float:
+    """$ per 1M tokens of a machine kept busy at ``tokens_per_s``.
+
+    Formula:
+        nominal = 1e6 * price_per_hour / (3600 * tokens_per_s)     [$ / 1M tokens]
+    ($4.00/h at 1200 tok/s -> $0.9259)
+    """
+    if tokens_per_s <= 0:
+        raise ConfigError(f"tokens_per_s must be > 0, got {tokens_per_s}", "tokens_per_s")
+    return 1e6 * price_per_hour / (3600.0 * tokens_per_s)
+
+
+def utilization_adjusted(nominal: float, utilizations: Sequence[float] = (0.3, 0.5, 0.7, 0.9),
+                         observed: float | None = None) -> pl.DataFrame:
+    """What a token really costs when the machine is busy only a fraction of the time.
+
+    Formula:
+        adjusted = nominal / utilization                 [$ / 1M tokens]
+    Columns: utilization, cost_per_million, observed (True on the row for the
+    measured utilization, when given). ($0.9259 at 0.3/0.5/0.7/0.9 -> 3.086/1.852/1.323/1.029)
+    """
+    utils = [(float(u), False) for u in utilizations] + ([(float(observed), True)] if observed is not None else [])
+    for u, _ in utils:
+        if not 0 < u <= 1:
+            raise ConfigError(f"utilization {u} is out of range. Allowed: (0, 1]", "utilization")
+    return pl.DataFrame(
+        {"utilization": [u for u, _ in utils], "cost_per_million": [nominal / u for u, _ in utils],
+         "observed": [o for _, o in utils]},
+        schema={"utilization": pl.Float64, "cost_per_million": pl.Float64, "observed": pl.Boolean},
+    )
+
+
+_PROV_SCHEMA = {"instance": pl.String, "model": pl.String, "gpu_type": pl.String, "gpu_count": pl.Int64,
+                "start": pl.Datetime("us", "UTC"), "end": pl.Datetime("us", "UTC"), "hours": pl.Float64,
+                "gpu_hours": pl.Float64, "source": pl.String}
+
+
+def _lazy(data: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    return data.lazy() if isinstance(data, pl.DataFrame) else data
+
+
+def provisioned_hours(engine: pl.LazyFrame | pl.DataFrame | None = None, deployments: Sequence[Deployment] | None = None,
+                      start: datetime | None = None, end: datetime | None = None) -> pl.DataFrame:
+    """Wall-clock hours and GPU-hours each instance was provisioned, clipped to [start, end].
+
+    From ``deployments`` when given (an open start/end takes the window's), else
+    from the engine samples: an instance lives from its first sample to its
+    last sample plus one scrape interval (the median spacing of its samples;
+    the median over all instances for an instance seen once).
+
+    Formula:
+        hours     = (end - start) / 3600 s                 [h]
+        gpu_hours = hours * gpu_count                      [GPU-h]
+    Columns: instance, model, gpu_type, gpu_count, start, end, hours, gpu_hours,
+    source ("deployment" | "engine_samples"). gpu_type / gpu_count are null when
+    the samples do not carry them.
+    """
+    if deployments:
+        rows = []
+        for i, d in enumerate(deployments):
+            s = max(x for x in (d.start, start) if x is not None) if (d.start or start) else None
+            e = min(x for x in (d.end, end) if x is not None) if (d.end or end) else None
+            if s is None or e is None:
+                which = "start" if s is None else "end"
+                raise ConfigError(f"deployment '{d.instance}' has no {which} and no report window to take it from",
+                                  f"deployment[{i}].{which}")
+            rows.append({"instance": d.instance, "model": d.model, "gpu_type": d.gpu_type, "gpu_count": d.gpu_count,
+                         "start": s, "end": max(s, e), "source": "deployment"})
+        df = pl.DataFrame(rows, schema={k: v for k, v in _PROV_SCHEMA.items() if k not in ("hours", "gpu_hours")})
+    elif engine is not None:
+        lf = _lazy(engine).select("time", "instance", "model", "gpu_type", "gpu_count").sort("instance", "time")
+        per = lf.group_by("instance").agg(
+            model=pl.col("model").drop_nulls().mode().first(),
+            gpu_type=pl.col("gpu_type").drop_nulls().last(),
+            gpu_count=pl.col("gpu_count").max().cast(pl.Int64),
+            first=pl.col("time").min(), last=pl.col("time").max(),
+            spacing_us=pl.col("time").cast(pl.Int64).diff().drop_nulls().median(),
+        ).collect()
+        fallback = per["spacing_us"].median()
+        per = per.with_columns(pl.col("spacing_us").fill_null(fallback if fallback is not None else 0.0))
+        df = per.select(
+            "instance", "model", "gpu_type", "gpu_count", start=pl.col("first"),
+            end=pl.col("last") + pl.duration(microseconds=pl.col("spacing_us").round().cast(pl.Int64)),
+            source=pl.lit("engine_samples"),
+        )
+        if start is not None:
+            df = df.with_columns(start=pl.max_horizontal("start", pl.lit(start)))
+        if end is not None:
+            df = df.with_columns(end=pl.min_horizontal("end", pl.lit(end)))
+        df = df.with_columns(end=pl.max_horizontal("start", "end"))
+    else:
+        return pl.DataFrame(schema=_PROV_SCHEMA)
+    hours = (pl.col("end") - pl.col("start")).dt.total_microseconds() / _US_PER_H
+    return (df.with_columns(hours=hours).with_columns(gpu_hours=pl.col("hours") * pl.col("gpu_count"))
+            .select(list(_PROV_SCHEMA)).sort("instance"))
+
+
+def busy_hours(requests: pl.LazyFrame | pl.DataFrame, start: datetime | None = None,
+               end: datetime | None = None) -> pl.DataFrame:
+    """Per instance, the time with at least one request in flight.
+
+    Formula:
+        busy_hours = |union of [arrival_time, arrival_time + e2e_latency_s)| / 3600 s   [h]
+    Requests without e2e latency or instance are left out; intervals are
+    clipped to [start, end) when given. Columns: instance, busy_hours.
+    """
+    lf = _lazy(requests).filter(pl.col("e2e_latency_s").is_not_null() & pl.col("instance").is_not_null())
+    a = pl.col("arrival_time").cast(pl.Int64)
+    lf = lf.select("instance", s=a, e=a + (pl.col("e2e_latency_s") * 1e6).round().cast(pl.Int64))
+    if start is not None:
+        lo = int(pl.Series([start]).cast(pl.Datetime("us", "UTC")).cast(pl.Int64)[0])
+        lf = lf.with_columns(s=pl.max_horizontal("s", pl.lit(lo)))
+    if end is not None:
+        hi = int(pl.Series([end]).cast(pl.Datetime("us", "UTC")).cast(pl.Int64)[0])
+        lf = lf.with_columns(e=pl.min_horizontal("e", pl.lit(hi)))
+    lf = lf.filter(pl.col("e") > pl.col("s")).sort("instance", "s")
+    # A new busy segment starts where a request arrives after everything before it ended.
+    prev_end = pl.col("e").cum_max().shift(1).over("instance")
+    seg = (prev_end.is_null() | (pl.col("s") > prev_end)).cum_sum()
+    return (lf.with_columns(seg=seg).group_by("instance", "seg").agg(us=pl.col("e").max() - pl.col("s").min())
+            .group_by("instance").agg(busy_hours=pl.col("us").sum() / _US_PER_H).sort("instance").collect())
+
+
+def tokens_label(tokens: str, prompt_weight: float | None = None) -> str:
+    """The ``tokens_counted`` label of a token-counting mode."""
+    return {"output": "output", "all": "prompt+output"}.get(tokens) or f"output+{prompt_weight:g}*prompt"
+
+
+def _check_mode(tokens: str, prompt_weight: float | None) -> None:
+    if tokens not in TOKEN_MODES:
+        raise ConfigError(f"'{tokens}' is not allowed. Allowed: {', '.join(TOKEN_MODES)}", "cost.tokens")
+    if tokens == "weighted" and prompt_weight is None:
+        raise ConfigError("required when tokens = \"weighted\"", "cost.prompt_weight")
+
+
+def effective_cost(requests: pl.LazyFrame | pl.DataFrame, provisioned: pl.DataFrame, gpu_prices: dict[str, float],
+                   tokens: str = "output", prompt_weight: float | None = None, start: datetime | None = None,
+                   end: datetime | None = None) -> pl.DataFrame:
+    """Effective $/1M tokens per instance (with its model), from provisioned GPU-hours and tokens served.
+
+    Formula:
+        cost_usd              = gpu_hours * price[gpu_type]                      [$]
+        counted_tokens        = output | prompt + output | output + w * prompt   [tokens]
+        effective_per_million = cost_usd / (counted_tokens / 1e6)                [$ / 1M tokens]
+        utilization           = busy_hours / hours     (busy: >= 1 request in flight, see busy_hours)
+        measured_tokens_per_s = output_tokens / (busy_hours * 3600)              [tokens/s]
+        nominal_per_million   = 1e6 * gpu_count * price / (3600 * measured_tokens_per_s)
+    Requests arriving in [start, end) count. Instances that served requests but
+    are not in ``provisioned`` appear with ``provisioned`` False and zero cost.
+    Raises ConfigError for a gpu_type without a price or an instance without
+    gpu_type / gpu_count.
+    """
+    _check_mode(tokens, prompt_weight)
+    lf = _lazy(requests)
+    if start is not None:
+        lf = lf.filter(pl.col("arrival_time") >= pl.lit(start))
+    if end is not None:
+        lf = lf.filter(pl.col("arrival_time") < pl.lit(end))
+    served = lf.group_by("instance").agg(
+        served_model=pl.col("model").drop_nulls().mode().first(), requests=pl.len().cast(pl.Int64),
+        prompt_tokens=pl.col("prompt_tokens").fill_null(0).sum().cast(pl.Int64),
+        output_tokens=pl.col("output_tokens").fill_null(0).sum().cast(pl.Int64),
+    ).collect()
+    busy = busy_hours(lf, start, end)
+    prov = provisioned.with_columns(provisioned=pl.lit(True))
+    for row in prov.iter_rows(named=True):
+        if row["gpu_type"] is None or row["gpu_count"] is None:
+            what = "gpu_type" if row["gpu_type"] is None else "gpu_count"
+            raise ConfigError(f"instance '{row['instance']}' has no {what} in the engine samples. "
+                              "Hint: describe it with a [[deployment]] table", "deployment")
+        if row["gpu_type"] not in gpu_prices:
+            raise ConfigError(f"no price for gpu_type '{row['gpu_type']}' (instance '{row['instance']}'). "
+                              f"Known: {', '.join(sorted(gpu_prices)) or 'none'}", "gpu_prices")
+    price = pl.col("gpu_type").replace_strict(gpu_prices, default=None, return_dtype=pl.Float64)
+    w = {"output": 0.0, "all": 1.0}.get(tokens, prompt_weight)
+    df = (prov.join(served, on="instance", how="full", coalesce=True).join(busy, on="instance", how="left")
+          .with_columns(
+              model=pl.coalesce("model", "served_model"), provisioned=pl.col("provisioned").fill_null(False),
+              hours=pl.col("hours").fill_null(0.0), gpu_hours=pl.col("gpu_hours").fill_null(0.0),
+              requests=pl.col("requests").fill_null(0), prompt_tokens=pl.col("prompt_tokens").fill_null(0),
+              output_tokens=pl.col("output_tokens").fill_null(0), busy_hours=pl.col("busy_hours").fill_null(0.0),
+              price_per_gpu_hour=price,
+          ))
+    per_m = lambda num, den: pl.when(den > 0).then(num / (den / 1e6))  # noqa: E731
+    busy_s = pl.col("busy_hours") * 3600
+    df = df.with_columns(
+        cost_usd=(pl.col("gpu_hours") * pl.col("price_per_gpu_hour")).fill_null(0.0),
+        counted_tokens=pl.col("output_tokens") + w * pl.col("prompt_tokens"),
+        tokens_counted=pl.lit(tokens_label(tokens, prompt_weight)),
+        utilization=pl.when(pl.col("hours") > 0).then(pl.col("busy_hours") / pl.col("hours")),
+        measured_tokens_per_s=pl.when(busy_s > 0).then(pl.col("output_tokens") / busy_s),
+    ).with_columns(
+        effective_per_million=per_m(pl.col("cost_usd"), pl.col("counted_tokens")),
+        effective_per_million_output=per_m(pl.col("cost_usd"), pl.col("output_tokens")),
+        effective_per_million_all=per_m(pl.col("cost_usd"), pl.col("prompt_tokens") + pl.col("output_tokens")),
+        nominal_per_million=pl.when(pl.col("measured_tokens_per_s") > 0).then(
+            1e6 * pl.col("gpu_count") * pl.col("price_per_gpu_hour") / (3600 * pl.col("measured_tokens_per_s"))),
+    )
+    return df.select(
+        "model", "instance", "provisioned", "gpu_type", "gpu_count", "price_per_gpu_hour", "hours", "gpu_hours",
+        "cost_usd", "requests", "prompt_tokens", "output_tokens", "tokens_counted", "counted_tokens",
+        "effective_per_million", "effective_per_million_output", "effective_per_million_all", "busy_hours",
+        "utilization", "measured_tokens_per_s", "nominal_per_million",
+    ).sort("model", "instance", nulls_last=True)
+
+
+def totals(cost: pl.DataFrame) -> dict:
+    """Fleet totals of an :func:`effective_cost` table (same formulas over the sums).
+
+    utilization = sum busy_hours / sum hours (time-weighted over instances).
+    """
+    s = cost.select(pl.col("hours", "gpu_hours", "cost_usd", "requests", "prompt_tokens", "output_tokens",
+                           "counted_tokens", "busy_hours").sum()).row(0, named=True)
+    label = cost["tokens_counted"][0] if cost.height else "output"
+    usd = s["cost_usd"]
+
+    def per_m(n):
+        return usd / (n / 1e6) if n else None
+
+    return {
+        "tokens_counted": label, "instances": cost.height, "hours": s["hours"], "gpu_hours": s["gpu_hours"],
+        "cost_usd": usd, "requests": int(s["requests"]), "prompt_tokens": int(s["prompt_tokens"]),
+        "output_tokens": int(s["output_tokens"]), "counted_tokens": float(s["counted_tokens"]),
+        "effective_per_million": per_m(s["counted_tokens"]),
+        "effective_per_million_output": per_m(s["output_tokens"]),
+        "effective_per_million_all": per_m(s["prompt_tokens"] + s["output_tokens"]),
+        "busy_hours": s["busy_hours"], "utilization": s["busy_hours"] / s["hours"] if s["hours"] else None,
+        "unprovisioned_instances": int((~cost["provisioned"]).sum()) if cost.height else 0,
+    }
