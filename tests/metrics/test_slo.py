@@ -214,3 +214,17 @@ def test_goodput_per_window_and_bad_threshold():
     assert g["good"].to_list() == [1, 1] and g["goodput_per_s"].to_list() == pytest.approx([1 / 60, 1 / 60])
     with pytest.raises(ConfigError, match="thresholds.ttft"):
         m.goodput(requests(rows), {"ttft": 2.0})
+
+
+def test_evaluate_counts_only_the_last_period():
+    # 3 days of hourly requests; a 1-day SLO sees the last 24 h (arrival >= last - 1 d: 25 requests).
+    # Errors in day 1 are outside it; one error at hour 60 is inside.
+    rows = [(h * 3600, "error" if h < 24 or h == 60 else "ok", 0.1, 0.2) for h in range(72)]
+    day, month = SLO("day", 0.9, period_s=DAY), SLO("month", 0.9)
+    out = {r["name"]: r for r in m.evaluate(requests(rows), [day, month]).to_dicts()}
+    assert (out["day"]["total"], out["day"]["bad"]) == (25, 1)
+    assert out["day"]["window_start"] == T0 + timedelta(hours=71) - timedelta(days=1)
+    assert (out["month"]["total"], out["month"]["bad"]) == (72, 25)
+    # an explicit end anchors the period: [end - 1 d, end) = hours 24..47
+    r = m.evaluate(requests(rows), [day], end=T0 + timedelta(hours=48)).row(0, named=True)
+    assert (r["total"], r["bad"]) == (24, 0)

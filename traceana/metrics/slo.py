@@ -76,9 +76,15 @@ def is_good(slo: SLO) -> pl.Expr:
 
 def evaluate(data: pl.LazyFrame | pl.DataFrame, slos: list[SLO], start: datetime | None = None,
              end: datetime | None = None) -> pl.DataFrame:
-    """Attainment and error budget of each SLO over [start, end) (default: the whole input).
+    """Attainment and error budget of each SLO over its period, within [start, end).
 
-    Columns: name, objective, metric, op, threshold, total, bad, unmeasured,
+    Each SLO counts the requests of its last period: arrival_time in
+    [max(start, anchor - period_s), end), anchor = end or the last arrival
+    (a rolling window, OpenSLO isRolling). A trace shorter than the period is
+    counted whole, so the budget is the one those requests earned.
+
+    Columns: name, objective, metric, op, threshold, period_s, window_start,
+    total, bad, unmeasured (ok requests with a null metric, counted bad),
     attainment, allowed_bad, budget_remaining, met, budget_exhausted.
 
     Formula:
@@ -87,26 +93,26 @@ def evaluate(data: pl.LazyFrame | pl.DataFrame, slos: list[SLO], start: datetime
         budget_remaining = 1 - bad / allowed_bad       (1.0 = untouched, < 0 = overspent)
         met              = bad <= allowed_bad          (i.e. attainment >= objective, exactly)
         budget_exhausted = bad >= allowed_bad and bad > 0
-    The budget is that of the requests in the window: when the trace is shorter
-    than the SLO period this is the budget those requests earned. With no
-    requests, attainment and budget_remaining are null and met is true.
+    With no requests, attainment and budget_remaining are null and met is true.
     """
     lf = _window(_lazy(data), start, end)
-    aggs = []
+    anchor = pl.lit(end) if end is not None else pl.col("arrival_time").max()
+    aggs = [pl.col("arrival_time").max().alias("_last")]
     for i, s in enumerate(slos):
-        scope = in_scope(s)
-        # a bare literal would aggregate to one row, not one per request
-        total = scope.sum() if s.total_filter is not None else pl.len()
-        aggs += [total.alias(f"t{i}"), (scope & ~is_good(s)).sum().alias(f"b{i}")]
+        scope = in_scope(s) & (pl.col("arrival_time") >= anchor - pl.duration(microseconds=round(s.period_s * 1e6)))
+        aggs += [scope.sum().alias(f"t{i}"), (scope & ~is_good(s)).sum().alias(f"b{i}")]
         if s.metric is not None:
             aggs.append((scope & (pl.col("status") == "ok") & pl.col(s.metric).is_null()).sum().alias(f"u{i}"))
-    counts = lf.select(aggs).collect().row(0, named=True) if aggs else {}
+    counts = lf.select(aggs).collect().row(0, named=True)
+    last = end if end is not None else counts["_last"]
     rows = []
     for i, s in enumerate(slos):
         total, bad = int(counts[f"t{i}"] or 0), int(counts[f"b{i}"] or 0)
         allowed = error_budget(total, s.objective)
+        lo = last - timedelta(seconds=s.period_s) if last is not None else None
         rows.append({
             "name": s.name, "objective": s.objective, "metric": s.metric, "op": s.op, "threshold": s.threshold,
+            "period_s": s.period_s, "window_start": max(lo, start) if start is not None and lo is not None else lo,
             "total": total, "bad": bad, "unmeasured": int(counts.get(f"u{i}") or 0),
             "attainment": (total - bad) / total if total else None,
             "allowed_bad": float(allowed),
@@ -115,6 +121,7 @@ def evaluate(data: pl.LazyFrame | pl.DataFrame, slos: list[SLO], start: datetime
             "budget_exhausted": bad > 0 and bad >= allowed,
         })
     schema = {"name": pl.String, "objective": pl.Float64, "metric": pl.String, "op": pl.String, "threshold": pl.Float64,
+              "period_s": pl.Float64, "window_start": pl.Datetime("us", "UTC"),
               "total": pl.Int64, "bad": pl.Int64, "unmeasured": pl.Int64, "attainment": pl.Float64,
               "allowed_bad": pl.Float64, "budget_remaining": pl.Float64, "met": pl.Boolean, "budget_exhausted": pl.Boolean}
     return pl.DataFrame(rows, schema=schema)
