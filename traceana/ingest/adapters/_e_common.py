@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from traceana.schema import REQUESTS
 from traceana.units import derive_tpot
 
 #: where relative clocks are anchored (stated in the notes of every adapter that uses it)
-RELATIVE_ANCHOR = datetime(2000, 1, 1, tzinfo=timezone.utc)
+RELATIVE_ANCHOR = datetime(2000, 1, 1, tzinfo=UTC)
 RELATIVE_ANCHOR_US = int(RELATIVE_ANCHOR.timestamp()) * 1_000_000
 #: epoch ns of 2000-01-01: below it an "epoch-ish" ns clock is taken as relative
 PLAUSIBLE_EPOCH_NS = RELATIVE_ANCHOR_US * 1000
@@ -116,7 +116,9 @@ def json_documents(src: Source) -> tuple[list[tuple[int, object]], list[Quaranti
         try:
             doc = load_json_line(stripped, depth + 1)
         except ValueError as exc:
-            return [], [QuarantineRow(None, None, f"whole file: {exc}", raw=text[:4096].decode("utf-8", "replace"))]
+            return [], [
+                QuarantineRow(None, None, f"whole file: {exc}", raw=text[:4096].decode("utf-8", "replace"))
+            ]
         items = doc if isinstance(doc, list) else [doc]
         return list(enumerate(items, start=1)), []
     out: list[tuple[int, object]] = []
@@ -125,7 +127,9 @@ def json_documents(src: Source) -> tuple[list[tuple[int, object]], list[Quaranti
         if not line.strip():
             continue
         if len(line) > src.limits.max_line_bytes:
-            bad.append(QuarantineRow(i, None, f"line longer than {src.limits.max_line_bytes} bytes", raw=None))
+            bad.append(
+                QuarantineRow(i, None, f"line longer than {src.limits.max_line_bytes} bytes", raw=None)
+            )
             continue
         try:
             out.append((i, load_json_line(line, depth)))

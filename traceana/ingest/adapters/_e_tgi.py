@@ -35,7 +35,7 @@ Mapping:
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from traceana.units import parse_duration
 
@@ -52,7 +52,7 @@ def rfc3339_us(text: str) -> int:
         raise ValueError(f"timestamp: not an RFC 3339 time: {text!r}")
     date, time, frac, zone = m.groups()
     tz = "+00:00" if zone in (None, "Z") else zone
-    dt = datetime.fromisoformat(f"{date}T{time}{tz}").astimezone(timezone.utc)
+    dt = datetime.fromisoformat(f"{date}T{time}{tz}").astimezone(UTC)
     frac = (frac or "")[:9].ljust(9, "0")
     ns = int(frac)
     return int(dt.timestamp()) * 1_000_000 + (ns + 500) // 1000
@@ -69,10 +69,14 @@ def _duration(fields: dict, name: str) -> float | None:
         raise ValueError(f"{name}: not a duration: {v!r}") from None
 
 
-def success_row(ts_us: int | None, fields: dict, handler: str | None, trace_id: str | None, line: int, file_stem: str) -> dict:
+def success_row(
+    ts_us: int | None, fields: dict, handler: str | None, trace_id: str | None, line: int, file_stem: str
+) -> dict:
     """The canonical row of one Success event; ValueError (field: reason) when it cannot be mapped."""
     if ts_us is None:
-        raise ValueError("arrival_time: the line has no timestamp, so arrival (timestamp - total_time) is unknown")
+        raise ValueError(
+            "arrival_time: the line has no timestamp, so arrival (timestamp - total_time) is unknown"
+        )
     d = {k: _duration(fields, k) for k in DURATION_FIELDS}
     if d["total_time"] is None:
         raise ValueError("total_time: missing")

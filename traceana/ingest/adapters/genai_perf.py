@@ -117,7 +117,9 @@ def read(src: Source) -> AdapterResult:
     for _, doc in docs:
         experiments = doc.get("experiments") if isinstance(doc, dict) else None
         if not isinstance(experiments, list):
-            bad.append(q_record(None, "experiments", "expected a profile_export object with experiments[]", doc))
+            bad.append(
+                q_record(None, "experiments", "expected a profile_export object with experiments[]", doc)
+            )
             continue
         for exp in experiments:
             for req in (exp.get("requests") if isinstance(exp, dict) else None) or []:

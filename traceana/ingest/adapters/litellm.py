@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from traceana.ingest.adapters._e_common import (
     as_float,
@@ -55,7 +55,7 @@ from traceana.ingest.adapters._e_common import (
 from traceana.ingest.base import Adapter, AdapterResult, Source
 
 NAME = "litellm"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TIMEOUT_CLASSES = {"Timeout", "APITimeoutError", "TimeoutError"}
 _DT = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})?$")
 
@@ -84,7 +84,7 @@ def _time_us(value, field: str, naive: list[int]) -> int | None:
     raise ValueError(f"{field}: not a time: {value!r}")
 
 
-_ONE_S = datetime(1970, 1, 1, 0, 0, 1, tzinfo=timezone.utc) - _EPOCH
+_ONE_S = datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC) - _EPOCH
 
 
 def _obj(value):
@@ -131,7 +131,9 @@ def _row(rec: dict, n: int, file_stem: str, naive: list[int]) -> dict:
         "cached_prompt_tokens": _cached(response.get("usage"), meta.get("usage_object")),
         "model": nonempty(rec.get("model")),
         "route": nonempty(rec.get("model_group")),
-        "instance": nonempty(rec.get("model_id")) or nonempty(rec.get("api_base")) or nonempty(hidden.get("api_base")),
+        "instance": nonempty(rec.get("model_id"))
+        or nonempty(rec.get("api_base"))
+        or nonempty(hidden.get("api_base")),
         "source_line": n,
     }
     streaming = stream is True or (stream is None and first is not None and end is not None and first < end)
@@ -176,7 +178,9 @@ def read(src: Source) -> AdapterResult:
         "called, route = model_group, instance = model_id or api_base; response_cost/spend ignored",
     ]
     if naive[0]:
-        notes.append(f"{naive[0]} datetime string(s) without a zone taken as UTC (LiteLLM writes the proxy's local time)")
+        notes.append(
+            f"{naive[0]} datetime string(s) without a zone taken as UTC (LiteLLM writes the proxy's local time)"
+        )
     return AdapterResult(requests=rows_to_table(rows, NAME), quarantine=bad, notes=notes)
 
 

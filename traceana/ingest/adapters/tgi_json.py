@@ -36,7 +36,10 @@ def _row(ev: dict, line: int, file_stem: str) -> dict | None:
     spans = [s for s in ev.get("spans") or [] if isinstance(s, dict)]
     span = ev.get("span") if isinstance(ev.get("span"), dict) else None
     stack = spans + ([span] if span else [])
-    handler_span = next((s for s in reversed(stack) if s.get("name") in HANDLERS or any(k in s for k in DURATION_FIELDS)), None)
+    handler_span = next(
+        (s for s in reversed(stack) if s.get("name") in HANDLERS or any(k in s for k in DURATION_FIELDS)),
+        None,
+    )
     if handler_span is None:
         raise ValueError("span: no handler span with total_time")
     trace = next((str(s["trace_id"]) for s in stack if s.get("trace_id")), None)
@@ -82,7 +85,9 @@ def read(src: Source) -> AdapterResult:
     notes = list(NOTES)
     if other:
         notes.append(f"{other} non-request log event(s) (startup, warnings, errors) skipped")
-    return AdapterResult(requests=rows_to_table(rows, NAME), quarantine=bad, notes=notes, records_read=len(rows) + len(bad))
+    return AdapterResult(
+        requests=rows_to_table(rows, NAME), quarantine=bad, notes=notes, records_read=len(rows) + len(bad)
+    )
 
 
 _TARGET = re.compile(rb'"target"\s*:\s*"text_generation_(router|launcher)')

@@ -43,7 +43,9 @@ def parse_line(text: str, line: int, file_stem: str) -> dict | None:
     fields = {m.group(1): m.group(2) for m in _FIELD.finditer(text)}
     handlers = _HANDLER.findall(text)
     trace = _TRACE.search(text)
-    return success_row(ts, fields, handlers[-1] if handlers else None, trace.group(1) if trace else None, line, file_stem)
+    return success_row(
+        ts, fields, handlers[-1] if handlers else None, trace.group(1) if trace else None, line, file_stem
+    )
 
 
 def read(src: Source) -> AdapterResult:
@@ -68,7 +70,9 @@ def read(src: Source) -> AdapterResult:
     notes = list(NOTES)
     if other:
         notes.append(f"{other} non-request log line(s) (startup, warnings, errors) skipped")
-    return AdapterResult(requests=rows_to_table(rows, NAME), quarantine=bad, notes=notes, records_read=len(rows) + len(bad))
+    return AdapterResult(
+        requests=rows_to_table(rows, NAME), quarantine=bad, notes=notes, records_read=len(rows) + len(bad)
+    )
 
 
 def sniff(head: bytes, path) -> bool:

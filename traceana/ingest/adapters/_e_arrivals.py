@@ -1,0 +1,52 @@
+"""Assembling canonical tables from columnar traces (Azure, BurstGPT, Mooncake, mapped files)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from traceana.errors import TraceParseError
+from traceana.ingest.adapters._e_columns import Caster, Frame, arrow
+from traceana.ingest.adapters._e_common import stem
+from traceana.ingest.base import AdapterResult, Source
+from traceana.schema import REQUESTS
+
+_TYPES = {f.name: f.type for f in REQUESTS}
+
+
+def require_columns(src: Source, frame: Frame, needed: list[str], fmt: str) -> None:
+    missing = [c for c in needed if c not in frame.df.columns]
+    if missing:
+        raise TraceParseError(
+            src.name,
+            f"{fmt}: columns not found: {missing}; found {frame.df.columns}. Hint: is this a {fmt} file? "
+            "Otherwise pass --format NAME, or --format mapped --map FILE",
+        )
+
+
+def build(
+    src: Source, fmt: str, frame: Frame, caster: Caster, cols: dict[str, pl.Series], notes: list[str]
+) -> AdapterResult:
+    """Rows that passed every cast become the requests table; the others are quarantined.
+
+    ``cols`` maps canonical names to polars series aligned with ``frame.df``
+    (timestamps as integer epoch microseconds). request_id defaults to
+    ``<file stem>#<line>``.
+    """
+    keep, quarantine = caster.finish()
+    lines = frame.lines[keep]
+    out: dict[str, pa.Array] = {}
+    if "request_id" not in cols:
+        out["request_id"] = pa.array([f"{stem(src)}#{int(n)}" for n in lines], type=pa.string())
+    for name, series in cols.items():
+        out[name] = arrow(series, _TYPES[name], keep)
+    out["source_line"] = pa.array(lines, type=pa.int64())
+    out["source_format"] = pa.array(np.full(len(lines), fmt, dtype=object), type=pa.string())
+    if frame.skipped_blank:
+        notes = [*notes, f"{frame.skipped_blank} blank line(s) skipped"]
+    return AdapterResult(requests=pa.table(out), quarantine=quarantine, notes=notes)
+
+
+def constant(value, n: int, dtype: pl.DataType = pl.String) -> pl.Series:
+    return pl.Series([value] * n, dtype=dtype) if value is not None else pl.Series([None] * n, dtype=dtype)
