@@ -37,12 +37,18 @@ def fake_report(model: str = "llama-3.1-8b") -> dict:
         "cost": {"tokens": "output", "prices": {"H100": 4.0},
                  "rows": [{"model": model, "instance": "gpu-a0", "gpu_hours": 1.0, "output_tokens": 4_320_000, "cost_usd": 4.0,
                            "effective_per_million_output": 4.0 / 4.32, "effective_per_million_all": 0.5, "utilization": 0.3,
-                           "nominal_per_million_output": 0.9259, "autoscaled_cost_usd": 2.0, "autoscaled_per_million_output": 0.463}]},
+                           "nominal_per_million": 0.9259, "provisioned": True, "price_per_gpu_hour": 4.0, "gpu_count": 1, "prompt_tokens": 8_000_000}],
+                 "totals": {"gpu_hours": 1.0, "output_tokens": 4_320_000, "prompt_tokens": 8_000_000, "cost_usd": 4.0,
+                            "effective_per_million_output": 4.0 / 4.32, "effective_per_million_all": 0.5, "utilization": 0.3},
+                 "autoscaling": [{"model": model, "replica_hours": 0.5, "price_per_replica_hour": 4.0, "cost_usd": 2.0,
+                                  "actual_cost_usd": 4.0, "per_million_output": 2.0 / 4.32}],
+                 "target_utilization": 0.7},
         "capacity": {"target_utilization": 0.7, "replica_hours": 0.5},
         "kv": None,
-        "degradation": {"choice": "lower-k", "options": [
-            {"name": "full", "quality": 1.0, "latency_s": 2.5, "eligible": False},
-            {"name": "lower-k", "quality": 0.97, "latency_s": 1.5, "eligible": True}]},
+        "degradation": {"choice": "lower-k", "eligible": ["lower-k"], "reason": "best quality under the threshold", "metric": "e2e_latency_s",
+                        "threshold": 1.6, "percentile": 0.99, "slo": "e2e-1.6s", "options": [
+            {"name": "full", "source": "config", "count": None, "quality": 1.0, "latency": 2.5, "eligible": False},
+            {"name": "lower-k", "source": "trace", "count": 40, "quality": 0.97, "latency": 1.5, "eligible": True}]},
         "checklist": [{"item": i, "name": f"item {i}", "fields_present": ["a", "b"], "fields_missing": [], "fill_fraction": 1.0 - i / 10,
                        "verdict": ["complete", "partial", "missing"][i % 3]} for i in range(1, 7)],
         "series": {

@@ -105,7 +105,9 @@ def build_latency(lf: pl.LazyFrame, by: Sequence[str], sec: _Sections) -> list[d
         itl = sec.run("itl", latency.itl_percentiles, lf, by=grouping)
         if itl is not None and itl.height:
             rows += [r for r in _latency_rows(itl, grouping) if r["count"] > 0]
-    return rows
+    order = {m: i for i, m in enumerate((*LATENCY_METRICS, "itl_s"))}
+    # metric first, then "all" before the groups: the reader compares groups within one metric
+    return sorted(rows, key=lambda r: (order.get(r["metric"], 99), len(r["group"]) > 0))
 
 
 def build_budget(lf: pl.LazyFrame, by: Sequence[str], sec: _Sections) -> list[dict]:

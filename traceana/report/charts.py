@@ -133,11 +133,12 @@ def queue_vs_utilization(rep: dict) -> alt.Chart | None:
     if not rows:
         return None
     base = _base(rows, "Queue time vs utilization", "points: observed mean queue time per rho bin; line: M/M/1 W = S / (1 - rho)")
-    x = alt.X("rho_bin_mid:Q", title="utilization rho", scale=alt.Scale(domain=[0, 1]))
+    x = alt.X("rho_bin_mid:Q", title="utilization rho = lambda x S / replicas")
     pts = base.mark_circle(size=60).encode(
         x=x,
         y=alt.Y("observed_mean_queue_s:Q", title="seconds"),
-        tooltip=[alt.Tooltip("rho_bin_mid:Q", format=".2f"), alt.Tooltip("observed_mean_queue_s:Q", format=".4g"), alt.Tooltip("windows:Q")],
+        tooltip=[alt.Tooltip("rho_bin_mid:Q", format=".2f"), alt.Tooltip("observed_mean_queue_s:Q", format=".4g"),
+                 alt.Tooltip("observed_mean_latency_s:Q", format=".4g"), alt.Tooltip("windows:Q")],
     )
     line = base.mark_line(color="#d62728").encode(
         x=x, y="mm1_response_s:Q", tooltip=[alt.Tooltip("rho_bin_mid:Q", format=".2f"), alt.Tooltip("mm1_response_s:Q", format=".4g")]
@@ -246,26 +247,32 @@ def goodput_over_time(rep: dict) -> alt.Chart | None:
 
 
 def cost_panel(rep: dict) -> alt.Chart | None:
-    """Effective vs nominal (and utilization-adjusted) $/1M output tokens per model."""
+    """Effective vs nominal $/1M output tokens per model and instance, and the autoscaled what-if per model."""
+    c = rep.get("cost") or {}
     rows = []
-    for r in (rep.get("cost") or {}).get("rows") or []:
-        for key, label in (("effective_per_million_output", "effective"), ("nominal_per_million_output", "nominal"),
-                           ("autoscaled_per_million_output", "autoscaled")):
+    for r in c.get("rows") or []:
+        who = f"{r.get('model') or 'n/a'} / {r.get('instance') or 'n/a'}"
+        for key, label in (("effective_per_million_output", "effective"), ("nominal_per_million", "nominal")):
             if r.get(key) is not None:
-                rows.append({"who": _group_label({k: r.get(k) for k in ("model", "instance") if r.get(k)}), "kind": label, "usd": r[key]})
+                rows.append({"who": who, "kind": label, "usd": r[key], "utilization": r.get("utilization")})
+    for a in c.get("autoscaling") or []:
+        if a.get("per_million_output") is not None:
+            rows.append({"who": f"{a.get('model') or 'n/a'} / autoscaled", "kind": "autoscaled", "usd": a["per_million_output"],
+                         "utilization": c.get("target_utilization")})
     if not rows:
         return None
+    kinds = ["effective", "nominal", "autoscaled"]
     return (
-        _base(rows, "Cost per million output tokens", "effective = provisioned GPU-hours x price / tokens served")
+        _base(rows, "Cost per million output tokens", "effective (provisioned GPU-hours) vs nominal (at measured throughput) vs autoscaled")
         .mark_bar()
         .encode(
             y=alt.Y("who:N", title=None),
-            yOffset="kind:N",
+            yOffset=alt.YOffset("kind:N", sort=kinds),
             x=alt.X("usd:Q", title="$ per 1M output tokens"),
-            color=alt.Color("kind:N", scale=alt.Scale(domain=["effective", "nominal", "autoscaled"])),
-            tooltip=["who:N", "kind:N", alt.Tooltip("usd:Q", format="$.4f")],
+            color=alt.Color("kind:N", scale=alt.Scale(domain=kinds)),
+            tooltip=["who:N", "kind:N", alt.Tooltip("usd:Q", format="$.4f"), alt.Tooltip("utilization:Q", format=".1%")],
         )
-        .properties(height=max(90, 60 * len({r["who"] for r in rows})))
+        .properties(height=max(90, 50 * len({r["who"] for r in rows})))
     )
 
 

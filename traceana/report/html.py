@@ -37,6 +37,7 @@ td.t,th.t{text-align:left}
 .ci{display:block;color:#57606a;font-size:.72rem}
 .unreliable{color:#8c959f}
 .note{color:#57606a;font-size:.85rem}
+.window{font-size:1.05rem;margin:.2rem 0 .6rem}
 .chart{width:100%;min-height:120px}
 .v-ok{color:#1a7f37;font-weight:600}.v-bad{color:#cf222e;font-weight:600}.v-warn{color:#9a6700;font-weight:600}
 #traceana-errors{color:#cf222e;white-space:pre-wrap}
@@ -108,13 +109,34 @@ def _table_html(t: Table) -> str:
     return f'<div class="card"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{note}</div>'
 
 
+def short_time(iso_text: str | None) -> str:
+    """'2025-01-01T00:00:01.182165Z' -> '2025-01-01 00:00:01' (UTC, whole seconds)."""
+    return (iso_text or "n/a").replace("T", " ").split(".")[0].rstrip("Z")
+
+
+def window_text(w: dict) -> str:
+    a, b = short_time(w.get("start")), short_time(w.get("end"))
+    if a[:10] == b[:10]:
+        b = b[11:]
+    return f"{a} → {b} UTC"
+
+
+def _p99(rep: dict, metric: str) -> float | None:
+    for r in rep.get("latency") or []:
+        if not r.get("group") and r.get("metric") == metric:
+            return r.get("p99")
+    return None
+
+
 def _headline(rep: dict) -> str:
+    from traceana.report.tables import fmt_s
+
     w, r = rep["window"], rep["requests"]
     kpis = [
-        ("window (UTC)", f"{w.get('start') or 'n/a'} → {w.get('end') or 'n/a'}"),
-        ("duration", f"{w.get('seconds') or 0:,.0f} s"),
         ("requests", f"{r['total']:,}"),
         ("ok / failed", f"{r['ok']:,} / {r['failed']:,}"),
+        ("p99 TTFT", fmt_s(_p99(rep, "ttft_s"))),
+        ("p99 e2e latency", fmt_s(_p99(rep, "e2e_latency_s"))),
     ]
     gp = rep.get("goodput") or {}
     if gp.get("goodput_per_s") is not None:
@@ -122,21 +144,28 @@ def _headline(rep: dict) -> str:
     boxes = "".join(f'<div class="kpi"><div class="k">{e(k)}</div><div class="v">{e(v)}</div></div>' for k, v in kpis)
     badges = []
     for s in rep.get("slo") or []:
-        if s.get("met") is None:
+        if s.get("attainment") is None:
             cls, word = "na", "no data"
-        elif s.get("budget_exhausted") or not s.get("met"):
-            cls, word = "breached", "breached" if not s.get("met") else "budget exhausted"
+        elif not s.get("met"):
+            cls, word = "breached", "breached"
+        elif s.get("budget_exhausted"):
+            cls, word = "breached", "budget exhausted"
         else:
             cls, word = "met", "met"
         att = s.get("attainment")
         att_s = f"{att:.3%}" if isinstance(att, float) else "n/a"
-        badges.append(f'<span class="badge {cls}" title="{e(s.get("name"))}">{e(s.get("name"))}: {e(word)} ({e(att_s)} vs {e(s.get("objective"))})</span>')
+        obj = s.get("objective")
+        obj_s = f"{obj:.3%}" if isinstance(obj, float) else "n/a"
+        badges.append(f'<span class="badge {cls}">{e(s.get("name"))}: {e(word)} ({e(att_s)}, objective {e(obj_s)})</span>')
     verdict = rep.get("verdict") or {}
-    vtext = (
-        f'<span class="badge breached">exit {verdict.get("exit_code")}: breached {e(", ".join(verdict.get("breached") or []))}</span>'
-        if verdict.get("breached") else '<span class="badge met">all SLOs met</span>' if rep.get("slo") else '<span class="badge na">no SLOs configured</span>'
-    )
-    return f'<div class="headline">{boxes}</div><div class="card"><b>SLOs</b> {vtext}<br>{"".join(badges)}</div>'
+    if verdict.get("breached"):
+        vtext = f'<span class="badge breached">exit {verdict.get("exit_code")}: {len(verdict["breached"])} of {len(rep.get("slo") or [])} SLOs breached</span>'
+    elif rep.get("slo"):
+        vtext = '<span class="badge met">all SLOs met</span>'
+    else:
+        vtext = '<span class="badge na">no SLOs configured (give --config or --slo)</span>'
+    return (f'<p class="window">{e(window_text(w))} ({(w.get("seconds") or 0):,.0f} s)</p>'
+            f'<div class="headline">{boxes}</div><div class="card"><b>SLOs</b> {vtext}<br>{"".join(badges)}</div>')
 
 
 SECTIONS = [

@@ -6,6 +6,7 @@ shapes its small table into JSON-ready dicts (see build.py for the contract).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import polars as pl
@@ -38,17 +39,11 @@ def concurrency_series(lf: pl.LazyFrame, every: str, sec) -> list[dict]:
     """Per window: time-average in flight (sweep) and Little's L = lambda x W of that window."""
     from traceana.metrics import concurrency as conc
 
-    df = sec.run("concurrency over time", conc.sweep, lf, by=(), every=every)
-    rows = _rows(df)
-    out = []
-    for r in rows:
-        out.append({
-            "window_start": r.get("window_start"),
-            "in_flight_mean": r.get("empirical_mean"),
-            "littles_law_L": r.get("littles_law_L"),
-            "arrival_rate_per_s": r.get("arrival_rate_per_s"),
-        })
-    return out
+    df = sec.run("concurrency over time", conc.in_flight_series, lf, every=every)
+    if df is None:
+        return []
+    return records(df.select("window_start", in_flight_mean="mean_in_flight", littles_law_L="littles_law_L",
+                             max_in_flight="max_in_flight", arrival_rate_per_s="arrival_rate_per_s"))
 
 
 def queue_vs_utilization(lf: pl.LazyFrame, every: str, sec) -> list[dict]:
@@ -91,36 +86,73 @@ def goodput(lf: pl.LazyFrame, slos: Sequence, every: str, sec) -> tuple[dict | N
     return clean(summary), series
 
 
-def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, window: dict, every: str, sec) -> tuple[dict | None, dict | None, list[dict]]:
-    """Cost rows per model and instance (needs GPU prices), the autoscaling what-if, and its series."""
-    from traceana.metrics import capacity
+def _dt(iso_text: str | None) -> datetime | None:
+    return datetime.fromisoformat(iso_text) if iso_text else None
+
+
+def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, window: dict, every: str,
+                      sec) -> tuple[dict | None, dict | None, list[dict]]:
+    """Cost rows per model and instance (needs GPU prices), the autoscaling what-if, and its series.
+
+    The what-if prices each model's replica-hours (capacity.autoscale at the
+    config's target utilization) at that model's GPUs per replica x $/GPU-hour
+    (from its provisioned instances).
+    """
     from traceana.metrics import cost as cost_m
 
     target = getattr(getattr(config, "cost", None), "target_utilization", 0.7)
-    auto = sec.run("autoscaling", capacity.autoscale, lf, target_util=target, every=every)
-    auto_rows = _rows(auto)
+    try:  # TEMP until metrics.capacity lands
+        from traceana.metrics import capacity
+        auto = _rows(sec.run("autoscaling", capacity.autoscale, lf, target_util=target, every=every, by=("model",)))
+    except ImportError:
+        auto = []
     auto_series = [{"window_start": r.get("window_start"), "group": str(r.get("model") or "all"), "replicas": r.get("replicas")}
-                   for r in auto_rows]
-    capacity_out = {"target_utilization": target, "autoscale": auto_rows[:0]} if auto_rows else None
-    if capacity_out is not None:
-        capacity_out["replica_hours"] = sum((r.get("replica_hours") or 0.0) for r in auto_rows)
+                   for r in auto]
+    replica_hours: dict[Any, float] = {}
+    for r in auto:
+        replica_hours[r.get("model")] = replica_hours.get(r.get("model"), 0.0) + (r.get("replica_hours") or 0.0)
+    capacity_out = {"target_utilization": target, "every": every,
+                    "replica_hours": [{"model": m, "replica_hours": h} for m, h in replica_hours.items()]} if auto else None
     prices = dict(getattr(config, "gpu_prices", None) or {})
     if not prices:
-        sec.warnings.append("cost: no [gpu_prices] in the config; cost panel left out")
+        sec.warnings.append("cost: no [gpu_prices] in the config, so no cost panel")
         return None, capacity_out, auto_series
-    deployments = list(getattr(config, "deployments", None) or [])
-    tokens = getattr(getattr(config, "cost", None), "tokens", "output")
-    prov = sec.run("provisioned GPU-hours", cost_m.provisioned_hours, eng, deployments)
-    if prov is None:
+    cfg_cost = getattr(config, "cost", None)
+    tokens = getattr(cfg_cost, "tokens", "output")
+    weight = getattr(cfg_cost, "prompt_weight", None)
+    start, end = _dt(window.get("start")), _dt(window.get("end"))
+    prov = sec.run("provisioned GPU-hours", cost_m.provisioned_hours, eng, list(getattr(config, "deployments", None) or []),
+                   start=start, end=end)
+    if prov is None or prov.height == 0:
+        sec.warnings.append("cost: no GPU-hours found (no engine samples with gpu_type/gpu_count, no [[deployment]])")
         return None, capacity_out, auto_series
-    eff = sec.run("effective cost", cost_m.effective_cost, lf, prov, prices, tokens=tokens)
-    return {"tokens": tokens, "prices": prices, "rows": _rows(eff)}, capacity_out, auto_series
+    eff = sec.run("effective cost", cost_m.effective_cost, lf, prov, prices, tokens=tokens, prompt_weight=weight)
+    if eff is None:
+        return None, capacity_out, auto_series
+    rows = _rows(eff)
+    autoscaled = []
+    for model, hours in replica_hours.items():
+        mine = [r for r in rows if r.get("model") == model and r.get("provisioned")]
+        if not mine or not mine[0].get("price_per_gpu_hour"):
+            continue
+        per_replica = mine[0]["price_per_gpu_hour"] * (mine[0].get("gpu_count") or 1)
+        out_tokens = sum(r.get("output_tokens") or 0 for r in rows if r.get("model") == model)
+        usd = hours * per_replica
+        actual = sum(r.get("cost_usd") or 0.0 for r in mine)
+        autoscaled.append({"model": model, "replica_hours": hours, "price_per_replica_hour": per_replica, "cost_usd": usd,
+                           "actual_cost_usd": actual, "per_million_output": usd / (out_tokens / 1e6) if out_tokens else None})
+    out = {"tokens": tokens, "tokens_counted": cost_m.tokens_label(tokens, weight), "prices": prices, "rows": rows,
+           "totals": clean(cost_m.totals(eff)), "autoscaling": clean(autoscaled), "target_utilization": target}
+    return clean(out), capacity_out, auto_series
 
 
 def kv(eng: pl.LazyFrame | None, config: Any, sec) -> dict | None:
     if eng is None:
         return None
-    from traceana.metrics import capacity
+    try:  # TEMP until metrics.capacity lands
+        from traceana.metrics import capacity
+    except ImportError:
+        return None
 
     head = _rows(sec.run("kv headroom", capacity.kv_headroom, eng))
     batch = _rows(sec.run("batch throughput", capacity.batch_throughput, eng))
@@ -128,13 +160,24 @@ def kv(eng: pl.LazyFrame | None, config: Any, sec) -> dict | None:
 
 
 def degradation(lf: pl.LazyFrame, config: Any, slos: Sequence, sec) -> dict | None:
+    """The configured degradation options against the first latency SLO, at the SLO's objective as percentile
+    (an SLO "99% of TTFT <= 2 s" holds when the p99 TTFT is <= 2 s)."""
     options = list(getattr(config, "degradation_options", None) or [])
     if not options:
         return None
+    slo = next((s for s in slos if getattr(s, "metric", None) and s.threshold is not None and s.op in ("lte", "lt")), None)
+    if slo is None:
+        sec.warnings.append("degradation: options are configured but no latency SLO (metric + threshold) to judge them by")
+        return None
     from traceana.metrics import degradation as deg
 
-    out = sec.run("degradation", deg.from_trace, lf, options, slos=list(slos))
-    return clean(dict(out)) if out is not None else None
+    out = sec.run("degradation", deg.from_trace, lf, slo, percentile=slo.objective, options=options)
+    if out is None:
+        return None
+    res = dict(out)
+    res["options"] = _rows(res.get("options"))
+    res["slo"] = slo.name
+    return clean(res)
 
 
 def checklist(lf: pl.LazyFrame, eng: pl.LazyFrame | None, sec) -> list[dict]:

@@ -130,13 +130,31 @@ def cost_table(rep: dict) -> Table:
     c = rep.get("cost") or {}
     rows = []
     for r in c.get("rows") or []:
-        rows.append([str(r.get("model") or "all"), str(r.get("instance") or "all"), fmt_num(r.get("gpu_hours"), ".2f"),
-                     fmt_num(r.get("output_tokens")), fmt_usd(r.get("cost_usd")), fmt_usd(r.get("effective_per_million_output")),
-                     fmt_usd(r.get("effective_per_million_all")), fmt_pct(r.get("utilization"), 1), fmt_usd(r.get("nominal_per_million_output")),
-                     fmt_usd(r.get("autoscaled_cost_usd"))])
-    return Table("Cost per million tokens", ["model", "instance", "GPU-hours", "output tokens", "cost", "effective $/1M output",
-                 "effective $/1M all tokens", "utilization", "nominal $/1M output", "cost at target utilization"], rows, text_cols=2,
-                 note=str(c.get("note") or "Effective = provisioned GPU-hours x $/GPU-hour / tokens served; nominal = price / measured peak throughput."))
+        rows.append([str(r.get("model") or "n/a"), str(r.get("instance") or "n/a"), fmt_num(r.get("gpu_hours"), ".2f"),
+                     fmt_num(r.get("output_tokens")), fmt_num(r.get("prompt_tokens")), fmt_usd(r.get("cost_usd")),
+                     fmt_usd(r.get("effective_per_million_output")), fmt_usd(r.get("effective_per_million_all")),
+                     fmt_pct(r.get("utilization"), 1), fmt_usd(r.get("nominal_per_million"))])
+    t = c.get("totals") or {}
+    if rows and t:
+        rows.append(["all", "all", fmt_num(t.get("gpu_hours"), ".2f"), fmt_num(t.get("output_tokens")), fmt_num(t.get("prompt_tokens")),
+                     fmt_usd(t.get("cost_usd")), fmt_usd(t.get("effective_per_million_output")),
+                     fmt_usd(t.get("effective_per_million_all")), fmt_pct(t.get("utilization"), 1), ""])
+    return Table("Cost per million tokens", ["model", "instance", "GPU-hours", "output tokens", "prompt tokens", "cost",
+                 "effective $/1M output tokens", "effective $/1M prompt+output tokens", "utilization (busy time)",
+                 "nominal $/1M output tokens at measured throughput"], rows, text_cols=2,
+                 note="Effective = provisioned GPU-hours x $/GPU-hour / tokens served. Nominal = the same GPUs' price / output "
+                      "tokens per busy second (what a token would cost at 100% utilization); utilization = time with a request in flight / provisioned time.")
+
+
+def autoscale_table(rep: dict) -> Table:
+    c = rep.get("cost") or {}
+    rows = [[str(a.get("model") or "n/a"), fmt_num(a.get("replica_hours"), ".2f"), fmt_usd(a.get("price_per_replica_hour")),
+             fmt_usd(a.get("cost_usd")), fmt_usd(a.get("actual_cost_usd")), fmt_usd(a.get("per_million_output"))]
+            for a in c.get("autoscaling") or []]
+    target = c.get("target_utilization")
+    return Table("What autoscaling would have cost", ["model", "replica-hours", "$/replica-hour", "cost at target utilization",
+                 "actual cost", "$/1M output tokens"], rows,
+                 note=f"replicas = ceil(lambda / (target_util x mu)) per window, target utilization {fmt_pct(target, 0)}.")
 
 
 def degradation_table(rep: dict) -> Table:
@@ -144,12 +162,15 @@ def degradation_table(rep: dict) -> Table:
     rows, meta = [], []
     for o in d.get("options") or []:
         chosen = o.get("name") == d.get("choice")
-        rows.append([str(o.get("name")), fmt_num(o.get("quality")), fmt_s(o.get("latency_s")), "yes" if o.get("eligible") else "no",
-                     "chosen" if chosen else ""])
-        meta.append({"verdict_col": 4, "verdict_class": "v-ok"} if chosen else {})
-    note = f"Choice: {d.get('choice')}" if d.get("choice") else "Choice: none of the options meets the SLO."
-    return Table("Degradation options", ["option", "quality", "observed latency", "meets SLO", ""], rows, row_meta=meta,
-                 note=f"{note} {d.get('explanation') or ''}".strip())
+        rows.append([str(o.get("name")), fmt_num(o.get("quality")), fmt_s(o.get("latency")), str(o.get("source") or ""),
+                     fmt_num(o.get("count")), "yes" if o.get("eligible") else "no", "chosen" if chosen else ""])
+        meta.append({"verdict_col": 6, "verdict_class": "v-ok"} if chosen else {})
+    pct = d.get("percentile")
+    head = (f"Judged by SLO {d.get('slo')}: p{fmt_num(pct * 100 if pct is not None else None, 'g')} {d.get('metric')} "
+            f"must be <= {fmt_s(d.get('threshold'))}. ") if d.get("slo") else ""
+    choice = f"Choice: {d.get('choice')}." if d.get("choice") else "Choice: none."
+    return Table("Degradation options", ["option", "quality", "observed latency", "from", "requests", "meets SLO", ""],
+                 rows, row_meta=meta, note=f"{head}{choice} {d.get('reason') or ''}".strip())
 
 
 def checklist_table(rep: dict) -> Table:
@@ -179,6 +200,7 @@ def report_tables(rep: dict) -> dict[str, list[Table]]:
     if rep.get("goodput"):
         add("goodput", goodput_table(rep))
     add("cost", cost_table(rep))
+    add("cost", autoscale_table(rep))
     if rep.get("degradation"):
         add("degradation", degradation_table(rep), keep_empty=True)
     add("checklist", checklist_table(rep))
