@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from traceana.errors import TraceanaError
+from traceana.errors import InputLimitError, TraceanaError, TraceParseError
 from traceana.ingest import registry
 from traceana.ingest.base import Adapter, AdapterResult, Limits, Source
 from traceana.ingest.coerce import FAIL_PREFIX, coerce
@@ -94,6 +94,14 @@ class IngestSummary:
         }
 
 
+class AdapterBugError(TraceParseError):
+    """An adapter raised something other than a TraceanaError (a bug in traceana, not in the input).
+
+    The file is refused whole, so nothing half-parsed reaches the store; the
+    message names the adapter and the exception so the bug can be reported.
+    """
+
+
 def _reason_key(reason: str) -> str:
     """The rule label that starts every reason ('negative: -0.2 s' -> 'negative')."""
     return reason.split(";")[0].split(":")[0].strip()
@@ -119,13 +127,50 @@ def process(
     Returns (canonical tables, quarantine table, report).
     """
     now = now or datetime.now(timezone.utc)
-    report = FileReport(path=src.name, adapter=adapter.name)
-    if column_map is not None:
-        from traceana.ingest.adapters.mapped import read_mapped
+    name = "mapped" if column_map is not None else adapter.name
+    result = _run_adapter(src, adapter, column_map)
+    try:
+        return _finish(src, adapter, result, now)
+    except TraceanaError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an adapter's malformed output must not crash the ingest
+        raise AdapterBugError(
+            src.name, f"adapter '{name}' returned tables that cannot be validated ({_describe(exc)}); file refused, nothing stored"
+        ) from exc
 
-        result: AdapterResult = read_mapped(src, column_map)
-    else:
-        result = adapter.read(src)
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+
+
+def _run_adapter(src: Source, adapter: Adapter, column_map: dict | None) -> AdapterResult:
+    """Call the adapter; anything but a TraceanaError is an adapter bug, turned into a clean refusal."""
+    name = "mapped" if column_map is not None else adapter.name
+    try:
+        if column_map is not None:
+            from traceana.ingest.adapters.mapped import read_mapped
+
+            result = read_mapped(src, column_map)
+        else:
+            result = adapter.read(src)
+    except TraceanaError:
+        raise
+    except RecursionError:
+        raise InputLimitError(
+            src.name, f"adapter '{name}': input nested too deeply to parse. Hint: lower nesting, or --max-json-depth"
+        ) from None
+    except MemoryError:
+        raise InputLimitError(src.name, f"adapter '{name}': out of memory reading this file") from None
+    except Exception as exc:  # noqa: BLE001 - see AdapterBugError
+        raise AdapterBugError(src.name, f"adapter '{name}' failed on this file ({_describe(exc)}); file refused, nothing stored") from exc
+    if not isinstance(result, AdapterResult):
+        raise AdapterBugError(src.name, f"adapter '{name}' returned {type(result).__name__}, not an AdapterResult; file refused")
+    return result
+
+
+def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime):
+    report = FileReport(path=src.name, adapter=adapter.name)
     report.notes = list(result.notes)
     tables: dict[str, pa.Table] = {}
     bad_frames: list[pl.DataFrame] = []
@@ -282,4 +327,8 @@ def ingest_paths(
             except (OSError, MemoryError) as exc:
                 report.status = "refused"
                 report.error = f"{path}: {exc}"
+            except Exception as exc:  # noqa: BLE001 - one file's unexpected failure must not lose the others
+                # Nothing reached the store: the manifest is written last (see traceana.store).
+                report.status = "refused"
+                report.error = f"{path}: internal error while ingesting ({_describe(exc)}); file refused, nothing stored"
     return summary

@@ -63,10 +63,13 @@ def file_identity(path: Path) -> str:
     return h.hexdigest()
 
 
+_ZSTD_IN = 1 << 10  # zstd output per call is unbounded: feed small inputs (<= ~32 MiB out each, RLE blocks)
+
+
 def _decompress_stream(path: Path, raw, decomp, limit: int, kind: str) -> bytes:
     out = bytearray()
     while True:
-        chunk = raw.read(_CHUNK)
+        chunk = raw.read(_ZSTD_IN)
         if not chunk:
             break
         try:
@@ -134,6 +137,8 @@ def read_source(path: Path, limits: Limits) -> Source:
             data = f.read()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]  # a UTF-8 BOM is not content
+    if not data.strip():
+        raise TraceParseError(str(path), "empty file (nothing but white space after decompression): nothing to ingest")
     return Source(path=path, data=data, limits=limits)
 
 

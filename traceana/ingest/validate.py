@@ -30,10 +30,9 @@ MIN_TIME = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 DURATIONS = ("queue_time_s", "ttft_s", "tpot_s", "prefill_time_s", "decode_time_s", "e2e_latency_s")
 TOKENS = ("prompt_tokens", "output_tokens", "cached_prompt_tokens", "num_preemptions")
+_TS_TYPE = "a timestamp (ISO-8601 or epoch seconds; epoch milliseconds or microseconds are not guessed)"
 _TYPES = {
-    "arrival_time": "a timestamp (ISO-8601 or epoch seconds)",
-    "scheduled_time": "a timestamp (ISO-8601 or epoch seconds)",
-    "time": "a timestamp (ISO-8601 or epoch seconds)",
+    **dict.fromkeys(("arrival_time", "scheduled_time", "time"), _TS_TYPE),
     **{d: "a number of seconds" for d in DURATIONS},
     **{t: "an integer" for t in TOKENS},
 }

@@ -69,12 +69,50 @@ def _nonblank_line_numbers(data: bytes) -> np.ndarray:
     return np.flatnonzero(content > 0) + 1
 
 
+def _line_lengths(data: bytes) -> np.ndarray:
+    """Byte length of every physical line (without its newline)."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    nl = np.flatnonzero(arr == 10)
+    starts = np.concatenate(([0], nl + 1))
+    ends = np.concatenate((nl, [len(arr)]))
+    return ends - starts
+
+
+def _simple_csv_lines(data: bytes) -> np.ndarray | None:
+    """Line numbers of the data rows when polars' fast CSV reader maps rows to lines one to one.
+
+    That holds when the file has no quotes (no quoted newlines), no blank line
+    before the last row (polars reads one as a row of nulls) and every row has
+    as many commas as the header (polars pads short rows with nulls silently).
+    Otherwise None: the caller uses the csv module, which reports each problem.
+    """
+    if b'"' in data:
+        return None
+    arr = np.frombuffer(data, dtype=np.uint8)
+    nl = np.flatnonzero(arr == 10)
+    starts = np.concatenate(([0], nl + 1))
+    ends = np.concatenate((nl, [len(arr)]))
+    cum_c = np.concatenate(([0], np.cumsum(arr == 44)))
+    ws = (arr == 32) | (arr == 9) | (arr == 13) | (arr == 10)
+    cum_n = np.concatenate(([0], np.cumsum(~ws)))
+    content = (cum_n[ends] - cum_n[np.minimum(starts, len(arr))]) > 0
+    nonblank = np.flatnonzero(content)
+    if len(nonblank) == 0 or nonblank[-1] + 1 != len(nonblank):
+        return None  # a blank line somewhere before the last row
+    commas = cum_c[ends[nonblank]] - cum_c[starts[nonblank]]
+    if (commas != commas[0]).any():
+        return None
+    return nonblank[1:] + 1
+
+
 def _string_schema(table: str) -> dict[str, pl.DataType]:
     return {f.name: pl.String for f in arrow_schema(table)}
 
 
 def _read_jsonl(src: Source, table: str) -> AdapterResult:
     data = src.data
+    if len(data) > src.limits.max_line_bytes and _line_lengths(data).max() > src.limits.max_line_bytes:
+        return _read_jsonl_slow(src, table)  # the slow path quarantines the over-long lines
     lines = _nonblank_line_numbers(data)
     try:
         df = pl.read_ndjson(io.BytesIO(data), schema=_string_schema(table))
@@ -121,19 +159,34 @@ def _read_jsonl_slow(src: Source, table: str) -> AdapterResult:
 
 
 def _read_csv(src: Source, table: str) -> AdapterResult:
-    text_ok = True
-    try:
-        df = pl.read_csv(io.BytesIO(src.data), infer_schema=False, truncate_ragged_lines=False)
-    except (pl.exceptions.PolarsError, OSError, ValueError):
-        text_ok = False
-    if text_ok:
-        keep = [c for c in df.columns if c in _string_schema(table)]
-        df = df.select(keep).with_columns(pl.int_range(2, df.height + 2, dtype=pl.Int64).alias("source_line"))
-        return AdapterResult(**{table: df.to_arrow()})
-    # Slow path: the csv module tells physical line numbers and survives ragged rows and bad bytes.
-    text = src.data.decode("utf-8", errors="replace")
+    lines = None
+    if len(src.data) <= src.limits.max_line_bytes or _line_lengths(src.data).max() <= src.limits.max_line_bytes:
+        lines = _simple_csv_lines(src.data)
+    if lines is not None:
+        try:
+            df = pl.read_csv(io.BytesIO(src.data), infer_schema=False, truncate_ragged_lines=False)
+        except (pl.exceptions.PolarsError, OSError, ValueError):
+            df = None
+        if df is not None and df.height == len(lines):
+            keep = [c for c in df.columns if c in _string_schema(table)]
+            df = df.select(keep).with_columns(pl.Series("source_line", lines, dtype=pl.Int64))
+            return AdapterResult(**{table: df.to_arrow()})
+    return _read_csv_slow(src, table)
+
+
+def _read_csv_slow(src: Source, table: str) -> AdapterResult:
+    """The csv module: physical line numbers; ragged rows, over-long lines and bad bytes quarantined."""
+    # surrogateescape keeps invalid bytes visible (as lone surrogates) so their rows can be quarantined.
+    csv.field_size_limit(max(csv.field_size_limit(), src.limits.max_line_bytes))  # per row, checked below
+    text = src.data.decode("utf-8", errors="surrogateescape")
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None) or []
+    try:
+        header = next(reader, None) or []
+    except csv.Error as exc:
+        from traceana.errors import TraceParseError
+
+        raise TraceParseError(src.name, f"unreadable CSV header: {exc}", line=1) from None
+    header = [h.strip() for h in header]
     names = set(_string_schema(table))
     cols: dict[str, list] = {h: [] for h in header if h in names}
     line_nos: list[int] = []
@@ -149,6 +202,13 @@ def _read_csv(src: Source, table: str) -> AdapterResult:
             continue
         if not row:
             continue
+        if sum(len(v) for v in row) > src.limits.max_line_bytes:
+            quarantine.append(QuarantineRow(line_no, None, f"line longer than {src.limits.max_line_bytes:,} bytes", None, table))
+            continue
+        if any(_has_surrogate(v) for v in row):
+            raw = ",".join(row).encode("utf-8", "surrogateescape")[:4096].decode("utf-8", "replace")
+            quarantine.append(QuarantineRow(line_no, None, "invalid UTF-8 in this row", raw, table))
+            continue
         if len(row) != len(header):
             quarantine.append(
                 QuarantineRow(line_no, None, f"expected {len(header)} fields, found {len(row)}", raw_json(row), table)
@@ -162,6 +222,14 @@ def _read_csv(src: Source, table: str) -> AdapterResult:
         pl.Series("source_line", line_nos, dtype=pl.Int64)
     )
     return AdapterResult(**{table: df.to_arrow()}, quarantine=quarantine)
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def read(src: Source) -> AdapterResult:
