@@ -7,8 +7,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from traceana.config import (
+    FILTER_COLUMNS,
     SLO,
     Condition,
     config_from_dict,
@@ -99,6 +102,7 @@ windows = ["1m", "1h"]
          ["traceana.toml: key 'slo[0].op': 'le' is not allowed. Allowed: lte, lt, gte, gt"]),
         ('[[slo]]\nname="a"\nobjectiv=0.99\n', ["key 'slo[0].objectiv'", "unknown key", "did you mean 'objective'"]),
         ('[gpu_price]\nH100=4\n', ["key 'gpu_price'", "did you mean 'gpu_prices'"]),
+        ('[[slo]]\nname="a"\ntarget=0.99\n', ["key 'slo[0].target'", "did you mean 'objective'"]),
         ('[[slo]]\nname="a"\nobjective="0.99"\n', ["key 'slo[0].objective'", "expected a number", "str"]),
         ('[[slo]]\nname="a"\nobjective=99\n', ["key 'slo[0].objective'", "out of range"]),
         ('[[slo]]\nname="a"\nmetric="ttft"\nthreshold=1\nobjective=0.9\n', ["key 'slo[0].metric'", "did you mean 'ttft_s'"]),
@@ -228,3 +232,15 @@ def test_openslo_errors(tmp_path, patch, needle):
 def test_config_from_dict_defaults():
     c = config_from_dict({})
     assert c.slos == [] and c.cost.tokens == "output" and c.cost.target_utilization == 0.7
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("status=ok;()'\",<>! inadrop_0.TABLE-x")), max_size=40))
+def test_filter_parser_never_crashes(text):
+    """Any text either parses into known columns or raises ConfigError (no other exception)."""
+    try:
+        f = parse_filter(text, "f")
+    except ConfigError:
+        return
+    assert f.conditions and all(c.column in FILTER_COLUMNS for c in f.conditions)
+    assert all(isinstance(v, str | float) for c in f.conditions for v in c.values)

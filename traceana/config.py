@@ -96,7 +96,15 @@ FILTER_COLUMNS = tuple(sorted(_NUMERIC | _STRING))
 METRIC_COLUMNS = tuple(sorted(_NUMERIC))
 
 
+#: names users bring from OpenSLO or other tools, mapped to ours for the did-you-mean hint
+_ALIASES = {"target": "objective", "targetPercent": "objective", "timeWindow": "period", "window": "period",
+            "value": "threshold", "indicator": "metric", "price": "gpu_prices", "deployments": "deployment",
+            "slos": "slo", "model_shapes": "model_shape"}
+
+
 def _did_you_mean(word: str, choices) -> str:
+    if _ALIASES.get(word) in choices:
+        return f" Hint: did you mean '{_ALIASES[word]}'?"
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" Hint: did you mean '{close[0]}'?" if close else ""
 

@@ -228,3 +228,42 @@ def test_evaluate_counts_only_the_last_period():
     # an explicit end anchors the period: [end - 1 d, end) = hours 24..47
     r = m.evaluate(requests(rows), [day], end=T0 + timedelta(hours=48)).row(0, named=True)
     assert (r["total"], r["bad"]) == (24, 0)
+
+
+def brute_force_episodes(total, bad, objective, long_k, short_k, factor):
+    """Explicit loops, no cumsum: (fire index, clear index or None) pairs."""
+    def burn(i, k):
+        lo = max(0, i - k + 1)
+        t, b = sum(total[lo:i + 1]), sum(bad[lo:i + 1])
+        return (b / t if t else 0.0) / (1 - objective)
+
+    firing = [burn(i, long_k) > factor and burn(i, short_k) > factor for i in range(len(total))]
+    out, start = [], None
+    for i, f in enumerate(firing):
+        if f and start is None:
+            start = i
+        if not f and start is not None:
+            out.append((start, i))
+            start = None
+    if start is not None:
+        out.append((start, None))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_alerts_match_brute_force_on_random_series(seed):
+    rng = np.random.default_rng(seed)
+    n = 400
+    total = rng.integers(0, 30, n)
+    rate = np.where((np.arange(n) // 40) % 3 == 1, 0.3, 0.002)   # bursts of bad minutes
+    bad = rng.binomial(total, rate)
+    series = pl.DataFrame({
+        "window_start": pl.datetime_range(minute(0), minute(n - 1), "1m", time_unit="us", time_zone="UTC", eager=True),
+        "total": total.astype(np.int64), "bad": bad.astype(np.int64)})
+    slo = SLO("t", 0.99, period_s=7 * DAY)
+    got = m.alerts(series, slo, "sloth")
+    for w in m.ALERT_POLICIES["sloth"]:
+        want = brute_force_episodes(total.tolist(), bad.tolist(), 0.99, int(w.long_s // 60), int(w.short_s // 60),
+                                    w.factor(7 * DAY))
+        mine = [(a["fired_at"], a["cleared_at"]) for a in got if a["long_window"] == m._label(w.long_s)]
+        assert mine == [(minute(a), minute(b) if b is not None else None) for a, b in want]

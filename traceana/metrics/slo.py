@@ -246,7 +246,10 @@ def alerts(series: pl.DataFrame, slo: SLO, policy: str = "sre") -> list[dict]:
     the factor (strictly) and clears at the first bucket where that stops
     holding. ``fired_at`` / ``cleared_at`` are bucket starts; ``cleared_at`` is
     None when still firing at the end; ``peak_burn_rate`` is the highest
-    long-window burn rate during the episode.
+    long-window burn rate during the episode. Windows are whole buckets
+    (round(window / bucket), at least one), so with 1 h buckets a 5 m short
+    window is one bucket. Truncated windows at the start make early alerts
+    noisier (a 3 d window over the first 20 minutes is a 20-minute window).
 
     Formula:
         burn(window) = (sum bad / sum total over window) / (1 - objective)
