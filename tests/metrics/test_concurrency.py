@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from traceana.errors import TraceanaError
+from traceana.metrics import concurrency as cc
+from traceana.schema import conform
+
+T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def requests_frame(**cols) -> pl.DataFrame:
+    """A canonical requests frame from a few columns; arrival_s (seconds after T0) sets arrival_time."""
+    if "arrival_s" in cols:
+        cols["arrival_time"] = [T0 + dt.timedelta(microseconds=round(s * 1e6)) for s in cols.pop("arrival_s")]
+    n = len(next(iter(cols.values())))
+    cols.setdefault("request_id", [f"r{i}" for i in range(n)])
+    cols.setdefault("status", ["ok"] * n)
+    return pl.from_arrow(conform(pa.table(cols), "requests"))
+
+
+def at(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def overlap(a: float, d: float, lo: float, hi: float) -> float:
+    return max(0.0, min(d, hi) - max(a, lo))
+
+
+def test_worked_numbers():
+    assert cc.littles_law(20, 1.5) == 30.0
+    assert cc.mm1_response_time(0.2, 0.8) == pytest.approx(1.0, abs=1e-12)
+    for rho in (1.0, 1.5, -0.1):
+        with pytest.raises(TraceanaError):
+            cc.mm1_response_time(0.2, rho)
+
+
+def test_whole_trace_littles_law_is_exact():
+    rng = np.random.default_rng(2)
+    n = 800
+    arrival = np.sort(rng.uniform(0, 600, n))
+    e2e = rng.lognormal(0, 0.8, n)
+    df = requests_frame(arrival_s=arrival, e2e_latency_s=e2e, instance=rng.choice(["i1", "i2"], n))
+    s = cc.summary(df)
+    t = float((np.round(arrival * 1e6) / 1e6 + e2e).max() - np.round(arrival[0] * 1e6) / 1e6)
+    assert s["seconds"] == pytest.approx(t, rel=1e-12)
+    assert s["arrivals"] == n
+    assert s["littles_law_L"] == pytest.approx(e2e.sum() / t, rel=1e-12)
+    assert abs(s["empirical_mean"] - s["littles_law_L"]) < 1e-9
+    assert s["verdict"].startswith("consistent")
+    # per instance on the shared whole-trace window, still exact
+    per = cc.sweep(df, by="instance")
+    assert per.height == 2
+    for row in per.iter_rows(named=True):
+        assert abs(row["empirical_mean"] - row["littles_law_L"]) < 1e-9
+
+
+def test_window_cut_difference_is_what_clipped_requests_explain():
+    rng = np.random.default_rng(4)
+    n = 400
+    arrival = np.round(np.sort(rng.uniform(0, 100, n)), 6)
+    e2e = rng.exponential(3.0, n)
+    df = requests_frame(arrival_s=arrival, e2e_latency_s=e2e)
+    lo, hi = 30.0, 70.0
+    s = cc.summary(df, start=at(lo), end=at(hi))
+    t = hi - lo
+    inside = (arrival >= lo) & (arrival < hi)
+    dep = arrival + e2e
+    littles = e2e[inside].sum() / t
+    measured = sum(overlap(a, d, lo, hi) for a, d in zip(arrival, dep, strict=True)) / t
+    carried_in = sum(overlap(a, d, lo, hi) for a, d in zip(arrival[~inside], dep[~inside], strict=True))
+    cut_off = np.maximum(dep[inside] - hi, 0).sum()
+    assert s["arrivals"] == inside.sum() and s["seconds"] == t
+    assert s["littles_law_L"] == pytest.approx(littles, rel=1e-12)
+    assert s["empirical_mean"] == pytest.approx(measured, rel=1e-12)
+    assert s["empirical_mean"] - s["littles_law_L"] == pytest.approx((carried_in - cut_off) / t, abs=1e-9)
+    assert s["ratio"] == pytest.approx(measured / littles, rel=1e-12)
+
+
+def brute_grid(arrival_ms, e2e_ms, inst, lo_ms, hi_ms, every_ms):
+    """In-flight count sampled mid-way through every millisecond (events lie on whole ms)."""
+    mid = np.arange(lo_ms, hi_ms) + 0.5
+    out = {}
+    for g in sorted(set(inst)):
+        sel = inst == g
+        count = (
+            (arrival_ms[sel][None, :] <= mid[:, None]) & (mid[:, None] < (arrival_ms + e2e_ms)[sel][None, :])
+        ).sum(1)
+        for w0 in range(lo_ms, hi_ms, every_ms):
+            c = count[(mid >= w0) & (mid < w0 + every_ms)]
+            srt = np.sort(c)
+            p99 = srt[int(np.ceil(0.99 * len(srt))) - 1]  # smallest c with time share(<= c) >= 0.99
+            out[(g, w0)] = (c.mean(), c.max(), p99)
+    return out
+
+
+def test_sweep_against_grid_brute_force():
+    rng = np.random.default_rng(7)
+    n = 300
+    arrival_ms = np.sort(rng.integers(0, 6000, n))
+    e2e_ms = rng.integers(1, 900, n)
+    e2e_ms[:20] = 1000 - (arrival_ms[:20] % 1000)  # end exactly on a window boundary
+    inst = rng.choice(["a", "b"], n)
+    df = requests_frame(arrival_s=arrival_ms / 1000, e2e_latency_s=e2e_ms / 1000, instance=inst)
+    out = cc.sweep(df, by="instance", every="1s", start=at(0), end=at(7))
+    ref = brute_grid(arrival_ms, e2e_ms, inst, 0, 7000, 1000)
+    assert out.height == len(ref) == 14
+    for row in out.iter_rows(named=True):
+        mean, peak, p99 = ref[(row["instance"], round((row["window_start"] - T0).total_seconds() * 1000))]
+        assert row["empirical_mean"] == pytest.approx(mean, abs=1e-9)
+        assert row["empirical_max"] == peak
+        assert row["empirical_p99"] == p99
+
+
+def test_departure_before_arrival_at_equal_times_and_exclusions():
+    df = requests_frame(
+        arrival_s=[0.0, 1.0, 2.0, 2.0, 3.0, 4.0],
+        e2e_latency_s=[1.0, 1.0, 0.0, None, 1.0, 0.25],
+        status=["ok", "ok", "ok", "ok", "error", "timeout"],
+    )
+    s = cc.summary(df)
+    # back-to-back requests never overlap; the zero-length and null-e2e ones are not in flight;
+    # the failed ones (with an e2e) are
+    assert s["empirical_max"] == 1
+    assert s["arrivals"] == 5
+    assert s["seconds"] == 4.25
+    assert s["empirical_mean"] == pytest.approx(3.25 / 4.25)
+    assert s["littles_law_L"] == pytest.approx(3.25 / 4.25)
+
+
+def test_carried_in_and_cut_verdicts():
+    df = requests_frame(arrival_s=[0.0, 9.0], e2e_latency_s=[5.0, 5.0])
+    early = cc.summary(df, start=at(2), end=at(8))  # one request carried in, no arrivals
+    assert early["arrivals"] == 0 and early["littles_law_L"] == 0 and early["ratio"] is None
+    assert early["empirical_mean"] == pytest.approx(0.5) and early["verdict"].startswith("no arrivals")
+    late = cc.summary(df, start=at(8), end=at(12))  # an arrival cut at the window end
+    assert late["littles_law_L"] == pytest.approx(5 / 4) and late["empirical_mean"] == pytest.approx(3 / 4)
+    assert late["verdict"].startswith("measured concurrency is lower")
+    mid = cc.summary(df, start=at(3), end=at(10))
+    assert mid["ratio"] == pytest.approx((2 + 1) / 5) and mid["verdict"].startswith(
+        "measured concurrency is lower"
+    )
+    both = cc.summary(
+        requests_frame(arrival_s=[0.0, 1.0, 4.0], e2e_latency_s=[4.0, 3.5, 0.5]), start=at(2), end=at(6)
+    )
+    assert both["ratio"] == pytest.approx((2 + 2.5 + 0.5) / 0.5) and "higher" in both["verdict"]
+    with pytest.raises(TraceanaError):
+        cc.summary(df, start=at(5), end=at(5))
+
+
+def test_in_flight_series_and_engine_comparison():
+    df = requests_frame(
+        arrival_s=[0.0, 10.0, 30.0, 70.0],
+        e2e_latency_s=[20.0, 40.0, 10.0, 5.0],
+        instance=["a", "a", "a", "b"],
+    )
+    series = cc.in_flight_series(df, every="1m")
+    assert series.columns[:3] == ["window_start", "mean_in_flight", "max_in_flight"]
+    # window [0, 60): 20 + 40 + 10 = 70 s in flight; [60, 75): 5 s
+    assert series["mean_in_flight"].to_list() == pytest.approx([70 / 60, 5 / 15])
+    assert series["max_in_flight"].to_list() == [2, 1]
+    assert series["littles_law_L"].to_list() == pytest.approx([70 / 60, 5 / 15])
+    engine = pl.DataFrame(
+        {
+            "time": [at(5), at(25), at(65), at(61), at(200)],
+            "instance": ["a", "a", "a", "b", "b"],
+            "num_running": [1.0, 2.0, 0.0, 1.0, 9.0],
+            "num_waiting": [0.0, 1.0, None, 0.0, 0.0],
+        }
+    )
+    out = cc.engine_vs_littles(df, engine, every="1m")
+    rows = {(r["instance"], r["window_start"]): r for r in out.iter_rows(named=True)}
+    assert rows[("a", at(0))]["scraped_mean"] == pytest.approx(2.0) and rows[("a", at(0))]["samples"] == 2
+    assert rows[("a", at(60))]["scraped_mean"] == 0.0
+    assert rows[("b", at(0))]["scraped_mean"] is None and rows[("b", at(0))]["samples"] == 0
+    assert rows[("b", at(60))]["scraped_mean"] == 1.0  # the sample at 200 s lies past the trace
+
+
+def test_utilization_and_queue_bins():
+    df = requests_frame(
+        arrival_s=[0.0, 1.0, 2.0, 3.0, 60.0, 61.0],
+        e2e_latency_s=[2.0, 3.0, 2.0, 1.0, 4.0, 2.0],
+        queue_time_s=[0.5, None, 1.0, 0.0, 2.0, 0.0],
+        instance=["a", "b", "a", "a", "a", None],
+        model=["m"] * 6,
+    )
+    u = cc.utilization(df, every="1m")
+    first, second = u.row(0, named=True), u.row(1, named=True)
+    # window 1 [0, 60): service = 1.5, 3, 1, 1 -> S = 1.625; 4 arrivals / 60 s; 2 instances
+    assert first["arrival_rate_per_s"] == pytest.approx(4 / 60) and first["replicas"] == 2
+    assert first["mu_per_replica"] == pytest.approx(1 / 1.625)
+    assert first["rho"] == pytest.approx(4 / 60 * 1.625 / 2)
+    assert first["mean_queue_s"] == pytest.approx(0.5)
+    # window 2 [60, 64): clipped to the last completion (61 + 2 = 63... 60 + 4 = 64)
+    assert second["seconds"] == 4.0 and second["replicas"] == 1
+    assert second["rho"] == pytest.approx(2 / 4 * 2.0)
+    fixed = cc.utilization(df, every="1m", replicas={"m": 4})
+    assert fixed["replicas"].to_list() == [4, 4]
+    with pytest.raises(TraceanaError):
+        cc.utilization(df, replicas={"other": 1})
+    q = cc.queue_vs_utilization(df, every="1m", bins=2)
+    # rho 0.0542 and 1.0: bins of width 0.5 over [0, 1]
+    assert q["rho_bin_mid"].to_list() == pytest.approx([0.25, 0.75])
+    assert q["observed_mean_queue_s"].to_list() == pytest.approx([0.5, 1.0])
+    s_all = (1.5 + 3 + 1 + 1 + 2 + 2) / 6
+    assert q["mm1_response_s"].to_list() == pytest.approx([s_all / 0.75, s_all / 0.25])

@@ -1,0 +1,489 @@
+"""Concurrency family: Little's law against the measured in-flight count, utilization.
+
+Definitions (DESIGN.md section 3). In a window [a, b) of length T seconds:
+lambda = arrivals in [a, b) / T (req/s), W = mean e2e latency of those arrivals
+(s), L = lambda * W (requests). The empirical concurrency is the time average of
+the in-flight count over [a, b), each request in flight over
+[arrival, arrival + e2e) clipped to the window; also its max and time-weighted
+p99 (sweep with departures before arrivals at equal times). Over the whole trace
+[first arrival, last completion] every request lies inside and L equals the
+time average exactly.
+
+Requests with a null (or NaN, or negative) e2e_latency_s are left out: their
+occupancy is unknown. Failed requests that have an e2e still occupied the
+server and are included.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from traceana.errors import TraceanaError
+from traceana.metrics._stats import (
+    US,
+    as_lazy,
+    group_ids,
+    inflight_by_window,
+    require_columns,
+    to_epoch_us,
+    window_grid,
+)
+
+__all__ = [
+    "CONSISTENT_WITHIN",
+    "littles_law",
+    "mm1_response_time",
+    "summary",
+    "sweep",
+    "in_flight_series",
+    "engine_vs_littles",
+    "utilization",
+    "queue_vs_utilization",
+]
+
+# |empirical / L - 1| within this counts as consistent
+CONSISTENT_WITHIN = 0.05
+
+TS = pl.Datetime("us", "UTC")
+
+
+def littles_law(arrival_rate_per_s: float, mean_latency_s: float) -> float:
+    """Formula: L = lambda * W. Units: req/s * s = requests in flight. Worked: 20 * 1.5 = 30."""
+    if arrival_rate_per_s < 0 or mean_latency_s < 0:
+        raise TraceanaError("arrival rate and latency must be >= 0")
+    return float(arrival_rate_per_s) * float(mean_latency_s)
+
+
+def mm1_response_time(service_s: float, rho: float) -> float:
+    """M/M/1 response time. Formula: W = S / (1 - rho), 0 <= rho < 1. Units: s. Worked: 0.2 / 0.2 = 1.0."""
+    if not 0 <= rho < 1:
+        raise TraceanaError(f"utilization rho must lie in [0, 1) for a stable M/M/1 queue, got {rho}")
+    if service_s < 0:
+        raise TraceanaError(f"service time must be >= 0 s, got {service_s}")
+    return float(service_s) / (1.0 - float(rho))
+
+
+def verdict(ratio: float | None, littles_law_L: float, empirical_mean: float) -> str:
+    """Plain words for ratio = empirical_mean / L."""
+    if littles_law_L == 0:
+        if empirical_mean == 0:
+            return "idle: no requests arrived or were in flight"
+        return "no arrivals in the window: the in-flight requests were carried in from before it"
+    if abs(ratio - 1) <= CONSISTENT_WITHIN:
+        return "consistent: L = lambda*W matches the measured in-flight mean within 5%"
+    if ratio < 1:
+        return (
+            "measured concurrency is lower than lambda*W: requests that arrived in the window "
+            "ran past its end (window cut mid-flight), or latencies overstate the time in flight"
+        )
+    return (
+        "measured concurrency is higher than lambda*W: requests that arrived before the window "
+        "were still in flight (window starts mid-flight), or arrivals are missing"
+    )
+
+
+def _verdict_expr() -> pl.Expr:
+    """verdict() as a polars expression over ratio, littles_law_L, empirical_mean."""
+    ratio, big_l, emp = pl.col("ratio"), pl.col("littles_law_L"), pl.col("empirical_mean")
+    say = {
+        k: pl.lit(verdict(*args))
+        for k, args in {
+            "idle": (None, 0.0, 0.0),
+            "carried": (None, 0.0, 1.0),
+            "ok": (1.0, 1.0, 1.0),
+            "low": (0.5, 1.0, 0.5),
+            "high": (2.0, 1.0, 2.0),
+        }.items()
+    }
+    return (
+        pl.when((big_l == 0) & (emp == 0))
+        .then(say["idle"])
+        .when(big_l == 0)
+        .then(say["carried"])
+        .when((ratio - 1).abs() <= CONSISTENT_WITHIN)
+        .then(say["ok"])
+        .when(ratio < 1)
+        .then(say["low"])
+        .otherwise(say["high"])
+    )
+
+
+def _keys(by: str | Sequence[str]) -> list[str]:
+    return [by] if isinstance(by, str) else list(by)
+
+
+def _load(lf: pl.LazyFrame | pl.DataFrame, keys: list[str], extra: Sequence[str] = ()) -> pl.DataFrame:
+    lf = as_lazy(lf)
+    require_columns(lf, list(dict.fromkeys(["arrival_time", "e2e_latency_s", *keys, *extra])))
+    return (
+        lf.select(
+            *keys,
+            *extra,
+            _arr=pl.col("arrival_time").cast(TS).cast(pl.Int64),
+            _e2e=pl.col("e2e_latency_s").cast(pl.Float64),
+        )
+        .filter(pl.col("_e2e").is_finite() & (pl.col("_e2e") >= 0))
+        .collect()
+    )
+
+
+def _empty(keys_schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    schema = dict(keys_schema)
+    schema.update(
+        window_start=TS,
+        window_end=TS,
+        seconds=pl.Float64(),
+        arrivals=pl.Int64(),
+        arrival_rate_per_s=pl.Float64(),
+        mean_latency_s=pl.Float64(),
+        littles_law_L=pl.Float64(),
+        empirical_mean=pl.Float64(),
+        empirical_max=pl.Int64(),
+        empirical_p99=pl.Int64(),
+        ratio=pl.Float64(),
+        verdict=pl.String(),
+    )
+    return pl.DataFrame(schema=schema)
+
+
+def _window_table(
+    df: pl.DataFrame, keys: list[str], every: str | None, start: Any, end: Any
+) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """Per (group, window) Little's law table plus the request window index and group id."""
+    arr_us = df["_arr"].to_numpy()
+    e2e = df["_e2e"].to_numpy()
+    start_us = to_epoch_us(start) if start is not None else int(arr_us.min())
+    rel = (arr_us - start_us) / US  # seconds from the window start
+    dep = rel + e2e
+    if end is not None:
+        end_us = to_epoch_us(end)
+        last = (end_us - start_us) / US
+    else:  # last completion, exactly; the timestamp is rounded up to the microsecond
+        last = float(dep.max())
+        end_us = start_us + math.ceil(last * US)
+    if end_us <= start_us or last <= 0:
+        raise TraceanaError("the window is empty: end must be after start (and after the first arrival)")
+    grid = window_grid(start_us, end_us, every)
+    bounds = (grid - start_us) / US
+    bounds[-1] = last
+    n_win = len(grid) - 1
+    gid, table = group_ids(df, keys)
+    n_groups = table.height if keys else 1
+    cells = n_groups * n_win
+
+    # arrivals and W: requests arriving in [a, b)
+    k = np.searchsorted(bounds, rel, side="right") - 1
+    arrived = (rel >= 0) & (rel < last)
+    cell_a = gid[arrived] * n_win + k[arrived]
+    arrivals = np.bincount(cell_a, minlength=cells)
+    e2e_sum = np.bincount(cell_a, weights=e2e[arrived], minlength=cells)
+
+    # time in flight clipped to each window it overlaps (no sweep needed for the mean)
+    live = (dep > 0) & (rel < last) & (e2e > 0)
+    k0 = np.maximum(np.searchsorted(bounds, rel[live], side="right") - 1, 0)
+    k1 = np.minimum(np.searchsorted(bounds, dep[live], side="left") - 1, n_win - 1)
+    span = k1 - k0 + 1
+    idx = np.repeat(np.arange(len(k0)), span)
+    kk = k0[idx] + np.arange(len(idx)) - np.repeat(np.cumsum(span) - span, span)
+    clipped = np.minimum(dep[live][idx], bounds[kk + 1]) - np.maximum(rel[live][idx], bounds[kk])
+    area = np.bincount(gid[live][idx] * n_win + kk, weights=clipped, minlength=cells)
+
+    # max and p99 of the in-flight count from the event sweep in integer ns
+    a_ns = (arr_us - start_us) * 1000
+    d_ns = a_ns + np.rint(e2e * 1e9).astype(np.int64)
+    bounds_ns = (grid - start_us) * 1000
+    if end is None:
+        bounds_ns[-1] = max(int(d_ns.max()), int(bounds_ns[-2]) + 1)
+    peak, p99 = inflight_by_window(gid, a_ns, d_ns, bounds_ns, n_groups, 0.99)
+
+    seconds = np.diff(bounds)
+    gi = np.repeat(np.arange(n_groups), n_win)
+    wi = np.tile(np.arange(n_win), n_groups)
+    out = pl.DataFrame(
+        {
+            "window_start": pl.Series(grid[:-1][wi]).cast(TS),
+            "window_end": pl.Series(grid[1:][wi]).cast(TS),
+            "seconds": seconds[wi],
+            "arrivals": arrivals.astype(np.int64),
+            "_e2e_sum": e2e_sum,
+            "empirical_mean": area / seconds[wi],
+            "empirical_max": peak,
+            "empirical_p99": p99,
+        }
+    ).with_columns(
+        arrival_rate_per_s=pl.col("arrivals") / pl.col("seconds"),
+        mean_latency_s=pl.when(pl.col("arrivals") > 0).then(pl.col("_e2e_sum") / pl.col("arrivals")),
+    )
+    out = out.with_columns(
+        littles_law_L=(pl.col("_e2e_sum") / pl.col("seconds")),  # = lambda * W
+    ).with_columns(
+        ratio=pl.when(pl.col("littles_law_L") > 0).then(pl.col("empirical_mean") / pl.col("littles_law_L")),
+    )
+    out = out.with_columns(verdict=_verdict_expr())
+    if keys:
+        out = pl.concat([table[gi], out], how="horizontal")
+    cols = [*keys, *_empty({}).columns]
+    return out.select(cols), gid, np.where(arrived, k, -1)
+
+
+def sweep(
+    lf: pl.LazyFrame | pl.DataFrame,
+    by: str | Sequence[str] = ("instance",),
+    every: str | None = None,
+    start: Any = None,
+    end: Any = None,
+) -> pl.DataFrame:
+    """Little's law and the measured in-flight count per group and window.
+
+    Formula, per group and window [a, b), T = b - a seconds:
+        arrival_rate_per_s = arrivals in [a, b) / T
+        mean_latency_s     = W = mean e2e of those arrivals (s)
+        littles_law_L      = lambda * W (requests)
+        empirical_mean     = sum over requests of |[arrival, arrival + e2e) & [a, b)| / T
+        empirical_max      = max in-flight count during [a, b)
+        empirical_p99      = smallest c with time(in flight <= c) >= 0.99 T
+        ratio              = empirical_mean / littles_law_L (null when L = 0)
+    Windows: the ``every`` grid (polars duration, truncate-aligned) clipped to
+    [start, end); defaults: the first arrival and the last completion of the
+    whole frame (all groups share the window). Every group gets every window.
+    The verdict calls |ratio - 1| <= 5% consistent.
+    """
+    keys = _keys(by)
+    df = _load(lf, keys)
+    if not df.height:
+        return _empty(dict(df.select(keys).schema))
+    return _window_table(df, keys, every, start, end)[0]
+
+
+def summary(lf: pl.LazyFrame | pl.DataFrame, start: Any = None, end: Any = None) -> dict:
+    """Little's law over one window (default: [first arrival, last completion]) as a dict.
+
+    Keys: window_start, window_end, seconds, arrivals, arrival_rate_per_s,
+    mean_latency_s, littles_law_L, empirical_mean, empirical_max (int),
+    empirical_p99, ratio, verdict; formulas as :func:`sweep`. Over the default
+    window littles_law_L = sum(e2e) / T = empirical_mean. Requests without an
+    e2e_latency_s are left out.
+    """
+    out = sweep(lf, by=(), every=None, start=start, end=end)
+    if not out.height:
+        return {c: None for c in out.columns} | {
+            "arrivals": 0,
+            "verdict": "no requests with a known e2e latency",
+        }
+    return out.row(0, named=True)
+
+
+def in_flight_series(
+    lf: pl.LazyFrame | pl.DataFrame, every: str = "1m", by: str | Sequence[str] = ()
+) -> pl.DataFrame:
+    """Time series for charts: window_start, by..., mean_in_flight, max_in_flight,
+    arrival_rate_per_s, mean_latency_s, littles_law_L (formulas as :func:`sweep`)."""
+    keys = _keys(by)
+    out = sweep(lf, by=keys, every=every)
+    return out.select(
+        "window_start",
+        *keys,
+        mean_in_flight="empirical_mean",
+        max_in_flight="empirical_max",
+        arrival_rate_per_s="arrival_rate_per_s",
+        mean_latency_s="mean_latency_s",
+        littles_law_L="littles_law_L",
+    ).sort(["window_start", *keys], nulls_last=False)
+
+
+def engine_vs_littles(
+    requests_lf: pl.LazyFrame | pl.DataFrame, engine_lf: pl.LazyFrame | pl.DataFrame, every: str = "1m"
+) -> pl.DataFrame:
+    """Per instance and window: littles_law_L, empirical_mean (from requests) and
+    scraped_mean = mean of (num_running + num_waiting) over the engine samples whose
+    time falls in the window (requests; null when no sample). Also samples."""
+    per = sweep(requests_lf, by=("instance",), every=every)
+    eng = as_lazy(engine_lf)
+    require_columns(eng, ["time", "instance", "num_running", "num_waiting"], "engine_samples")
+    samples = (
+        eng.select(
+            "instance",
+            _t=pl.col("time").cast(TS),
+            _n=pl.col("num_running").fill_null(0) + pl.col("num_waiting").fill_null(0),
+            _ok=pl.col("num_running").is_not_null() | pl.col("num_waiting").is_not_null(),
+        )
+        .filter("_ok")
+        .sort("_t")
+        .collect()
+    )
+    windows = per.select("instance", "window_start", "window_end").sort("window_start")
+    joined = (
+        samples.join_asof(windows, left_on="_t", right_on="window_start", by="instance", strategy="backward")
+        .filter(pl.col("window_start").is_not_null() & (pl.col("_t") < pl.col("window_end")))
+        .group_by("instance", "window_start")
+        .agg(scraped_mean=pl.col("_n").mean(), samples=pl.len().cast(pl.Int64))
+    )
+    return (
+        per.select("instance", "window_start", "window_end", "littles_law_L", "empirical_mean")
+        .join(joined, on=["instance", "window_start"], how="left", nulls_equal=True)
+        .with_columns(pl.col("samples").fill_null(0))
+        .sort(["instance", "window_start"], nulls_last=False)
+    )
+
+
+def _service() -> pl.Expr:
+    queue = pl.col("queue_time_s")
+    return pl.when(queue.is_finite()).then(pl.col("e2e_latency_s") - queue).otherwise(pl.col("e2e_latency_s"))
+
+
+def _util_table(
+    lf: pl.LazyFrame | pl.DataFrame, replicas: int | dict[str, int] | None, every: str, keys: list[str]
+) -> pl.DataFrame:
+    lf = as_lazy(lf)
+    require_columns(
+        lf, list(dict.fromkeys(["arrival_time", "e2e_latency_s", "queue_time_s", "instance", *keys]))
+    )
+    base = lf.filter(pl.col("e2e_latency_s").is_finite() & (pl.col("e2e_latency_s") >= 0)).with_columns(
+        pl.col("arrival_time").cast(TS)
+    )
+    done = pl.col("arrival_time") + pl.duration(
+        microseconds=(pl.col("e2e_latency_s") * US).ceil().cast(pl.Int64)
+    )
+    span = base.select(lo=pl.col("arrival_time").min(), hi=done.max()).collect()
+    lo, hi = span["lo"][0], span["hi"][0]
+    queue = pl.col("queue_time_s")
+    table = (
+        base.with_columns(window_start=pl.col("arrival_time").dt.truncate(every), _svc=_service())
+        .group_by(*keys, "window_start")
+        .agg(
+            arrivals=pl.len().cast(pl.Int64),
+            _svc_sum=pl.col("_svc").sum(),
+            _queue_sum=queue.filter(queue.is_finite()).sum(),
+            _queue_n=queue.is_finite().sum().cast(pl.Int64),
+            _e2e_sum=pl.col("e2e_latency_s").sum(),
+            _instances=pl.col("instance").drop_nulls().n_unique().cast(pl.Int64),
+        )
+        .collect()
+    )
+    clip_lo = pl.max_horizontal(pl.col("window_start"), pl.lit(lo, TS))
+    clip_hi = pl.min_horizontal(pl.col("window_end"), pl.lit(hi, TS))
+    table = table.with_columns(window_end=pl.col("window_start").dt.offset_by(every)).with_columns(
+        window_start=clip_lo, window_end=clip_hi, seconds=(clip_hi - clip_lo).dt.total_microseconds() / US
+    )
+    if replicas is None:
+        rep = pl.max_horizontal(pl.col("_instances"), pl.lit(1))
+    elif isinstance(replicas, dict):
+        if not keys:
+            raise TraceanaError("replicas given per group needs a `by` column to look them up")
+        missing = set(table[keys[0]].unique().to_list()) - set(replicas)
+        if missing:
+            raise TraceanaError(
+                f"replicas: no count for {sorted(missing, key=str)}. Hint: give every {keys[0]} a count"
+            )
+        rep = pl.col(keys[0]).replace_strict(replicas, return_dtype=pl.Int64)
+    else:
+        if isinstance(replicas, bool) or int(replicas) < 1:
+            raise TraceanaError(f"replicas must be an int >= 1, got {replicas!r}")
+        rep = pl.lit(int(replicas))
+    return (
+        table.with_columns(
+            arrival_rate_per_s=pl.when(pl.col("seconds") > 0).then(pl.col("arrivals") / pl.col("seconds")),
+            mean_service_s=pl.col("_svc_sum") / pl.col("arrivals"),
+            mean_latency_s=pl.col("_e2e_sum") / pl.col("arrivals"),
+            mean_queue_s=pl.when(pl.col("_queue_n") > 0).then(pl.col("_queue_sum") / pl.col("_queue_n")),
+            replicas=rep.cast(pl.Int64),
+        )
+        .with_columns(
+            mu_per_replica=pl.when(pl.col("mean_service_s") > 0).then(1 / pl.col("mean_service_s")),
+            rho=pl.col("arrival_rate_per_s") * pl.col("mean_service_s") / pl.col("replicas"),
+        )
+        .sort([*keys, "window_start"], nulls_last=False)
+    )
+
+
+UTILIZATION_COLUMNS = (
+    "window_start",
+    "window_end",
+    "seconds",
+    "arrivals",
+    "arrival_rate_per_s",
+    "mean_service_s",
+    "mu_per_replica",
+    "replicas",
+    "rho",
+    "mean_queue_s",
+    "mean_latency_s",
+)
+
+
+def utilization(
+    lf: pl.LazyFrame | pl.DataFrame,
+    replicas: int | dict[str, int] | None = None,
+    every: str = "1m",
+    by: str | Sequence[str] = ("model",),
+) -> pl.DataFrame:
+    """Utilization per group and window: rho = lambda / (replicas * mu).
+
+    Formula, over requests with a known e2e, by arrival window (``every`` grid,
+    truncate-aligned, clipped to [first arrival, last completion] as in :func:`sweep`;
+    T = its length in s):
+        service_s = e2e - queue_time_s (e2e when the queue time is unknown)
+        arrival_rate_per_s = arrivals / T
+        mean_service_s = S = mean(service_s); mu_per_replica = 1 / S (req/s)
+        replicas = distinct instances seen in the window (1 when none is named),
+                   unless given: an int, or a dict keyed by the first ``by`` column
+        rho = lambda / (replicas * mu) = lambda * S / replicas
+        mean_queue_s = mean queue_time_s where known; mean_latency_s = mean e2e.
+    With continuous batching a replica serves many requests at once, so this rho is
+    the mean number of requests in service per replica (the seed notebook's M/M/1
+    proxy), not a fraction capped at 1.
+    """
+    keys = _keys(by)
+    table = _util_table(lf, replicas, every, keys)
+    return table.select(*keys, *UTILIZATION_COLUMNS)
+
+
+def queue_vs_utilization(lf: pl.LazyFrame | pl.DataFrame, every: str = "1m", bins: int = 10) -> pl.DataFrame:
+    """Observed queue time against utilization, binned, beside the M/M/1 curve.
+
+    Formula: windows of :func:`utilization` (whole fleet, replicas = instances seen)
+    binned by rho into ``bins`` equal bins over [0, max rho]; per bin the
+    request-weighted observed_mean_queue_s and observed_mean_latency_s, and
+    mm1_response_s = S / (1 - rho_bin_mid) with S the mean service time of all
+    requests (null where rho_bin_mid >= 1). Units: s.
+    """
+    if int(bins) < 1:
+        raise TraceanaError(f"bins must be >= 1, got {bins}")
+    u = _util_table(lf, None, every, []).filter(pl.col("rho").is_not_null())
+    if not u.height:
+        return pl.DataFrame(
+            schema={
+                "rho_bin_mid": pl.Float64,
+                "windows": pl.Int64,
+                "observed_mean_queue_s": pl.Float64,
+                "observed_mean_latency_s": pl.Float64,
+                "mm1_response_s": pl.Float64,
+            }
+        )
+    width = (float(u["rho"].max()) or 1.0) / bins
+    s_all = float(u["_svc_sum"].sum() / u["arrivals"].sum())
+    out = (
+        u.with_columns(_bin=(pl.col("rho") / width).floor().clip(0, bins - 1).cast(pl.Int64))
+        .group_by("_bin")
+        .agg(
+            windows=pl.len().cast(pl.Int64),
+            observed_mean_queue_s=pl.col("_queue_sum").sum() / pl.col("_queue_n").sum(),
+            observed_mean_latency_s=pl.col("_e2e_sum").sum() / pl.col("arrivals").sum(),
+        )
+        .with_columns(
+            rho_bin_mid=(pl.col("_bin") + 0.5) * width,
+            observed_mean_queue_s=pl.col("observed_mean_queue_s").fill_nan(None),
+        )
+        .with_columns(
+            mm1_response_s=pl.when(pl.col("rho_bin_mid") < 1).then(s_all / (1 - pl.col("rho_bin_mid")))
+        )
+        .sort("_bin")
+    )
+    return out.select(
+        "rho_bin_mid", "windows", "observed_mean_queue_s", "observed_mean_latency_s", "mm1_response_s"
+    )
