@@ -223,7 +223,7 @@ def test_evaluate_counts_only_the_last_period():
     day, month = SLO("day", 0.9, period_s=DAY), SLO("month", 0.9)
     out = {r["name"]: r for r in m.evaluate(requests(rows), [day, month]).to_dicts()}
     assert (out["day"]["total"], out["day"]["bad"]) == (25, 1)
-    assert out["day"]["window_start"] == T0 + timedelta(hours=71) - timedelta(days=1)
+    assert out["day"]["period_start"] == T0 + timedelta(hours=71) - timedelta(days=1)
     assert (out["month"]["total"], out["month"]["bad"]) == (72, 25)
     # an explicit end anchors the period: [end - 1 d, end) = hours 24..47
     r = m.evaluate(requests(rows), [day], end=T0 + timedelta(hours=48)).row(0, named=True)

@@ -83,7 +83,7 @@ def evaluate(data: pl.LazyFrame | pl.DataFrame, slos: list[SLO], start: datetime
     (a rolling window, OpenSLO isRolling). A trace shorter than the period is
     counted whole, so the budget is the one those requests earned.
 
-    Columns: name, objective, metric, op, threshold, period_s, window_start,
+    Columns: name, objective, metric, op, threshold, period_s, period_start (the rolling period's lower bound),
     total, bad, unmeasured (ok requests with a null metric, counted bad),
     attainment, allowed_bad, budget_remaining, met, budget_exhausted.
 
@@ -112,7 +112,7 @@ def evaluate(data: pl.LazyFrame | pl.DataFrame, slos: list[SLO], start: datetime
         lo = last - timedelta(seconds=s.period_s) if last is not None else None
         rows.append({
             "name": s.name, "objective": s.objective, "metric": s.metric, "op": s.op, "threshold": s.threshold,
-            "period_s": s.period_s, "window_start": max(lo, start) if start is not None and lo is not None else lo,
+            "period_s": s.period_s, "period_start": max(lo, start) if start is not None and lo is not None else lo,
             "total": total, "bad": bad, "unmeasured": int(counts.get(f"u{i}") or 0),
             "attainment": (total - bad) / total if total else None,
             "allowed_bad": float(allowed),
@@ -121,7 +121,7 @@ def evaluate(data: pl.LazyFrame | pl.DataFrame, slos: list[SLO], start: datetime
             "budget_exhausted": bad > 0 and bad >= allowed,
         })
     schema = {"name": pl.String, "objective": pl.Float64, "metric": pl.String, "op": pl.String, "threshold": pl.Float64,
-              "period_s": pl.Float64, "window_start": pl.Datetime("us", "UTC"),
+              "period_s": pl.Float64, "period_start": pl.Datetime("us", "UTC"),
               "total": pl.Int64, "bad": pl.Int64, "unmeasured": pl.Int64, "attainment": pl.Float64,
               "allowed_bad": pl.Float64, "budget_remaining": pl.Float64, "met": pl.Boolean, "budget_exhausted": pl.Boolean}
     return pl.DataFrame(rows, schema=schema)
