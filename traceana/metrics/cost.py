@@ -59,7 +59,7 @@ def _lazy(data: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     return data.lazy() if isinstance(data, pl.DataFrame) else data
 
 
-def provisioned_hours(engine: pl.LazyFrame | pl.DataFrame | None = None, deployments: Sequence[Deployment] | None = None,
+def provisioned_hours(engine_lf: pl.LazyFrame | pl.DataFrame | None = None, deployments: Sequence[Deployment] | None = None,
                       start: datetime | None = None, end: datetime | None = None) -> pl.DataFrame:
     """Wall-clock hours and GPU-hours each instance was provisioned, clipped to [start, end].
 
@@ -87,8 +87,8 @@ def provisioned_hours(engine: pl.LazyFrame | pl.DataFrame | None = None, deploym
             rows.append({"instance": d.instance, "model": d.model, "gpu_type": d.gpu_type, "gpu_count": d.gpu_count,
                          "start": s, "end": max(s, e), "source": "deployment"})
         df = pl.DataFrame(rows, schema={k: v for k, v in _PROV_SCHEMA.items() if k not in ("hours", "gpu_hours")})
-    elif engine is not None:
-        lf = _lazy(engine).select("time", "instance", "model", "gpu_type", "gpu_count").sort("instance", "time")
+    elif engine_lf is not None:
+        lf = _lazy(engine_lf).select("time", "instance", "model", "gpu_type", "gpu_count").sort("instance", "time")
         per = lf.group_by("instance").agg(
             model=pl.col("model").drop_nulls().mode().first(),
             gpu_type=pl.col("gpu_type").drop_nulls().last(),
@@ -153,7 +153,7 @@ def _check_mode(tokens: str, prompt_weight: float | None) -> None:
         raise ConfigError("required when tokens = \"weighted\"", "cost.prompt_weight")
 
 
-def effective_cost(requests: pl.LazyFrame | pl.DataFrame, provisioned: pl.DataFrame, gpu_prices: dict[str, float],
+def effective_cost(requests_lf: pl.LazyFrame | pl.DataFrame, provisioned_df: pl.DataFrame, gpu_prices: dict[str, float],
                    tokens: str = "output", prompt_weight: float | None = None, start: datetime | None = None,
                    end: datetime | None = None) -> pl.DataFrame:
     """Effective $/1M tokens per instance (with its model), from provisioned GPU-hours and tokens served.
@@ -166,12 +166,12 @@ def effective_cost(requests: pl.LazyFrame | pl.DataFrame, provisioned: pl.DataFr
         measured_tokens_per_s = output_tokens / (busy_hours * 3600)              [tokens/s]
         nominal_per_million   = 1e6 * gpu_count * price / (3600 * measured_tokens_per_s)
     Requests arriving in [start, end) count. Instances that served requests but
-    are not in ``provisioned`` appear with ``provisioned`` False and zero cost.
+    are not in ``provisioned_df`` appear with ``provisioned`` False and zero cost.
     Raises ConfigError for a gpu_type without a price or an instance without
     gpu_type / gpu_count.
     """
     _check_mode(tokens, prompt_weight)
-    lf = _lazy(requests)
+    lf = _lazy(requests_lf)
     if start is not None:
         lf = lf.filter(pl.col("arrival_time") >= pl.lit(start))
     if end is not None:
@@ -182,7 +182,7 @@ def effective_cost(requests: pl.LazyFrame | pl.DataFrame, provisioned: pl.DataFr
         output_tokens=pl.col("output_tokens").fill_null(0).sum().cast(pl.Int64),
     ).collect()
     busy = busy_hours(lf, start, end)
-    prov = provisioned.with_columns(provisioned=pl.lit(True))
+    prov = provisioned_df.with_columns(provisioned=pl.lit(True))
     for row in prov.iter_rows(named=True):
         if row["gpu_type"] is None or row["gpu_count"] is None:
             what = "gpu_type" if row["gpu_type"] is None else "gpu_count"
