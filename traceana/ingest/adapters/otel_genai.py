@@ -50,7 +50,8 @@ INTS = ("prompt_tokens", "output_tokens", "cached_prompt_tokens")
 
 
 def sniff(head: bytes, path: Path) -> bool:
-    return otlp.sniff_otlp(head) and b'"gen_ai.' in head
+    # any OTLP trace export: spans without gen_ai attributes are skipped and counted in the notes
+    return otlp.sniff_otlp(head)
 
 
 def is_model_call(span: otlp.Span) -> bool:
@@ -147,6 +148,8 @@ def read(src: Source) -> AdapterResult:
     ]
     if skipped:
         notes.append(f"{skipped} spans that are not model calls (agent, tool or non-GenAI spans) were skipped")
+    if skipped and table.num_rows == 0 and not quarantine:
+        notes.append("no GenAI model-call span (gen_ai.request.model, gen_ai.usage.*, ...) in this OTLP file")
     return AdapterResult(requests=table, quarantine=quarantine, notes=notes, records_read=table.num_rows + len(quarantine))
 
 
