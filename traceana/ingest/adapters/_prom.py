@@ -246,7 +246,11 @@ def to_tables(s: Samples, default_instance: str, source_format: str) -> tuple[pa
     counters: dict[tuple[float, str, str], float] = defaultdict(float)
     hists: dict[tuple[float, str, str], dict] = {}
     bad: list[QuarantineRow] = []
+    nan = 0
     for t, name, lab, v, line, key in zip(s.time, s.name, s.labels, s.value, s.line, keys, strict=True):
+        if math.isnan(v):
+            nan += 1  # Prometheus' "no value" (e.g. a ratio over an idle interval): not a measurement
+            continue
         inst = names[key]
         row = rows.setdefault((t, inst), {"model": None, "_pref": {}})
         if row["model"] is None and lab.get("model_name"):
@@ -275,6 +279,8 @@ def to_tables(s: Samples, default_instance: str, source_format: str) -> tuple[pa
             else:
                 h[suffix] = (h[suffix] or 0.0) + v
     notes = _counter_rates(rows, counters)
+    if nan:
+        notes.append(f"{nan} NaN samples (no value) were left out")
     samples = _samples_table(rows, source_format, notes)
     return samples, _hist_table(hists, rows, source_format, notes), notes, bad
 

@@ -26,7 +26,7 @@ from traceana.ingest.base import Adapter, AdapterResult, Source
 
 NAME = "prometheus_text"
 _KNOWN = re.compile(rb"^(?:vllm:|sglang:|tgi_)", re.M)
-_SUFFIXES = (".gz", ".zst", ".bz2", ".xz", ".prom", ".txt", ".metrics", ".scrape")
+_SUFFIXES = (".gz", ".zst", ".bz2", ".xz", ".prom", ".txt", ".metrics", ".scrape", ".json", ".jsonl")
 
 
 def sniff(head: bytes, path: Path) -> bool:
