@@ -68,8 +68,8 @@ def rows_to_table(rows: list[dict], source_format: str) -> pa.Table:
     ``arrival_time``/``scheduled_time`` are integer epoch microseconds; every
     column present in any row becomes a column (nulls elsewhere).
     """
-    names: list[str] = []
-    seen: set[str] = set()
+    names: list[str] = ["request_id", "arrival_time", "source_line"]  # present even with no rows
+    seen: set[str] = set(names)
     for r in rows:
         for k in r:
             if k not in seen:
