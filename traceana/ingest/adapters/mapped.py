@@ -63,10 +63,12 @@ def _timestamp_us(c: Caster, col: str, unit: str, field: str, naive: list[int]) 
     s = c.column(col)
     if unit != "iso":
         num = c.cast(col, pl.Float64, field, f"not an epoch number ({unit})")
-        scale = 1.0 / EPOCH_TO_US[unit.removeprefix("epoch_")]
-        if unit == "epoch_ns" and s.dtype in (pl.Int64, pl.UInt64):
-            return s.cast(pl.Int64) // 1000
-        return (num * scale).round(0).cast(pl.Int64)
+        per_us = EPOCH_TO_US[unit.removeprefix("epoch_")]
+        # integers stay exact (a float64 holds epoch ns only to ~256 ns); floats are rounded to the us
+        ints = (s.str.strip_chars() if s.dtype == pl.String else s).cast(pl.Int64, strict=False)
+        exact = ints // int(per_us) if per_us >= 1 else ints * int(round(1 / per_us))
+        approx = (num / per_us).round(0).cast(pl.Int64)
+        return pl.DataFrame({"i": exact, "f": approx}).select(pl.coalesce("i", "f")).to_series()
     if s.dtype == pl.Datetime or isinstance(s.dtype, pl.Datetime):
         if s.dtype.time_zone is None:
             naive[0] += int(s.is_not_null().sum())
