@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,7 +17,7 @@ from traceana.schema import conform
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "otlp"
 EXAMPLES = Path("/work/shared/formats/examples")
-UTC = timezone.utc
+UTC = UTC
 
 
 def read(mod, path: Path):
@@ -98,8 +98,12 @@ def test_vllm_v0_single_document():
 
 def test_numbers_instead_of_strings_and_status_names():
     span = {
-        "traceId": "ab", "spanId": "cd", "name": "llm_request", "kind": 2,
-        "startTimeUnixNano": 1544712660000000000, "endTimeUnixNano": 1544712661000000000,
+        "traceId": "ab",
+        "spanId": "cd",
+        "name": "llm_request",
+        "kind": 2,
+        "startTimeUnixNano": 1544712660000000000,
+        "endTimeUnixNano": 1544712661000000000,
         "attributes": [
             {"key": "gen_ai.request.id", "value": {"stringValue": "r1"}},
             {"key": "gen_ai.usage.completion_tokens", "value": {"intValue": 3}},
@@ -112,7 +116,12 @@ def test_numbers_instead_of_strings_and_status_names():
     res = vllm_otlp.read(Source(Path("x.json"), doc))
     r = res.requests.to_pylist()[0]
     assert r["arrival_time"] == datetime(2018, 12, 13, 14, 51, tzinfo=UTC)
-    assert (r["output_tokens"], r["e2e_latency_s"], r["status"], r["error_type"]) == (3, 1.0, "error", "ValueError")
+    assert (r["output_tokens"], r["e2e_latency_s"], r["status"], r["error_type"]) == (
+        3,
+        1.0,
+        "error",
+        "ValueError",
+    )
     assert r["instance"] is None and r["model"] is None and r["scheduled_time"] is None
 
 

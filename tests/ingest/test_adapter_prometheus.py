@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from traceana.schema import conform
 DATA = Path(__file__).resolve().parent.parent / "data" / "prometheus"
 EXAMPLES = Path("/work/shared/formats/examples")
 PROM_EXAMPLES = sorted(EXAMPLES.glob("*.prom"))
-UTC = timezone.utc
+UTC = UTC
 
 
 def read_text(path: Path):
@@ -62,7 +62,9 @@ def test_sglang_docs_example():
     assert row["model"] == "meta-llama/Llama-3.1-8B-Instruct"
     assert (row["num_running"], row["num_waiting"], row["kv_cache_usage"]) == (162.0, 2826.0, 0.28)
     assert row["kv_cache_capacity_tokens"] == 442354  # num_used_tokens / token_usage = 123859 / 0.28
-    assert row["generation_tokens_per_s"] == 86.50814177726902  # sglang:gen_throughput (one scrape: no counter rate)
+    assert (
+        row["generation_tokens_per_s"] == 86.50814177726902
+    )  # sglang:gen_throughput (one scrape: no counter rate)
     assert row["prompt_tokens_per_s"] is None and row["num_preempted"] is None
     h = res.engine_histograms.to_pylist()
     assert {(r["metric"], r["source_metric"]) for r in h} == {
@@ -73,24 +75,39 @@ def test_sglang_docs_example():
     ttft = [r for r in h if r["metric"] == "ttft_s"]
     assert len(ttft) == 21
     assert [r["le"] for r in ttft] == sorted(r["le"] for r in ttft) and ttft[-1]["le"] == math.inf
-    assert ttft[-1]["cumulative_count"] == 11008.0 and ttft[4]["le"] == 0.04 and ttft[4]["cumulative_count"] == 1.0
+    assert (
+        ttft[-1]["cumulative_count"] == 11008.0
+        and ttft[4]["le"] == 0.04
+        and ttft[4]["cumulative_count"] == 1.0
+    )
     assert {(r["sum"], r["count"]) for r in ttft} == {(2.3518979474117756e06, 11008.0)}
 
 
 def test_vllm_examples_capacity_engines_and_v0_names():
     cfg = read_text(EXAMPLES / "vllm_cache_config_info_fixture.prom").engine_samples.to_pylist()[0]
     # kv_cache_size_tokens (2197339) is preferred to num_gpu_blocks * block_size (2917 * 768)
-    assert (cfg["kv_cache_capacity_tokens"], cfg["model"], cfg["num_running"]) == (2197339, "model with spaces", 7.0)
+    assert (cfg["kv_cache_capacity_tokens"], cfg["model"], cfg["num_running"]) == (
+        2197339,
+        "model with spaces",
+        7.0,
+    )
     assert cfg["instance"] == "vllm_cache_config_info_fixture"  # engine "0" alone adds nothing
     multi = by_instance(read_text(EXAMPLES / "vllm_metrics_multi_engine_fixture.prom").engine_samples)
     stem = "vllm_metrics_multi_engine_fixture"
     assert set(multi) == {f"{stem}:0", f"{stem}:1"}
-    assert [(r["num_running"], r["num_waiting"], r["kv_cache_usage"]) for r in multi[f"{stem}:0"]] == [(12.0, 3.0, 0.25)]
-    assert [(r["num_running"], r["num_waiting"], r["kv_cache_usage"]) for r in multi[f"{stem}:1"]] == [(9.0, 0.0, 0.5)]
+    assert [(r["num_running"], r["num_waiting"], r["kv_cache_usage"]) for r in multi[f"{stem}:0"]] == [
+        (12.0, 3.0, 0.25)
+    ]
+    assert [(r["num_running"], r["num_waiting"], r["kv_cache_usage"]) for r in multi[f"{stem}:1"]] == [
+        (9.0, 0.0, 0.5)
+    ]
     v0 = read_text(EXAMPLES / "vllm_metrics_v0_scrape.prom")
     row = v0.engine_samples.to_pylist()[0]
     assert row["kv_cache_capacity_tokens"] == 81767 * 16  # V0 cache_config_info: blocks * block_size
-    assert (row["kv_cache_usage"], row["model"]) == (0.0, "Qwen/Qwen2.5-Coder-1.5B-Instruct")  # gpu_cache_usage_perc
+    assert (row["kv_cache_usage"], row["model"]) == (
+        0.0,
+        "Qwen/Qwen2.5-Coder-1.5B-Instruct",
+    )  # gpu_cache_usage_perc
     assert v0.engine_histograms.num_rows == 0  # iteration_tokens_total counts tokens, not latency
 
 
@@ -116,21 +133,29 @@ def test_multi_scrape_rates_and_counter_reset():
     h = res.engine_histograms.to_pylist()
     assert [r["cumulative_count"] for r in h if r["le"] == math.inf] == [10.0, 20.0, 1.0]
     assert [r["sum"] for r in h if r["le"] == 0.1] == [1.5, 6.0, 0.25]
-    broken = path.read_text().splitlines().index(
-        'vllm:num_requests_running{engine="0",model_name="llama-3.1-8b-instruct" 7.0') + 1
+    broken = (
+        path.read_text()
+        .splitlines()
+        .index('vllm:num_requests_running{engine="0",model_name="llama-3.1-8b-instruct" 7.0')
+        + 1
+    )
     assert [(q.line, q.table) for q in res.quarantine] == [(broken, "engine_samples")]
     assert res.records_read == 3 + 9 + 1
     assert detect(path.read_bytes()[:65536], path).name == "prometheus_text"
 
 
 def test_explicit_sample_timestamps():
-    data = (b'vllm:num_requests_running{model_name="m"} 3 1760000000000\n'
-            b'vllm:prompt_tokens_total{model_name="m"} 10 1760000000000\n'
-            b'vllm:num_requests_running{model_name="m"} 5 1760000010000\n'
-            b'vllm:prompt_tokens_total{model_name="m"} 60 1760000010000\n')
+    data = (
+        b'vllm:num_requests_running{model_name="m"} 3 1760000000000\n'
+        b'vllm:prompt_tokens_total{model_name="m"} 10 1760000000000\n'
+        b'vllm:num_requests_running{model_name="m"} 5 1760000010000\n'
+        b'vllm:prompt_tokens_total{model_name="m"} 60 1760000010000\n'
+    )
     rows = read_bytes(prometheus_text, data).engine_samples.to_pylist()
     assert [(r["time"].timestamp(), r["num_running"], r["prompt_tokens_per_s"]) for r in rows] == [
-        (1760000000.0, 3.0, None), (1760000010.0, 5.0, 5.0)]
+        (1760000000.0, 3.0, None),
+        (1760000010.0, 5.0, 5.0),
+    ]
     assert {r["instance"] for r in rows} == {"host-a"}
 
 
@@ -141,9 +166,11 @@ def test_no_time_at_all_is_quarantined():
 
 
 def test_instance_label_engine_suffix_and_escaped_labels():
-    data = (b'# scrape 1760000000\n'
-            b'vllm:num_requests_running{engine="1",instance="10.0.0.5:8000",model_name="a \\"b\\", c"} 2\n'
-            b'sglang:num_running_reqs{instance="10.0.0.6:30000",model_name="q"} 4\n')
+    data = (
+        b"# scrape 1760000000\n"
+        b'vllm:num_requests_running{engine="1",instance="10.0.0.5:8000",model_name="a \\"b\\", c"} 2\n'
+        b'sglang:num_running_reqs{instance="10.0.0.6:30000",model_name="q"} 4\n'
+    )
     rows = by_instance(read_bytes(prometheus_text, data).engine_samples)
     assert rows["10.0.0.5:8000:1"][0]["model"] == 'a "b", c'  # engine "1" is named even when alone
     assert rows["10.0.0.6:30000"][0]["num_running"] == 4.0
@@ -152,16 +179,26 @@ def test_instance_label_engine_suffix_and_escaped_labels():
 def test_deprecated_itl_histogram_dropped_when_the_new_name_is_present():
     lines = ["# scrape 1760000000"]
     for name in ("vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"):
-        lines += [f'{name}_bucket{{le="0.05"}} 7', f'{name}_bucket{{le="+Inf"}} 9', f"{name}_sum 0.3", f"{name}_count 9"]
+        lines += [
+            f'{name}_bucket{{le="0.05"}} 7',
+            f'{name}_bucket{{le="+Inf"}} 9',
+            f"{name}_sum 0.3",
+            f"{name}_count 9",
+        ]
     h = read_bytes(prometheus_text, "\n".join(lines).encode()).engine_histograms.to_pylist()
     assert {r["source_metric"] for r in h} == {"vllm:inter_token_latency_seconds"}
-    assert [(r["metric"], r["le"], r["cumulative_count"]) for r in h] == [("itl_s", 0.05, 7.0), ("itl_s", math.inf, 9.0)]
+    assert [(r["metric"], r["le"], r["cumulative_count"]) for r in h] == [
+        ("itl_s", 0.05, 7.0),
+        ("itl_s", math.inf, 9.0),
+    ]
 
 
 def test_text_sniff_refuses_other_text():
-    for head in (b"2024-06-01T10:00:00Z  INFO text_generation_router::server: Success\n",
-                 b"TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,374,44\n",
-                 b'{"resourceSpans": []}\n'):
+    for head in (
+        b"2024-06-01T10:00:00Z  INFO text_generation_router::server: Success\n",
+        b"TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,374,44\n",
+        b'{"resourceSpans": []}\n',
+    ):
         assert not prometheus_text.sniff(head, Path("x.txt"))
 
 
@@ -188,8 +225,11 @@ def test_range_query_jsonl():
     assert [r["generation_tokens_per_s"] for r in b] == [None, 30 / 15, 20 / 15]
     assert [r["kv_cache_usage"] for r in b] == [0.0625, 0.0, 0.125]
     h = res.engine_histograms.to_pylist()
-    assert [(r["le"], r["cumulative_count"], r["sum"], r["count"]) for r in h if r["time"].timestamp() == 1760000015] == [
-        (1.0, 9.0, 8.25, 11.0), (math.inf, 11.0, 8.25, 11.0)]
+    assert [
+        (r["le"], r["cumulative_count"], r["sum"], r["count"])
+        for r in h
+        if r["time"].timestamp() == 1760000015
+    ] == [(1.0, 9.0, 8.25, 11.0), (math.inf, 11.0, 8.25, 11.0)]
     assert {r["metric"] for r in h} == {"e2e_latency_s"}
     assert sorted((q.line, q.field) for q in res.quarantine) == [(3, "__name__"), (4, "status")]
     assert res.records_read == 6 + 6 + 2
@@ -199,10 +239,30 @@ def test_range_query_jsonl():
 
 def test_range_json_array_and_vector_result():
     docs = [
-        {"status": "success", "data": {"resultType": "vector", "result": [
-            {"metric": {"__name__": "sglang:num_queue_reqs", "model_name": "q"}, "value": [1760000000.5, "3"]}]}},
-        {"status": "success", "data": {"resultType": "matrix", "result": [
-            {"metric": {"__name__": "sglang:token_usage", "model_name": "q"}, "values": [[1760000000.5, "NaN"]]}]}},
+        {
+            "status": "success",
+            "data": {
+                "resultType": "vector",
+                "result": [
+                    {
+                        "metric": {"__name__": "sglang:num_queue_reqs", "model_name": "q"},
+                        "value": [1760000000.5, "3"],
+                    }
+                ],
+            },
+        },
+        {
+            "status": "success",
+            "data": {
+                "resultType": "matrix",
+                "result": [
+                    {
+                        "metric": {"__name__": "sglang:token_usage", "model_name": "q"},
+                        "values": [[1760000000.5, "NaN"]],
+                    }
+                ],
+            },
+        },
     ]
     res = read_bytes(prometheus_range, json.dumps(docs, indent=1).encode(), "dumps/sglang-a.json")
     (row,) = res.engine_samples.to_pylist()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from traceana.schema import conform
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "vllm_bench"
 EXAMPLES = Path("/work/shared/formats/examples")
-UTC = timezone.utc
+UTC = UTC
 OLD = DATA / "vllm_bench_0.11_detailed.json"
 NEW = DATA / "vllm_bench_0.33_detailed.json"
 
@@ -60,7 +60,9 @@ def test_failed_requests_keep_latencies_null():
         assert (r["ttft_s"], r["e2e_latency_s"], r["tpot_s"], r["itl_s"]) == (None, None, None, None)
         assert r["status"] == "error" and r["output_tokens"] == 0 and r["prompt_tokens"] == 256
     # a traceback's exception line, not "Traceback (most recent call last):"
-    assert disconnected["error_type"] == "aiohttp.client_exceptions.ServerDisconnectedError: Server disconnected"
+    assert (
+        disconnected["error_type"] == "aiohttp.client_exceptions.ServerDisconnectedError: Server disconnected"
+    )
     assert bad_request["error_type"] == "Bad Request"
 
 
@@ -70,7 +72,10 @@ def test_start_times_and_latencies():
     run_start = datetime(2026, 3, 1, 12, 0, 10, tzinfo=UTC) - timedelta(seconds=10)
     # start_times 80321.5, 80322.0, 80324.25 (perf_counter): offsets from the first
     assert [r["arrival_time"] for r in rows] == [
-        run_start, run_start + timedelta(seconds=0.5), run_start + timedelta(seconds=2.75)]
+        run_start,
+        run_start + timedelta(seconds=0.5),
+        run_start + timedelta(seconds=2.75),
+    ]
     assert rows[0]["e2e_latency_s"] == 1.75  # latencies[i], not ttft + sum(itls) = 1.625
     assert rows[0]["tpot_s"] == (1.75 - 0.5) / 9
     assert rows[0]["derived_fields"] == "tpot_s"
@@ -101,7 +106,10 @@ def test_malformed_entry_quarantined_and_counts_add_up():
     doc["ttfts"][1] = "fast"
     doc["output_lens"][0] = 2.5
     res = read_doc(doc)
-    assert sorted((q.line, q.field) for q in res.quarantine) == [(1, "output_lens"), (2, "ttfts/itls/latencies")]
+    assert sorted((q.line, q.field) for q in res.quarantine) == [
+        (1, "output_lens"),
+        (2, "ttfts/itls/latencies"),
+    ]
     assert res.requests.column("request_id").to_pylist() == ["run#2"]
     assert res.records_read == res.requests.num_rows + len(res.quarantine) == 3
 
@@ -117,12 +125,17 @@ def test_inconsistent_arrays_and_missing_date_raise():
         read_doc(doc)
 
 
-@pytest.mark.parametrize("path", [OLD, NEW, EXAMPLES / "vllm_bench_serve_detailed_fixture.json"], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [OLD, NEW, EXAMPLES / "vllm_bench_serve_detailed_fixture.json"], ids=lambda p: p.name
+)
 def test_detect_picks_vllm_bench(path):
     assert detect(path.read_bytes()[:65536], path).name == "vllm_bench"
 
 
 def test_error_type_helper():
-    assert vllm_bench.error_type("Traceback (most recent call last):\n  File x\nValueError: bad\n") == "ValueError: bad"
+    assert (
+        vllm_bench.error_type("Traceback (most recent call last):\n  File x\nValueError: bad\n")
+        == "ValueError: bad"
+    )
     assert vllm_bench.error_type("Internal Server Error\nmore") == "Internal Server Error"
     assert len(vllm_bench.error_type("x" * 500)) == 200

@@ -171,7 +171,11 @@ def _documents(src: Source) -> Iterator[tuple[int, object | None, QuarantineRow 
         yield first[0], doc, None
     for lineno, line in lines:
         if line is None:
-            yield lineno, None, QuarantineRow(lineno, None, f"line longer than {src.limits.max_line_bytes} bytes")
+            yield (
+                lineno,
+                None,
+                QuarantineRow(lineno, None, f"line longer than {src.limits.max_line_bytes} bytes"),
+            )
             continue
         try:
             yield lineno, load_json_line(line, depth), None
@@ -189,7 +193,9 @@ def iter_spans(src: Source) -> Iterator[Span | QuarantineRow]:
         docs = doc if isinstance(doc, list) else [doc]
         for d in docs:
             if not isinstance(d, dict) or not isinstance(d.get("resourceSpans", []), list):
-                yield QuarantineRow(lineno or None, "resourceSpans", "not an OTLP ExportTraceServiceRequest", raw_json(d))
+                yield QuarantineRow(
+                    lineno or None, "resourceSpans", "not an OTLP ExportTraceServiceRequest", raw_json(d)
+                )
                 continue
             for rs in d.get("resourceSpans") or []:
                 try:

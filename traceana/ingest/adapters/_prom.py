@@ -76,8 +76,14 @@ HISTOGRAMS = {
     "vllm:request_time_per_output_token_seconds": ("tpot_s", 0),
     "sglang:request_time_per_output_token_seconds": ("tpot_s", 0),
 }
-SAMPLE_FIELDS_F = ("num_running", "num_waiting", "num_preempted", "kv_cache_usage",
-                   "prompt_tokens_per_s", "generation_tokens_per_s")
+SAMPLE_FIELDS_F = (
+    "num_running",
+    "num_waiting",
+    "num_preempted",
+    "kv_cache_usage",
+    "prompt_tokens_per_s",
+    "generation_tokens_per_s",
+)
 ENGINE_LABELS = ("engine", "dp_rank")
 
 
@@ -144,7 +150,9 @@ class Samples:
         self.line.append(line)
 
 
-def parse_text(data: bytes, default_time: float | None, max_line: int) -> tuple[Samples, list[QuarantineRow], int, bool]:
+def parse_text(
+    data: bytes, default_time: float | None, max_line: int
+) -> tuple[Samples, list[QuarantineRow], int, bool]:
     """Parse a text exposition with optional ``# scrape <time>`` separators.
 
     Returns (samples of interest, quarantine, number of scrape separators, whether any
@@ -157,7 +165,9 @@ def parse_text(data: bytes, default_time: float | None, max_line: int) -> tuple[
     used_default = False
     for lineno, raw in enumerate(data.splitlines(), start=1):
         if len(raw) > max_line:
-            bad.append(QuarantineRow(lineno, None, f"line longer than {max_line} bytes", None, "engine_samples"))
+            bad.append(
+                QuarantineRow(lineno, None, f"line longer than {max_line} bytes", None, "engine_samples")
+            )
             continue
         line = raw.decode("utf-8", "replace").strip()
         if not line:
@@ -169,11 +179,17 @@ def parse_text(data: bytes, default_time: float | None, max_line: int) -> tuple[
                     current = parse_scrape_time(m.group(1))
                     separators += 1
                 except ValueError:
-                    bad.append(QuarantineRow(lineno, "scrape", f"bad scrape time {m.group(1)!r}", line, "engine_samples"))
+                    bad.append(
+                        QuarantineRow(
+                            lineno, "scrape", f"bad scrape time {m.group(1)!r}", line, "engine_samples"
+                        )
+                    )
             continue
         m = _SAMPLE.match(line)
         if not m:
-            bad.append(QuarantineRow(lineno, None, "not a Prometheus sample line", line[:4096], "engine_samples"))
+            bad.append(
+                QuarantineRow(lineno, None, "not a Prometheus sample line", line[:4096], "engine_samples")
+            )
             continue
         name = m.group(1)
         if not metric_of_interest(name):
@@ -192,8 +208,15 @@ def parse_text(data: bytes, default_time: float | None, max_line: int) -> tuple[
             t = default_time
             used_default = True
         if t is None:
-            bad.append(QuarantineRow(lineno, "time", "sample has no time (no '# scrape' line, no timestamp)",
-                                     line[:4096], "engine_samples"))
+            bad.append(
+                QuarantineRow(
+                    lineno,
+                    "time",
+                    "sample has no time (no '# scrape' line, no timestamp)",
+                    line[:4096],
+                    "engine_samples",
+                )
+            )
             continue
         out.add(t, name, labels, value, lineno)
     return out, bad, separators, used_default
@@ -235,7 +258,9 @@ def _ts(values: list[float]) -> pa.Array:
     return pa.array([round(v * 1e6) for v in values], type=pa.int64()).cast(TIMESTAMP)
 
 
-def to_tables(s: Samples, default_instance: str, source_format: str) -> tuple[pa.Table, pa.Table, list[str], list[QuarantineRow]]:
+def to_tables(
+    s: Samples, default_instance: str, source_format: str
+) -> tuple[pa.Table, pa.Table, list[str], list[QuarantineRow]]:
     """Map parsed samples onto (engine_samples, engine_histograms, notes, quarantine)."""
     keys = [
         (lab.get("instance") or default_instance, next((lab[k] for k in ENGINE_LABELS if k in lab), None))
@@ -268,8 +293,17 @@ def to_tables(s: Samples, default_instance: str, source_format: str) -> tuple[pa
         else:
             base, suffix = name.rsplit("_", 1)
             metric, pref = HISTOGRAMS[base]
-            h = hists.setdefault((t, inst, base), {"metric": metric, "pref": pref, "model": None,
-                                                    "buckets": defaultdict(float), "sum": None, "count": None})
+            h = hists.setdefault(
+                (t, inst, base),
+                {
+                    "metric": metric,
+                    "pref": pref,
+                    "model": None,
+                    "buckets": defaultdict(float),
+                    "sum": None,
+                    "count": None,
+                },
+            )
             h["model"] = h["model"] or lab.get("model_name")
             if suffix == "bucket":
                 try:
@@ -301,7 +335,11 @@ def _counter_rates(rows: dict, counters: dict) -> list[str]:
                 rows[(t1, inst)][fld] = increase
             elif dt > 0:
                 rows[(t1, inst)][fld] = increase / dt
-    return [f"{resets} counter resets (a value lower than the previous one) were treated as restarts"] if resets else []
+    return (
+        [f"{resets} counter resets (a value lower than the previous one) were treated as restarts"]
+        if resets
+        else []
+    )
 
 
 def _samples_table(rows: dict, source_format: str, notes: list[str]) -> pa.Table:
@@ -320,8 +358,10 @@ def _samples_table(rows: dict, source_format: str, notes: list[str]) -> pa.Table
             r["kv_cache_capacity_tokens"] = round(r["num_used_tokens"] / r["kv_cache_usage"])
             derived_capacity += 1
     if derived_capacity:
-        notes.append(f"kv_cache_capacity_tokens derived as sglang:num_used_tokens / sglang:token_usage "
-                     f"in {derived_capacity} samples (no max_total_num_tokens exposed)")
+        notes.append(
+            f"kv_cache_capacity_tokens derived as sglang:num_used_tokens / sglang:token_usage "
+            f"in {derived_capacity} samples (no max_total_num_tokens exposed)"
+        )
     cols = {
         "time": _ts([k[0] for k, _ in ordered]),
         "instance": pa.array([k[1] for k, _ in ordered], type=pa.string()),
@@ -361,15 +401,17 @@ def _hist_table(hists: dict, rows: dict, source_format: str, notes: list[str]) -
             cols["count"].append(h["count"])
     if no_buckets:
         notes.append(f"{no_buckets} histogram snapshots had _sum/_count but no buckets and were skipped")
-    return pa.table({
-        "time": _ts(cols["time"]),
-        "instance": pa.array(cols["instance"], type=pa.string()),
-        "model": pa.array(cols["model"], type=pa.string()),
-        "metric": pa.array(cols["metric"], type=pa.string()),
-        "source_metric": pa.array(cols["source_metric"], type=pa.string()),
-        "le": pa.array(cols["le"], type=pa.float64()),
-        "cumulative_count": pa.array(cols["cumulative_count"], type=pa.float64()),
-        "sum": pa.array(cols["sum"], type=pa.float64()),
-        "count": pa.array(cols["count"], type=pa.float64()),
-        "source_format": pa.array([source_format] * len(cols["time"]), type=pa.string()),
-    })
+    return pa.table(
+        {
+            "time": _ts(cols["time"]),
+            "instance": pa.array(cols["instance"], type=pa.string()),
+            "model": pa.array(cols["model"], type=pa.string()),
+            "metric": pa.array(cols["metric"], type=pa.string()),
+            "source_metric": pa.array(cols["source_metric"], type=pa.string()),
+            "le": pa.array(cols["le"], type=pa.float64()),
+            "cumulative_count": pa.array(cols["cumulative_count"], type=pa.float64()),
+            "sum": pa.array(cols["sum"], type=pa.float64()),
+            "count": pa.array(cols["count"], type=pa.float64()),
+            "source_format": pa.array([source_format] * len(cols["time"]), type=pa.string()),
+        }
+    )

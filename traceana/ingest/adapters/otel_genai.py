@@ -147,10 +147,14 @@ def read(src: Source) -> AdapterResult:
         "instance = server.address:server.port; no queue, prefill or decode split in this source",
     ]
     if skipped:
-        notes.append(f"{skipped} spans that are not model calls (agent, tool or non-GenAI spans) were skipped")
+        notes.append(
+            f"{skipped} spans that are not model calls (agent, tool or non-GenAI spans) were skipped"
+        )
     if skipped and table.num_rows == 0 and not quarantine:
         notes.append("no GenAI model-call span (gen_ai.request.model, gen_ai.usage.*, ...) in this OTLP file")
-    return AdapterResult(requests=table, quarantine=quarantine, notes=notes, records_read=table.num_rows + len(quarantine))
+    return AdapterResult(
+        requests=table, quarantine=quarantine, notes=notes, records_read=table.num_rows + len(quarantine)
+    )
 
 
 ADAPTER = Adapter(

@@ -17,7 +17,15 @@ from pathlib import Path
 from traceana.errors import TraceParseError
 from traceana.ingest.adapters import _prom
 from traceana.ingest.adapters.prometheus_text import instance_from_path
-from traceana.ingest.base import Adapter, AdapterResult, QuarantineRow, Source, iter_lines, load_json_line, raw_json
+from traceana.ingest.base import (
+    Adapter,
+    AdapterResult,
+    QuarantineRow,
+    Source,
+    iter_lines,
+    load_json_line,
+    raw_json,
+)
 
 NAME = "prometheus_range"
 TABLE = "engine_samples"
@@ -51,7 +59,12 @@ def _documents(src: Source):
         return
     for lineno, line in lines:
         if line is None:
-            yield lineno, QuarantineRow(lineno, None, f"line longer than {src.limits.max_line_bytes} bytes", None, TABLE)
+            yield (
+                lineno,
+                QuarantineRow(
+                    lineno, None, f"line longer than {src.limits.max_line_bytes} bytes", None, TABLE
+                ),
+            )
             continue
         try:
             yield lineno, load_json_line(line, depth)
@@ -63,20 +76,38 @@ def _series(doc, line: int | None, out: _prom.Samples, bad: list[QuarantineRow])
     """Add one API response's samples to ``out``; returns the number of series."""
     if not isinstance(doc, dict) or doc.get("status") != "success":
         reason = doc.get("error") if isinstance(doc, dict) else None
-        bad.append(QuarantineRow(line, "status", f"not a successful query result: {reason or 'no status'}",
-                                 raw_json(doc), TABLE))
+        bad.append(
+            QuarantineRow(
+                line,
+                "status",
+                f"not a successful query result: {reason or 'no status'}",
+                raw_json(doc),
+                TABLE,
+            )
+        )
         return 0
     data = doc.get("data") or {}
     kind = data.get("resultType")
     result = data.get("result")
     if kind not in ("matrix", "vector") or not isinstance(result, list):
-        bad.append(QuarantineRow(line, "resultType", f"resultType {kind!r} is not matrix or vector", raw_json(doc), TABLE))
+        bad.append(
+            QuarantineRow(
+                line, "resultType", f"resultType {kind!r} is not matrix or vector", raw_json(doc), TABLE
+            )
+        )
         return 0
     for series in result:
         metric = series.get("metric") if isinstance(series, dict) else None
         if not isinstance(metric, dict) or not isinstance(metric.get("__name__"), str):
-            bad.append(QuarantineRow(line, "__name__", "series has no __name__ label (an expression result?): "
-                                     "cannot tell which metric it is", raw_json(series), TABLE))
+            bad.append(
+                QuarantineRow(
+                    line,
+                    "__name__",
+                    "series has no __name__ label (an expression result?): cannot tell which metric it is",
+                    raw_json(series),
+                    TABLE,
+                )
+            )
             continue
         name = metric["__name__"]
         if not _prom.metric_of_interest(name):

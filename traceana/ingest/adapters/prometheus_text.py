@@ -17,7 +17,7 @@ scrapes of the same instance in one file. See ``_prom`` for the metric mapping.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from traceana.errors import TraceParseError
@@ -71,19 +71,27 @@ def read(src: Source) -> AdapterResult:
     mtime = None if mtime_us is None else mtime_us / 1e6
     samples, bad, separators, used_default = _prom.parse_text(src.data, mtime, src.limits.max_line_bytes)
     if not samples.time and not bad:
-        raise TraceParseError(src.name, "no vLLM, SGLang or TGI metric found in this scrape. "
-                              "Hint: vllm:*, sglang:* (--enable-metrics) or tgi_* metrics are read")
+        raise TraceParseError(
+            src.name,
+            "no vLLM, SGLang or TGI metric found in this scrape. "
+            "Hint: vllm:*, sglang:* (--enable-metrics) or tgi_* metrics are read",
+        )
     engine, hists, notes, bad2 = _prom.to_tables(samples, instance_from_path(src.path), NAME)
     if used_default and mtime is not None:
-        when = (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=mtime_us)).isoformat()
-        notes.insert(0, f"samples without a timestamp or '# scrape' line are timed at the file's "
-                        f"modification time ({when})")
+        when = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=mtime_us)).isoformat()
+        notes.insert(
+            0,
+            f"samples without a timestamp or '# scrape' line are timed at the file's "
+            f"modification time ({when})",
+        )
     if separators == 0 and not used_default:
         notes.insert(0, "times from the samples' own exposition timestamps")
     elif separators:
         notes.insert(0, f"{separators} scrapes separated by '# scrape <time>' lines")
-    notes.append("counter rates (tokens/s, preemptions per interval) need two scrapes of an instance; "
-                 "the first scrape of each instance has none")
+    notes.append(
+        "counter rates (tokens/s, preemptions per interval) need two scrapes of an instance; "
+        "the first scrape of each instance has none"
+    )
     quarantine = bad + bad2
     return AdapterResult(
         engine_samples=engine,

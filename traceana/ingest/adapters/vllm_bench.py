@@ -24,7 +24,7 @@ request row per index of the parallel per-request arrays ``input_lens``, ``outpu
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +52,7 @@ def parse_date(value) -> datetime:
     if not isinstance(value, str):
         raise ValueError(f"date is not a string: {value!r}")
     try:
-        return datetime.strptime(value, "%Y%m%d-%H%M%S").replace(tzinfo=timezone.utc)
+        return datetime.strptime(value, "%Y%m%d-%H%M%S").replace(tzinfo=UTC)
     except ValueError:
         return parse_datetime(value)
 
@@ -82,6 +82,7 @@ def _number(v, what: str) -> float:
 
 def _request(doc: dict, i: int) -> dict:
     """One request's canonical values; raises (field, reason) as ValueError args."""
+
     def get(key):
         arr = doc.get(key)
         return None if arr is None else arr[i]
@@ -128,10 +129,14 @@ def _anchor(doc: dict, src: Source) -> tuple[datetime, str]:
     try:
         date = parse_date(doc.get("date"))
     except ValueError as exc:
-        raise TraceParseError(src.name, f"no usable 'date' to anchor the run in time: {exc}", field="date") from None
+        raise TraceParseError(
+            src.name, f"no usable 'date' to anchor the run in time: {exc}", field="date"
+        ) from None
     duration = doc.get("duration")
     if isinstance(duration, int | float) and not isinstance(duration, bool) and duration >= 0:
-        return date - timedelta(seconds=float(duration)), "date - duration (the run's start; date is written after the run)"
+        return date - timedelta(
+            seconds=float(duration)
+        ), "date - duration (the run's start; date is written after the run)"
     return date, "date (no duration in the file)"
 
 
@@ -194,11 +199,15 @@ def _table(rows, doc, anchor: datetime, stem: str, notes: list[str], anchor_how:
     if doc.get("start_times") is not None and all(s is not None for s in starts) and starts:
         t0 = min(v for v in doc["start_times"] if isinstance(v, int | float) and not isinstance(v, bool))
         arrival = [anchor_us + round((s - t0) * 1e6) for s in starts]
-        notes.append(f"arrival_time = {anchor_how} + (start_time - min(start_times)); start_times are perf_counter")
+        notes.append(
+            f"arrival_time = {anchor_how} + (start_time - min(start_times)); start_times are perf_counter"
+        )
     else:
         arrival = [anchor_us] * len(r)
-        notes.append(f"no start_times (older vLLM): every request is anchored at {anchor_how}; "
-                     "per-request arrival times are unknown, so rates, concurrency and time windows are not meaningful")
+        notes.append(
+            f"no start_times (older vLLM): every request is anchored at {anchor_how}; "
+            "per-request arrival times are unknown, so rates, concurrency and time windows are not meaningful"
+        )
     e2e = np.array([np.nan if x["e2e"] is None else x["e2e"] for x in r], dtype=float)
     ttft = np.array([np.nan if x["ttft"] is None else x["ttft"] for x in r], dtype=float)
     out = np.array([np.nan if x["output"] is None else x["output"] for x in r], dtype=float)
@@ -209,22 +218,24 @@ def _table(rows, doc, anchor: datetime, stem: str, notes: list[str], anchor_how:
         for x, t in zip(r, ok, strict=True)
     ]
     model = doc.get("model_id") if isinstance(doc.get("model_id"), str) else None
-    return pa.table({
-        "request_id": pa.array([f"{stem}#{i}" for i in idx], type=pa.string()),
-        "arrival_time": pa.array(arrival, type=pa.int64()).cast(TIMESTAMP),
-        "prompt_tokens": pa.array([x["prompt"] for x in r], type=pa.int64()),
-        "output_tokens": pa.array([x["output"] for x in r], type=pa.int64()),
-        "ttft_s": pa.array([x["ttft"] for x in r], type=pa.float64()),
-        "tpot_s": pa.array(tpot, mask=~ok, type=pa.float64()),
-        "itl_s": pa.array([x["itl"] for x in r], type=pa.list_(pa.float64())),
-        "model": pa.array([model] * len(r), type=pa.string()),
-        "status": pa.array([x["status"] for x in r], type=pa.string()),
-        "error_type": pa.array([x["error_type"] for x in r], type=pa.string()),
-        "e2e_latency_s": pa.array([x["e2e"] for x in r], type=pa.float64()),
-        "derived_fields": pa.array(derived, type=pa.string()),
-        "source_format": pa.array([NAME] * len(r), type=pa.string()),
-        "source_line": pa.array([i + 1 for i in idx], type=pa.int64()),
-    })
+    return pa.table(
+        {
+            "request_id": pa.array([f"{stem}#{i}" for i in idx], type=pa.string()),
+            "arrival_time": pa.array(arrival, type=pa.int64()).cast(TIMESTAMP),
+            "prompt_tokens": pa.array([x["prompt"] for x in r], type=pa.int64()),
+            "output_tokens": pa.array([x["output"] for x in r], type=pa.int64()),
+            "ttft_s": pa.array([x["ttft"] for x in r], type=pa.float64()),
+            "tpot_s": pa.array(tpot, mask=~ok, type=pa.float64()),
+            "itl_s": pa.array([x["itl"] for x in r], type=pa.list_(pa.float64())),
+            "model": pa.array([model] * len(r), type=pa.string()),
+            "status": pa.array([x["status"] for x in r], type=pa.string()),
+            "error_type": pa.array([x["error_type"] for x in r], type=pa.string()),
+            "e2e_latency_s": pa.array([x["e2e"] for x in r], type=pa.float64()),
+            "derived_fields": pa.array(derived, type=pa.string()),
+            "source_format": pa.array([NAME] * len(r), type=pa.string()),
+            "source_line": pa.array([i + 1 for i in idx], type=pa.int64()),
+        }
+    )
 
 
 ADAPTER = Adapter(
