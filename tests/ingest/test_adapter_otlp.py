@@ -17,7 +17,6 @@ from traceana.schema import conform
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "otlp"
 EXAMPLES = Path("/work/shared/formats/examples")
-UTC = UTC
 
 
 def read(mod, path: Path):

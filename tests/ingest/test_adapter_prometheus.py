@@ -18,7 +18,6 @@ from traceana.schema import conform
 DATA = Path(__file__).resolve().parent.parent / "data" / "prometheus"
 EXAMPLES = Path("/work/shared/formats/examples")
 PROM_EXAMPLES = sorted(EXAMPLES.glob("*.prom"))
-UTC = UTC
 
 
 def read_text(path: Path):

@@ -16,7 +16,6 @@ from traceana.schema import conform
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "vllm_bench"
 EXAMPLES = Path("/work/shared/formats/examples")
-UTC = UTC
 OLD = DATA / "vllm_bench_0.11_detailed.json"
 NEW = DATA / "vllm_bench_0.33_detailed.json"
 
