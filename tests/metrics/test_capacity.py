@@ -113,6 +113,8 @@ def test_autoscale_percentile_of_minute_rates_with_empty_minutes():
     assert b0["arrival_rate_p"] == 0.0 and b0["replicas"] == 1 and b0["utilization"] == 0.0  # min_replicas
     with pytest.raises(TraceanaError):
         cap.autoscale(df, mu_per_replica={"a": 0.5})
+    with pytest.raises(TraceanaError, match="window length"):
+        cap.autoscale(df, mu_per_replica=1.0, every="hourly")
 
 
 def test_autoscale_measures_mu_when_not_given():

@@ -151,6 +151,11 @@ def test_carried_in_and_cut_verdicts():
     assert both["ratio"] == pytest.approx((2 + 2.5 + 0.5) / 0.5) and "higher" in both["verdict"]
     with pytest.raises(TraceanaError):
         cc.summary(df, start=at(5), end=at(5))
+    for bad in ("1 minute", "", 60):
+        with pytest.raises(TraceanaError, match="window length"):
+            cc.sweep(df, every=bad)
+        with pytest.raises(TraceanaError, match="window length"):
+            cc.utilization(df, every=bad)
 
 
 def test_in_flight_series_and_engine_comparison():

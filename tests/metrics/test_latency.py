@@ -266,5 +266,7 @@ def test_bad_input():
         latency.percentiles([1, 2, 3])
     with pytest.raises(TraceanaError):
         latency.percentiles(requests_frame(e2e_latency_s=[1.0]), metrics=["e2e_latency_s"], confidence=1.5)
+    with pytest.raises(TraceanaError, match="window length"):
+        latency.percentiles(requests_frame(e2e_latency_s=[1.0]), every="banana")
     empty = latency.percentiles(requests_frame(e2e_latency_s=[1.0], status=["error"]), by="model")
     assert empty.height == 0 and "p99_9_ci_high" in empty.columns and "model" in empty.columns

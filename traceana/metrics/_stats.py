@@ -159,22 +159,22 @@ def grouped_summary(
     contiguous in the order of ``counts`` (all counts >= 1).
     """
     counts = counts.astype(np.int64)
-    offsets = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    if not len(counts) or counts.min() < 1:
+        raise TraceanaError("grouped_summary needs at least one group and no empty group")
+    offsets = np.cumsum(counts) - counts
     out: dict[str, np.ndarray] = {"count": counts}
-    out["mean"] = np.add.reduceat(x, offsets) / counts if len(counts) else np.zeros(0)
+    out["mean"] = np.add.reduceat(x, offsets) / counts
     for q in quantiles:
-        out[pct_name(q)] = sorted_quantile(x, offsets, counts, q) if len(counts) else np.zeros(0)
+        out[pct_name(q)] = sorted_quantile(x, offsets, counts, q)
+    sizes, which = np.unique(counts, return_inverse=True)
     for q in quantiles:
         name = pct_name(q)
-        low = np.full(len(counts), np.nan)
-        high = np.full(len(counts), np.nan)
-        for n in np.unique(counts):
-            ranks = ci_ranks(int(n), q, confidence)
-            if ranks is None:
-                continue
-            sel = np.nonzero(counts == n)[0]
-            low[sel] = x[offsets[sel] + ranks[0] - 1]
-            high[sel] = x[offsets[sel] + ranks[1] - 1]
+        ranks = [ci_ranks(int(n), q, confidence) or (0, 0) for n in sizes]
+        rank_l = np.array([r[0] for r in ranks], dtype=np.int64)[which]
+        rank_u = np.array([r[1] for r in ranks], dtype=np.int64)[which]
+        has = rank_l > 0
+        low = np.where(has, x[offsets + np.maximum(rank_l - 1, 0)], np.nan)
+        high = np.where(has, x[offsets + np.maximum(rank_u - 1, 0)], np.nan)
         out[f"{name}_ci_low"] = low
         out[f"{name}_ci_high"] = high
         out[f"{name}_reliable"] = counts >= min_reliable_n(q)
@@ -199,6 +199,23 @@ def group_ids(df: pl.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pl.Dat
 # ---------------------------------------------------------------- time windows
 
 US = 1_000_000
+
+
+def check_every(every: str | None) -> None:
+    """Raise TraceanaError unless ``every`` is None or a polars duration string ("1m", "1h", "1d")."""
+    if every is None:
+        return
+    probe = pl.Series([0]).cast(pl.Datetime("us", "UTC"))
+    try:
+        if not isinstance(every, str):
+            raise TypeError(every)
+        probe.dt.truncate(every)
+        if not every.strip() or not (probe.dt.offset_by(every) > probe)[0]:
+            raise ValueError(every)
+    except Exception:  # polars raises several types for a bad duration string
+        raise TraceanaError(
+            f"invalid window length {every!r}. Hint: a polars duration string such as '30s', '1m', '1h', '1d'"
+        ) from None
 
 
 def window_grid(start_us: int, end_us: int, every: str | None) -> np.ndarray:
@@ -287,7 +304,9 @@ def inflight_by_window(
 
     Sweep over intervals [a, d) (integer ns): +1 at a, -1 at d, departures before
     arrivals at equal times, plus a zero marker per group at every window boundary
-    so no constant segment crosses a window. The events sort as one packed int64
+    so no constant segment crosses a window. Only segments of positive duration
+    count, which is what "departures before arrivals at equal times" asks: a
+    request ending at t and one starting at t are never both counted. The events sort as one packed int64
     key (group, time, kind) when the bits fit, else a lexsort. Returns two int64
     arrays indexed group * W + window (W = len(bounds_ns) - 1).
     """

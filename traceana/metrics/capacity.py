@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from traceana.errors import TraceanaError
-from traceana.metrics._stats import as_lazy, exact, require_columns
+from traceana.metrics._stats import as_lazy, check_every, exact, require_columns
 
 __all__ = [
     "replicas_needed",
@@ -108,6 +108,7 @@ def autoscale(
     keys = [by] if isinstance(by, str) else list(by)
     lf = as_lazy(lf)
     require_columns(lf, ["arrival_time", *keys])
+    check_every(every)
     if not 0 < percentile < 1:
         raise TraceanaError(f"percentile must lie in (0, 1), got {percentile}")
     minute = pl.col("arrival_time").cast(TS).dt.truncate("1m")

@@ -27,6 +27,7 @@ from traceana.errors import TraceanaError
 from traceana.metrics._stats import (
     US,
     as_lazy,
+    check_every,
     group_ids,
     inflight_by_window,
     require_columns,
@@ -254,6 +255,7 @@ def sweep(
     The verdict calls |ratio - 1| <= 5% consistent.
     """
     keys = _keys(by)
+    check_every(every)
     df = _load(lf, keys)
     if not df.height:
         return _empty(dict(df.select(keys).schema))
@@ -340,6 +342,7 @@ def _util_table(
     lf: pl.LazyFrame | pl.DataFrame, replicas: int | dict[str, int] | None, every: str, keys: list[str]
 ) -> pl.DataFrame:
     lf = as_lazy(lf)
+    check_every(every)
     require_columns(
         lf, list(dict.fromkeys(["arrival_time", "e2e_latency_s", "queue_time_s", "instance", *keys]))
     )

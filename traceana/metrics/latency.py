@@ -17,6 +17,7 @@ from traceana.errors import TraceanaError
 from traceana.metrics._stats import (
     PERCENTILES,
     as_lazy,
+    check_every,
     group_ids,
     grouped_summary,
     pct_name,
@@ -48,6 +49,7 @@ def _prepare(
     lf: pl.LazyFrame | pl.DataFrame, by: Sequence[str], every: str | None, ok_only: bool, cols: Sequence[str]
 ) -> tuple[pl.LazyFrame, list[str]]:
     lf = as_lazy(lf)
+    check_every(every)
     keys = _keys(by)
     need = keys + list(cols) + (["status"] if ok_only else []) + (["arrival_time"] if every else [])
     require_columns(lf, list(dict.fromkeys(need)))
