@@ -8,7 +8,7 @@ samples/mooncake (kvcache-ai/Mooncake @ 3b5a5941, Apache-2.0); BurstGPT excerpt 
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "formats" / "samples"
 AZURE = SAMPLES / "azure" / "AzureLLMInferenceTrace_code.csv"
 MOONCAKE = SAMPLES / "mooncake" / "synthetic_trace.jsonl"
 BURST = Path(__file__).resolve().parents[1] / "data" / "burstgpt_excerpt.csv"
-UTC = timezone.utc
+UTC = UTC
 ANCHOR = datetime(2000, 1, 1, tzinfo=UTC)
 needs_shared = pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/formats missing")
 LATENCY = ("ttft_s", "tpot_s", "e2e_latency_s", "queue_time_s", "prefill_time_s", "decode_time_s")
@@ -54,20 +54,24 @@ def test_azure_sample_every_row_and_pinned_first_row():
 
 def test_azure_seven_digit_fractions_and_quarantine():
     data = (
-        "TIMESTAMP,ContextTokens,GeneratedTokens\n"
-        "2023-11-16 18:17:04.0319605,3180,8\n"
-        "2023-11-16 18:17:04.0319604,abc,8\n"
-        "\n"
-        "yesterday,10,1\n"
-        "2023-11-16 18:17:05,12,\n"
-        "2023-11-16 18:17:06.5,7,3\n"
-    ).encode()
+        b"TIMESTAMP,ContextTokens,GeneratedTokens\n"
+        b"2023-11-16 18:17:04.0319605,3180,8\n"
+        b"2023-11-16 18:17:04.0319604,abc,8\n"
+        b"\n"
+        b"yesterday,10,1\n"
+        b"2023-11-16 18:17:05,12,\n"
+        b"2023-11-16 18:17:06.5,7,3\n"
+    )
     res, t = read(azure.ADAPTER, Path("AzureLLMInferenceTrace_conv.csv"), data)
     got = t.to_pylist()
     # .0319605 s = 31960.5 us -> rounded to 31961 us; .5 s -> 500000 us
     assert [r["arrival_time"].microsecond for r in got] == [31961, 500000]
     assert [r["source_line"] for r in got] == [2, 7]
-    assert sorted((q.line, q.field) for q in res.quarantine) == [(3, "prompt_tokens"), (5, "arrival_time"), (6, "output_tokens")]
+    assert sorted((q.line, q.field) for q in res.quarantine) == [
+        (3, "prompt_tokens"),
+        (5, "arrival_time"),
+        (6, "output_tokens"),
+    ]
     assert t.num_rows + len(res.quarantine) == 5  # five non-blank data lines
 
 
@@ -104,7 +108,11 @@ def test_mooncake_bad_lines_found_by_line_number():
     got = t.to_pylist()
     assert [r["source_line"] for r in got] == [1, 2]
     assert got[1]["arrival_time"] == ANCHOR + timedelta(microseconds=12500)
-    assert sorted((q.line, q.field) for q in res.quarantine) == [(4, "arrival_time"), (5, None), (6, "prompt_tokens")]
+    assert sorted((q.line, q.field) for q in res.quarantine) == [
+        (4, "arrival_time"),
+        (5, None),
+        (6, "prompt_tokens"),
+    ]
 
 
 def test_burstgpt_excerpt_rows_and_failures():
@@ -116,21 +124,30 @@ def test_burstgpt_excerpt_rows_and_failures():
     # line 3: 45,ChatGPT,1087,230,1317,Conversation log
     assert r["request_id"] == "burstgpt_excerpt#3" and r["source_line"] == 3
     assert r["arrival_time"] == ANCHOR + timedelta(seconds=45)
-    assert (r["prompt_tokens"], r["output_tokens"], r["model"], r["route"]) == (1087, 230, "ChatGPT", "Conversation log")
+    assert (r["prompt_tokens"], r["output_tokens"], r["model"], r["route"]) == (
+        1087,
+        230,
+        "ChatGPT",
+        "Conversation log",
+    )
     assert r["status"] == "ok" and r["error_type"] is None
     failed = got[3]  # line 5: Response tokens 0 = a failure per the BurstGPT README
-    assert (failed["status"], failed["error_type"], failed["output_tokens"]) == ("error", "zero_response_tokens", 0)
+    assert (failed["status"], failed["error_type"], failed["output_tokens"]) == (
+        "error",
+        "zero_response_tokens",
+        0,
+    )
     assert got[4]["route"] == "API log" and got[2]["model"] == "GPT-4"
 
 
 def test_burstgpt_quoted_and_ragged_rows_use_the_line_reader():
     data = (
-        'Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n'
-        '5,"ChatGPT",472,18,490,Conversation log\n'
-        "6,ChatGPT,1,2\n"
-        "7,GPT-4,x,2,3,API log\n"
-        "8,GPT-4,4,2,6,API log\n"
-    ).encode()
+        b"Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+        b'5,"ChatGPT",472,18,490,Conversation log\n'
+        b"6,ChatGPT,1,2\n"
+        b"7,GPT-4,x,2,3,API log\n"
+        b"8,GPT-4,4,2,6,API log\n"
+    )
     res, t = read(burstgpt.ADAPTER, Path("BurstGPT_1.csv"), data)
     assert [r["source_line"] for r in t.to_pylist()] == [2, 5]
     assert sorted((q.line, q.field) for q in res.quarantine) == [(3, None), (4, "prompt_tokens")]

@@ -8,7 +8,7 @@ Apache-2.0); fixtures from ../shared/formats/examples (AIPerf docs, genai-perf t
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ AIPERF = FORMATS / "samples" / "aiperf" / "profile_export.jsonl"
 AIPERF_DOCS = FORMATS / "examples" / "aiperf_profile_export_docs_example.jsonl"
 GENAI = FORMATS / "examples" / "genai_perf_profile_export_triton_fixture.json"
 LLMPERF = FORMATS / "samples" / "llmperf"
-UTC = timezone.utc
+UTC = UTC
 
 needs_shared = pytest.mark.skipif(not FORMATS.is_dir(), reason="../shared/formats missing")
 
@@ -91,7 +91,9 @@ def test_aiperf_percentiles_match_raw_file():
         "chunks": np.concatenate([r["itl_s"] for r in t]),
     }
     for key in by_hand:
-        np.testing.assert_allclose(np.percentile(ours[key], [50, 90, 99]), np.percentile(by_hand[key], [50, 90, 99]), rtol=1e-12)
+        np.testing.assert_allclose(
+            np.percentile(ours[key], [50, 90, 99]), np.percentile(by_hand[key], [50, 90, 99]), rtol=1e-12
+        )
     # the literal values (seconds), rounded to the ms, as reported in the closing note
     assert np.round(np.percentile(ours["e2e"], [50, 90, 99]), 3).tolist() == [9.097, 9.278, 9.298]
     assert np.round(np.percentile(ours["ttft"], [50, 90, 99]), 3).tolist() == [2.369, 3.797, 3.833]
@@ -172,7 +174,11 @@ def test_genai_perf_openai_usage_and_epoch_timestamps():
                         "response_timestamps": [1_700_000_000_100_000_000, 1_700_000_000_500_000_000],
                         "response_outputs": [{"response": sse}, {"response": last}],
                     },
-                    {"timestamp": 1_700_000_001_000_000_000, "response_timestamps": [], "response_outputs": []},
+                    {
+                        "timestamp": 1_700_000_001_000_000_000,
+                        "response_timestamps": [],
+                        "response_outputs": [],
+                    },
                     {"timestamp": "soon", "response_timestamps": []},
                 ],
             }
@@ -211,7 +217,9 @@ def test_llmperf_pinned_rows():
     assert r["request_id"] == "anyscale_13b#1" and r["source_line"] == 1
     assert r["ttft_s"] == 0.5575600349999945 and r["e2e_latency_s"] == 1.5281514210000182
     assert r["prompt_tokens"] == 550 and r["output_tokens"] == 151
-    assert r["tpot_s"] == pytest.approx(0.9705913860000237 / 150, rel=1e-12) and r["derived_fields"] == "tpot_s"
+    assert (
+        r["tpot_s"] == pytest.approx(0.9705913860000237 / 150, rel=1e-12) and r["derived_fields"] == "tpot_s"
+    )
     lepton = rows(run(llmperf.ADAPTER, LLMPERF / "lepton_7b.json"))
     raw = json.loads((LLMPERF / "lepton_7b.json").read_text())
     i = next(i for i, x in enumerate(raw) if x["error_code"] == 429)
@@ -226,7 +234,13 @@ def test_llmperf_pinned_rows():
 def test_llmperf_bad_record_quarantined():
     data = json.dumps(
         [
-            {"error_code": None, "ttft_s": 0.5, "end_to_end_latency_s": 2.5, "number_input_tokens": 10, "number_output_tokens": 5},
+            {
+                "error_code": None,
+                "ttft_s": 0.5,
+                "end_to_end_latency_s": 2.5,
+                "number_input_tokens": 10,
+                "number_output_tokens": 5,
+            },
             {"error_code": None, "ttft_s": "fast", "end_to_end_latency_s": 1.0},
             "oops",
         ]

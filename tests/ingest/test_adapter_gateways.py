@@ -7,7 +7,7 @@ lines from public docs) and tests/data (see tests/data/PROVENANCE-adapters-e.md)
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from traceana.schema import conform
 
 FORMATS = Path(__file__).resolve().parents[3] / "shared" / "formats" / "examples"
 DATA = Path(__file__).resolve().parents[1] / "data"
-UTC = timezone.utc
+UTC = UTC
 needs_shared = pytest.mark.skipif(not FORMATS.is_dir(), reason="../shared/formats missing")
 
 
@@ -77,10 +77,21 @@ def test_litellm_jsonl_streaming_fallback_and_timeout():
 
 
 def test_litellm_malformed_records_quarantined():
-    good = {"id": "x1", "startTime": 1737710446.0, "endTime": 1737710447.0, "completionStartTime": 1737710447.0,
-            "status": "success", "model": "m", "call_type": "completion"}
-    lines = [json.dumps(good), "{broken", json.dumps({**good, "id": "x3", "startTime": "yesterday"}),
-             json.dumps({**good, "id": "x4", "status": "maybe"})]
+    good = {
+        "id": "x1",
+        "startTime": 1737710446.0,
+        "endTime": 1737710447.0,
+        "completionStartTime": 1737710447.0,
+        "status": "success",
+        "model": "m",
+        "call_type": "completion",
+    }
+    lines = [
+        json.dumps(good),
+        "{broken",
+        json.dumps({**good, "id": "x3", "startTime": "yesterday"}),
+        json.dumps({**good, "id": "x4", "status": "maybe"}),
+    ]
     res = litellm.read(Source(Path("logs.jsonl"), "\n".join(lines).encode()))
     assert [r["request_id"] for r in rows(res)] == ["x1"]
     assert [(q.line, q.field) for q in res.quarantine] == [(2, None), (3, "startTime"), (4, "status")]
@@ -114,13 +125,19 @@ def test_tgi_text_log_rows():
 
 
 def test_tgi_text_ansi_trace_id_and_malformed():
-    ok = ('\x1b[2m2024-02-14T06:49:51.437631Z\x1b[0m \x1b[32m INFO\x1b[0m HTTP request{otel.name=POST /generate '
-          'trace_id=d6e2778955d17bf523e3dc568754ef3e}:generate{total_time="4.065504959s" validation_time="440.038965ms" '
-          'queue_time="94.981µs" inference_time="3.625371193s" time_per_token="38.982485ms" seed="None"}: '
-          'text_generation_router::server: router/src/server.rs:402: Success')
-    bad = ('2024-02-14T06:49:52.000000Z  INFO generate{total_time="lots" queue_time="1ms"}: '
-           "text_generation_router::server: router/src/server.rs:402: Success")
-    warn = "2024-02-14T06:49:53.000000Z  WARN text_generation_router::infer: router/src/infer.rs:1: overloaded"
+    ok = (
+        "\x1b[2m2024-02-14T06:49:51.437631Z\x1b[0m \x1b[32m INFO\x1b[0m HTTP request{otel.name=POST /generate "
+        'trace_id=d6e2778955d17bf523e3dc568754ef3e}:generate{total_time="4.065504959s" validation_time="440.038965ms" '
+        'queue_time="94.981µs" inference_time="3.625371193s" time_per_token="38.982485ms" seed="None"}: '
+        "text_generation_router::server: router/src/server.rs:402: Success"
+    )
+    bad = (
+        '2024-02-14T06:49:52.000000Z  INFO generate{total_time="lots" queue_time="1ms"}: '
+        "text_generation_router::server: router/src/server.rs:402: Success"
+    )
+    warn = (
+        "2024-02-14T06:49:53.000000Z  WARN text_generation_router::infer: router/src/infer.rs:1: overloaded"
+    )
     res = tgi_text.read(Source(Path("router.log"), "\n".join([ok, bad, warn]).encode()))
     (r,) = rows(res)
     assert r["request_id"] == "d6e2778955d17bf523e3dc568754ef3e"
@@ -144,9 +161,18 @@ def test_tgi_json_log_rows():
 
 
 def test_tgi_json_malformed_success_quarantined():
-    ev = {"timestamp": "2024-02-14T06:49:51.437631Z", "level": "INFO", "message": "Success",
-          "target": "text_generation_router::server", "span": {"name": "generate", "total_time": "12 parsecs"}}
-    lines = [json.dumps(ev), '{"message": "Success", "target": "text_generation_router::server", "span": {', "not json at all"]
+    ev = {
+        "timestamp": "2024-02-14T06:49:51.437631Z",
+        "level": "INFO",
+        "message": "Success",
+        "target": "text_generation_router::server",
+        "span": {"name": "generate", "total_time": "12 parsecs"},
+    }
+    lines = [
+        json.dumps(ev),
+        '{"message": "Success", "target": "text_generation_router::server", "span": {',
+        "not json at all",
+    ]
     res = tgi_json.read(Source(Path("tgi.jsonl"), "\n".join(lines).encode()))
     assert rows(res) == []
     assert [(q.line, q.field) for q in res.quarantine] == [(1, "total_time"), (2, None)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -38,15 +37,17 @@ def build(
     lines = frame.lines[keep]
     out: dict[str, pa.Array] = {}
     if "request_id" not in cols:
-        out["request_id"] = pa.array([f"{stem(src)}#{int(n)}" for n in lines], type=pa.string())
+        prefix = f"{stem(src)}#"
+        ids = pl.select(pl.lit(prefix) + pl.Series(lines, dtype=pl.Int64).cast(pl.String)).to_series()
+        out["request_id"] = ids.to_arrow().cast(pa.string())
     for name, series in cols.items():
         out[name] = arrow(series, _TYPES[name], keep)
     out["source_line"] = pa.array(lines, type=pa.int64())
-    out["source_format"] = pa.array(np.full(len(lines), fmt, dtype=object), type=pa.string())
+    out["source_format"] = pa.repeat(pa.scalar(fmt, pa.string()), len(lines))
     if frame.skipped_blank:
         notes = [*notes, f"{frame.skipped_blank} blank line(s) skipped"]
     return AdapterResult(requests=pa.table(out), quarantine=quarantine, notes=notes)
 
 
 def constant(value, n: int, dtype: pl.DataType = pl.String) -> pl.Series:
-    return pl.Series([value] * n, dtype=dtype) if value is not None else pl.Series([None] * n, dtype=dtype)
+    return pl.select(pl.repeat(pl.lit(value, dtype=dtype), n)).to_series()
