@@ -138,3 +138,12 @@ def test_error_type_helper():
     )
     assert vllm_bench.error_type("Internal Server Error\nmore") == "Internal Server Error"
     assert len(vllm_bench.error_type("x" * 500)) == 200
+
+
+def test_non_numeric_itl_is_quarantined():
+    doc = json.loads(NEW.read_text())
+    doc["itls"][0] = [0.125, True, 0.125]
+    res = read_doc(doc)
+    assert [(q.line, q.field) for q in res.quarantine] == [(1, "ttfts/itls/latencies")]
+    assert "itl is not a number: True" in res.quarantine[0].reason
+    assert res.requests.num_rows == 2

@@ -24,6 +24,7 @@ request row per index of the parallel per-request arrays ``input_lens``, ``outpu
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -108,7 +109,9 @@ def _request(doc: dict, i: int) -> dict:
             if itl is not None:
                 if not isinstance(itl, list):
                     raise ValueError("itl list is not a list")
-                itl = [_number(x, "itl") for x in itl]
+                if not all(type(x) is float or type(x) is int for x in itl):  # noqa: E721 - bool is not a gap
+                    bad = next(x for x in itl if type(x) is not float and type(x) is not int)  # noqa: E721
+                    raise ValueError(f"itl is not a number: {str(bad)[:80]}")
             lat = None if get("latencies") is None else _number(get("latencies"), "latency")
         except ValueError as exc:
             raise ValueError("ttfts/itls/latencies", str(exc)) from None
@@ -116,7 +119,7 @@ def _request(doc: dict, i: int) -> dict:
         if lat is not None:
             row["e2e"] = lat
         elif ttft is not None and itl is not None:
-            row["e2e"], row["e2e_derived"] = ttft + float(np.sum(itl)), True
+            row["e2e"], row["e2e_derived"] = ttft + math.fsum(itl), True
     start = get("start_times")
     try:
         row["start"] = None if start is None else _number(start, "start_time")
