@@ -269,3 +269,42 @@ def test_range_json_array_and_vector_result():
     assert row["kv_cache_usage"] is None  # NaN is Prometheus' "no value"
     assert any("1 NaN samples" in n for n in res.notes)
     assert row["time"] == datetime(2025, 10, 9, 8, 53, 20, 500000, tzinfo=UTC)
+
+
+def test_tgi_gauges_and_histograms():
+    data = (
+        b"# scrape 1760000000\n"
+        b"# TYPE tgi_batch_current_size gauge\ntgi_batch_current_size 3\n"
+        b"# TYPE tgi_queue_size gauge\ntgi_queue_size 5\n"
+        b"# TYPE tgi_batch_max_total_tokens gauge\ntgi_batch_max_total_tokens 16000\n"
+        b"# TYPE tgi_request_queue_duration histogram\n"
+        b'tgi_request_queue_duration_bucket{le="0.5"} 4\ntgi_request_queue_duration_bucket{le="+Inf"} 6\n'
+        b"tgi_request_queue_duration_sum 2.5\ntgi_request_queue_duration_count 6\n"
+        b"# TYPE tgi_request_mean_time_per_token_duration histogram\n"
+        b'tgi_request_mean_time_per_token_duration_bucket{le="+Inf"} 6\n'
+    )
+    assert prometheus_text.sniff(data, Path("tgi.prom"))
+    res = read_bytes(prometheus_text, data, "scrapes/tgi-0.prom")
+    (row,) = res.engine_samples.to_pylist()
+    assert (row["instance"], row["num_running"], row["num_waiting"], row["kv_cache_capacity_tokens"]) == (
+        "tgi-0",
+        3.0,
+        5.0,
+        16000,
+    )
+    h = res.engine_histograms.to_pylist()
+    # time_per_token includes prefill in TGI: not canonical TPOT, so not mapped
+    assert [(r["metric"], r["le"], r["cumulative_count"], r["sum"], r["count"]) for r in h] == [
+        ("queue_time_s", 0.5, 4.0, 2.5, 6.0),
+        ("queue_time_s", math.inf, 6.0, 2.5, 6.0),
+    ]
+
+
+def test_sglang_dp_ranks_become_instances():
+    data = (
+        b"# scrape 1760000000\n"
+        b'sglang:num_running_reqs{dp_rank="0",model_name="q",tp_rank="0"} 2\n'
+        b'sglang:num_running_reqs{dp_rank="1",model_name="q",tp_rank="0"} 3\n'
+    )
+    rows = by_instance(read_bytes(prometheus_text, data, "node-1.prom").engine_samples)
+    assert {k: v[0]["num_running"] for k, v in rows.items()} == {"node-1:0": 2.0, "node-1:1": 3.0}
