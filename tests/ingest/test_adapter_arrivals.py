@@ -151,3 +151,10 @@ def test_burstgpt_quoted_and_ragged_rows_use_the_line_reader():
     res, t = read(burstgpt.ADAPTER, Path("BurstGPT_1.csv"), data)
     assert [r["source_line"] for r in t.to_pylist()] == [2, 5]
     assert sorted((q.line, q.field) for q in res.quarantine) == [(3, None), (4, "prompt_tokens")]
+
+
+def test_unquoted_ragged_and_empty_rows_are_quarantined_not_dropped():
+    data = b"TIMESTAMP,ContextTokens,GeneratedTokens\r\n2023-11-16 18:17:04,1,2\r\n2023-11-16 18:17:05,3\r\n,,\r\n\r\n2023-11-16 18:17:06,5,6\r\n"
+    res, t = read(azure.ADAPTER, Path("AzureLLMInferenceTrace_conv.csv"), data)
+    assert [r["source_line"] for r in t.to_pylist()] == [2, 6]
+    assert sorted((q.line, q.field) for q in res.quarantine) == [(3, None), (4, "arrival_time")]

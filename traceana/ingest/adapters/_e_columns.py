@@ -42,19 +42,45 @@ def _text(src: Source) -> bytes:
 def read_csv_strings(src: Source) -> Frame:
     """A CSV file with a header, every column as a string."""
     data = _text(src)
-    n_lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
     if b'"' not in data:
-        try:
-            df = pl.read_csv(io.BytesIO(data), infer_schema=False, has_header=True)
-        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.ShapeError):
-            df = None
-        if df is not None and df.height == n_lines - 1 and df.width > 0:
-            lines = np.arange(2, df.height + 2, dtype=np.int64)
-            blank = df.select(pl.all_horizontal(pl.all().is_null())).to_series().to_numpy()
-            if blank.any():
-                df, lines = df.filter(~pl.Series(blank)), lines[~blank]
-            return Frame(df, lines, skipped_blank=int(blank.sum()))
+        shape = _line_shape(data)
+        if shape is not None:
+            blank, n_rows = shape
+            try:
+                df = pl.read_csv(io.BytesIO(data), infer_schema=False, has_header=True)
+            except (pl.exceptions.PolarsError, ValueError):
+                df = None
+            if df is not None and df.height == n_rows and df.width > 0:
+                lines = np.arange(2, df.height + 2, dtype=np.int64)
+                if blank.any():
+                    df, lines = df.filter(~pl.Series(blank)), lines[~blank]
+                return Frame(df, lines, skipped_blank=int(blank.sum()))
     return _read_csv_python(src, data)
+
+
+def _line_shape(data: bytes) -> tuple[np.ndarray, int] | None:
+    """(blank mask of the data lines, number of data lines), or None when a line has the wrong field count.
+
+    Unquoted CSV only: a line's field count is its comma count + 1, so ragged
+    lines are found without parsing; the per-line reader then quarantines them.
+    """
+    arr = np.frombuffer(data, dtype=np.uint8)
+    nl = np.flatnonzero(arr == 0x0A)
+    starts = np.concatenate(([0], nl + 1))
+    ends = np.concatenate((nl, [len(arr)]))
+    if len(arr) and ends[-1] == starts[-1]:  # a final newline does not open another line
+        starts, ends = starts[:-1], ends[:-1]
+    if len(starts) == 0:
+        return None
+    length = ends - starts
+    last = arr[np.maximum(ends - 1, 0)] if len(arr) else np.zeros(0, dtype=np.uint8)
+    blank = (length == 0) | ((length == 1) & (last == 0x0D))
+    commas = np.bincount(
+        np.searchsorted(starts, np.flatnonzero(arr == 0x2C), side="right") - 1, minlength=len(starts)
+    )
+    if np.any(commas[1:][~blank[1:]] != commas[0]):
+        return None
+    return blank[1:], len(starts) - 1
 
 
 def _read_csv_python(src: Source, data: bytes) -> Frame:
