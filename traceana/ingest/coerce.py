@@ -139,12 +139,15 @@ def coerce(df: pl.DataFrame, table: str) -> pl.DataFrame:
 
 
 def _one(value, dtype):
+    """Cast one value (via its text); None when it does not parse."""
     try:
-        return pl.Series([value]).cast(pl.String).pipe(
-            lambda s: pl.DataFrame({"v": s}).select(_cast_expr("v", dtype, pl.String)).item()
-        )
+        s = pl.Series("v", [value])
+        if s.dtype != pl.String:
+            s = s.cast(pl.String, strict=False)
+        out = s.to_frame().select(_cast_expr("v", dtype, pl.String)).item()
     except pl.exceptions.PolarsError:
         return None
+    return out.to_list() if isinstance(out, pl.Series) else out
 
 
 def type_failures(df: pl.DataFrame) -> list[str]:

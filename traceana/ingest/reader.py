@@ -32,11 +32,14 @@ def expand_paths(paths: list[str | Path]) -> list[Path]:
         if not os.path.lexists(p):
             raise TraceParseError(str(p), "no such file or directory")
         if p.is_dir() and not p.is_symlink():
+            before = len(out)
             for root, dirs, files in os.walk(p, followlinks=False):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if not name.startswith(".") and not name.endswith((".md", ".toml", ".yaml", ".yml")):
                         out.append(Path(root) / name)
+            if len(out) == before:
+                raise TraceParseError(str(p), "no input files found in this directory (hidden files and .md/.toml/.yaml are skipped)")
         else:
             out.append(p)
     return out

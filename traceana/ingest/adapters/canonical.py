@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from traceana.schema import arrow_schema
 NAME = "canonical"
 _REQ_KEYS = {"request_id", "arrival_time"}
 _ENG_KEYS = {"time", "instance"}
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def _table_for(columns) -> str | None:
@@ -36,11 +38,14 @@ def _table_for(columns) -> str | None:
 
 
 def _first_json_keys(head: bytes) -> set[str]:
+    """Keys of the first JSON object; for a first line cut by the head (a huge line), keys seen in it."""
     for line in head.splitlines():
         if line.strip():
             try:
                 obj = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
+                if b"\n" not in head.lstrip():  # the first line is longer than the head
+                    return {k for k in _REQ_KEYS | _ENG_KEYS if b'"%s"' % k.encode() in line}
                 return set()
             return set(obj) if isinstance(obj, dict) else set()
     return set()
@@ -113,6 +118,8 @@ def _read_jsonl(src: Source, table: str) -> AdapterResult:
     data = src.data
     if len(data) > src.limits.max_line_bytes and _line_lengths(data).max() > src.limits.max_line_bytes:
         return _read_jsonl_slow(src, table)  # the slow path quarantines the over-long lines
+    if _SURROGATE_ESCAPE.search(data):
+        return _read_jsonl_slow(src, table)  # polars turns a lone "\ud800" into "\x00" silently
     lines = _nonblank_line_numbers(data)
     try:
         df = pl.read_ndjson(io.BytesIO(data), schema=_string_schema(table))
@@ -140,6 +147,9 @@ def _read_jsonl_slow(src: Source, table: str) -> AdapterResult:
             continue
         if not isinstance(obj, dict):
             quarantine.append(QuarantineRow(line_no, None, "not a JSON object", raw_json(obj), table))
+            continue
+        if any(isinstance(v, str) and _has_surrogate(v) for v in obj.values()):
+            quarantine.append(QuarantineRow(line_no, None, "invalid UTF-8: a lone surrogate escape (\\udXXX) in a string", json.dumps(obj)[:4096], table))
             continue
         line_nos.append(line_no)
         for n in names:
