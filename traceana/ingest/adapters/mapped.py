@@ -113,6 +113,8 @@ def read_mapped(src: Source, column_map: dict) -> AdapterResult:
         else:
             cols[field] = c.column(col).cast(pl.String)
     c.require(cols["arrival_time"], "arrival_time")
+    if "request_id" in cols:
+        c.require(cols["request_id"], "request_id")  # the canonical id is non-null
     n = frame.df.height
     for field, value in cmap["constants"].items():
         cols[field] = constant(value, n, pl.Int64 if kind(field) == "int" else pl.String)
