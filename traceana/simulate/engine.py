@@ -206,6 +206,8 @@ def run_engine(
                     S_adm -= adm[r2]
                     s.gcnt += F2 - adm[r2]
                     finish[r2] = now
+                if b == 0:  # drop the float residue of the running sums
+                    S_ctx = S_adm = 0.0
             else:
                 r2, _ = running.popitem()  # the most recently admitted (recompute preemption)
                 b -= 1

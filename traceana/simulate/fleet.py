@@ -135,7 +135,7 @@ LLAMA_8B_H100 = ServiceModel(
     decode_base_s=0.007,
     decode_s_per_seq=0.00006,
     max_batch=256,
-    kv_capacity_tokens=396_672,
+    kv_capacity_tokens=427_232,
 )
 LLAMA_70B_4XH100 = ServiceModel(
     prefill_s_per_token=0.00016,

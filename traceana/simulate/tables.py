@@ -41,6 +41,7 @@ class SimOutput:
     fleet: Fleet
     t0_epoch_s: float
     end_s: float  # last completion, s since t0
+    arrivals: Arrivals | None = None
 
 
 def simulate(
@@ -88,7 +89,7 @@ def simulate(
     samples = _samples_table(arrivals.t0_epoch_s, fleet, res)
     e2e = req.column("e2e_latency_s").to_numpy()
     end = float(np.max(arrivals.t_s + e2e))
-    return SimOutput(req, samples, res, fleet, arrivals.t0_epoch_s, end)
+    return SimOutput(req, samples, res, fleet, arrivals.t0_epoch_s, end, arrivals)
 
 
 def _ts(t0_epoch_s: float, rel_s: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
@@ -130,9 +131,16 @@ def _requests_table(
     n = len(arr)
     st = res.status
     ran = res.first_token_s >= 0  # got at least one token (ok, error)
-    queue = np.where(ran, res.scheduled_s - arr.t_s, np.where(st == TIMEOUT, fleet.queue_timeout_s, 0.0))
-    prefill = np.where(ran, res.first_token_s - res.scheduled_s, 0.0)
-    decode = np.where(ran, res.finish_s - res.first_token_s, 0.0)
+    # durations from event times on the microsecond grid, so scheduled_time = arrival_time + queue_time_s exactly
+    a_us = np.rint(arr.t_s * 1e6)
+    s_us, f_us, e_us = (
+        np.rint(np.where(ran, x, arr.t_s) * 1e6) for x in (res.scheduled_s, res.first_token_s, res.finish_s)
+    )
+    timeout_us = np.rint(fleet.queue_timeout_s * 1e6) if np.isfinite(fleet.queue_timeout_s) else 0.0
+    queue = np.where(ran, s_us - a_us, np.where(st == TIMEOUT, timeout_us, 0.0)) / 1e6
+    prefill = (f_us - s_us) / 1e6
+    decode = (e_us - f_us) / 1e6
+    post = np.maximum(np.rint(post * 1e6), 1.0 if fleet.post_median_s > 0 else 0.0) / 1e6
     e2e = queue + prefill + decode + post
     out_tok = np.where(ran, out, 0)
     tpot_ok = ran & (out_tok > 1)
@@ -163,7 +171,7 @@ def _requests_table(
         "request_id": _request_ids(prefix, n),
         "arrival_time": _ts(arr.t0_epoch_s, arr.t_s),
         "queue_time_s": pa.array(queue, type=pa.float64()),
-        "scheduled_time": _ts(arr.t0_epoch_s, np.where(ran, res.scheduled_s, 0.0), ran),
+        "scheduled_time": _ts(arr.t0_epoch_s, s_us / 1e6, ran),
         "scheduler_decision": pa.array(decision, type=pa.string()),
         "num_preemptions": pa.array(res.num_preemptions, type=pa.int64()),
         "prompt_tokens": pa.array(arr.prompt_tokens, type=pa.int64()),
