@@ -59,7 +59,7 @@ def test_never_auto_detected_and_needs_a_map():
 
 
 def test_bad_values_quarantined_with_line_numbers():
-    data = b"id,t,lat\na,1740830400123,250\nb,not-a-time,250\nc,1740830400500,slow\nd,1740830400600,300\n"
+    data = b"id,t,lat\na,1740830400123,250\nb,not-a-time,250\nc,1740830400500,slow\nd,1740830400600,300\n,1740830400700,300\n"
     cmap = {
         "columns": {
             "request_id": "id",
@@ -74,7 +74,7 @@ def test_bad_values_quarantined_with_line_numbers():
         got[0]["arrival_time"] == datetime(2025, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
         and got[0]["e2e_latency_s"] == 0.25
     )
-    assert sorted((q.line, q.field) for q in res.quarantine) == [(3, "arrival_time"), (4, "e2e_latency_s")]
+    assert sorted((q.line, q.field) for q in res.quarantine) == [(3, "arrival_time"), (4, "e2e_latency_s"), (6, "request_id")]
 
 
 def test_jsonl_and_parquet_sources():
