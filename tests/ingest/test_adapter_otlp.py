@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from traceana.errors import TraceParseError
+from traceana.errors import TraceanaError, TraceParseError
 from traceana.ingest.adapters import otel_genai, vllm_otlp
 from traceana.ingest.base import Source
 from traceana.ingest.registry import detect
@@ -186,3 +188,38 @@ def test_sniffers_refuse_other_json():
     head = b'{"date": "20260722-060114", "ttfts": [0.1], "itls": [[0.1]]}'
     assert not vllm_otlp.sniff(head, Path("x.json"))
     assert not otel_genai.sniff(head, Path("x.json"))
+
+
+# --- hostile input: a result or a TraceanaError, never a crash -------------------------------
+
+_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 2**64),
+    st.floats(allow_nan=False),
+    st.text(max_size=5),
+    st.sampled_from(["0", "+Inf", "NaN", "llm_request", "1760000000000000000", "success", "matrix"]),
+)
+_keys = st.sampled_from(
+    "resourceSpans resource attributes scopeSpans spans key value stringValue intValue doubleValue arrayValue "
+    "values startTimeUnixNano endTimeUnixNano status code name spanId gen_ai.request.id gen_ai.latency.e2e "
+    "gen_ai.request.model data result resultType metric __name__ date duration ttfts itls input_lens "
+    "output_lens errors start_times latencies".split()
+)
+_json = st.recursive(
+    _leaf, lambda c: st.one_of(st.lists(c, max_size=4), st.dictionaries(_keys, c, max_size=5)), max_leaves=25
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_json, st.booleans())
+def test_hostile_json_gives_a_result_or_a_traceana_error(doc, as_lines):
+    from traceana.ingest.adapters import prometheus_range, vllm_bench
+
+    data = (json.dumps(doc) + "\n" + json.dumps(doc)) if as_lines else json.dumps(doc, indent=1)
+    for mod in (vllm_otlp, otel_genai, prometheus_range, vllm_bench):
+        try:
+            res = mod.read(Source(Path("x.json"), data.encode()))
+        except TraceanaError:
+            continue
+        assert res.records_read is not None

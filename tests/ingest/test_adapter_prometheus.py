@@ -9,7 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from traceana.errors import TraceanaError
 from traceana.ingest.adapters import _prom, prometheus_range, prometheus_text
 from traceana.ingest.base import Source
 from traceana.ingest.registry import detect
@@ -308,3 +311,32 @@ def test_sglang_dp_ranks_become_instances():
     )
     rows = by_instance(read_bytes(prometheus_text, data, "node-1.prom").engine_samples)
     assert {k: v[0]["num_running"] for k, v in rows.items()} == {"node-1:0": 2.0, "node-1:1": 3.0}
+
+
+_LINES = [
+    "# scrape 1760000000",
+    "# scrape x",
+    'vllm:num_requests_running{engine="0"} 3',
+    "vllm:prompt_tokens_total 5",
+    'vllm:time_to_first_token_seconds_bucket{le="x"} 1',
+    'vllm:time_to_first_token_seconds_bucket{le="+Inf"} NaN',
+    "vllm:x{",
+    "garbage",
+    "vllm:e2e_request_latency_seconds_sum 3 17600000000",
+    "sglang:token_usage 0",
+    "sglang:num_used_tokens 5",
+    "# TYPE a gauge",
+    "",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(_LINES), max_size=12))
+def test_hostile_text_gives_a_result_or_a_traceana_error(lines):
+    try:
+        res = read_bytes(prometheus_text, "\n".join(lines).encode())
+    except TraceanaError:
+        return
+    assert res.records_read == res.engine_samples.num_rows + res.engine_histograms.num_rows + len(
+        res.quarantine
+    )

@@ -127,7 +127,7 @@ def _status(span: dict) -> tuple[int, str | None]:
     st = span.get("status") or {}
     if not isinstance(st, dict):
         raise FieldError("status", "status is not an object")
-    code = st.get("code", 0)
+    code = st.get("code") or 0
     if isinstance(code, str):
         code = STATUS_CODES.get(code, code)
         try:
@@ -198,16 +198,37 @@ def iter_spans(src: Source) -> Iterator[Span | QuarantineRow]:
                 )
                 continue
             for rs in d.get("resourceSpans") or []:
-                try:
-                    resource = attributes(((rs or {}).get("resource") or {}).get("attributes"))
-                except FieldError as exc:
-                    yield QuarantineRow(lineno or None, f"resource.{exc.field}", exc.reason, raw_json(rs))
-                    continue
-                scopes = (rs.get("scopeSpans") or []) + (rs.get("instrumentationLibrarySpans") or [])
-                for ss in scopes:
-                    for sp in (ss or {}).get("spans") or []:
-                        ordinal += 1
-                        yield _span(sp, lineno or ordinal, resource)
+                yield from _resource_spans(rs, lineno, ordinal)
+                ordinal += _count_spans(rs)
+
+
+def _lst(obj, key: str) -> list:
+    v = obj.get(key) if isinstance(obj, dict) else None
+    return v if isinstance(v, list) else []
+
+
+def _count_spans(rs) -> int:
+    scopes = _lst(rs, "scopeSpans") + _lst(rs, "instrumentationLibrarySpans")
+    return sum(len(_lst(ss, "spans")) for ss in scopes)
+
+
+def _resource_spans(rs, lineno: int, ordinal: int) -> Iterator[Span | QuarantineRow]:
+    """The spans of one ``resourceSpans`` entry (``ordinal`` = spans seen before it)."""
+    if not isinstance(rs, dict):
+        yield QuarantineRow(
+            lineno or None, "resourceSpans", "resourceSpans entry is not an object", raw_json(rs)
+        )
+        return
+    res = rs.get("resource")
+    try:
+        resource = attributes(res.get("attributes") if isinstance(res, dict) else None)
+    except FieldError as exc:
+        yield QuarantineRow(lineno or None, f"resource.{exc.field}", exc.reason, raw_json(rs))
+        return
+    for ss in _lst(rs, "scopeSpans") + _lst(rs, "instrumentationLibrarySpans"):
+        for sp in _lst(ss, "spans"):
+            ordinal += 1
+            yield _span(sp, lineno or ordinal, resource)
 
 
 def _span(sp, record: int, resource: dict) -> Span | QuarantineRow:

@@ -86,9 +86,9 @@ def _series(doc, line: int | None, out: _prom.Samples, bad: list[QuarantineRow])
             )
         )
         return 0
-    data = doc.get("data") or {}
-    kind = data.get("resultType")
-    result = data.get("result")
+    data = doc.get("data")
+    kind = data.get("resultType") if isinstance(data, dict) else None
+    result = data.get("result") if isinstance(data, dict) else None
     if kind not in ("matrix", "vector") or not isinstance(result, list):
         bad.append(
             QuarantineRow(
