@@ -340,3 +340,14 @@ def test_hostile_text_gives_a_result_or_a_traceana_error(lines):
     assert res.records_read == res.engine_samples.num_rows + res.engine_histograms.num_rows + len(
         res.quarantine
     )
+
+
+def test_combine_single_scrape_files_gives_rates_across_them():
+    one = b'vllm:prompt_tokens_total{model_name="m"} 100\nvllm:num_requests_running{model_name="m"} 1\n'
+    two = b'vllm:prompt_tokens_total{model_name="m"} 400\nvllm:num_requests_running{model_name="m"} 2'
+    data = prometheus_text.combine_scrapes([(1760000010.5, two), (1760000000.5, one)])
+    rows = read_bytes(prometheus_text, data, "scrapes/pod-a.prom").engine_samples.to_pylist()
+    assert [(r["time"].timestamp(), r["num_running"], r["prompt_tokens_per_s"]) for r in rows] == [
+        (1760000000.5, 1.0, None),
+        (1760000010.5, 2.0, 30.0),
+    ]

@@ -59,6 +59,20 @@ def instance_from_path(path: Path) -> str:
     return name
 
 
+def combine_scrapes(scrapes: list[tuple[float, bytes]]) -> bytes:
+    """Several single-scrape files as one multi-scrape text, in time order.
+
+    ``scrapes`` are (time in Unix seconds, e.g. each file's mtime; decompressed bytes).
+    Reading the result with this adapter gives counter rates across the files, which
+    reading them one by one cannot (a rate needs two scrapes of an instance).
+    """
+    parts = []
+    for t, data in sorted(scrapes, key=lambda x: x[0]):
+        parts.append(f"# scrape {t!r}\n".encode())
+        parts.append(data if data.endswith(b"\n") else data + b"\n")
+    return b"".join(parts)
+
+
 def _mtime_us(path: Path) -> int | None:
     try:
         return path.stat().st_mtime_ns // 1000
