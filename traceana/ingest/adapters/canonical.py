@@ -83,6 +83,23 @@ def _line_lengths(data: bytes) -> np.ndarray:
     return ends - starts
 
 
+def _over_limits(data: bytes, limits) -> bool:
+    """True when some line may pass a limit: longer than max_line_bytes, or more '[' and '{' than max_json_depth.
+
+    The bracket count bounds the nesting depth from above (brackets inside strings
+    count too), so a False here is exact and a True sends the file to the slow path,
+    which measures each line exactly.
+    """
+    arr = np.frombuffer(data, dtype=np.uint8)
+    nl = np.flatnonzero(arr == 10)
+    starts = np.concatenate(([0], nl + 1))
+    ends = np.concatenate((nl, [len(arr)]))
+    if (ends - starts).max() > limits.max_line_bytes:
+        return True
+    cum = np.concatenate(([0], np.cumsum((arr == 0x5B) | (arr == 0x7B))))
+    return bool(((cum[ends] - cum[starts]) > limits.max_json_depth).any())
+
+
 def _simple_csv_lines(data: bytes) -> np.ndarray | None:
     """Line numbers of the data rows when polars' fast CSV reader maps rows to lines one to one.
 
@@ -116,10 +133,9 @@ def _string_schema(table: str) -> dict[str, pl.DataType]:
 
 def _read_jsonl(src: Source, table: str) -> AdapterResult:
     data = src.data
-    if len(data) > src.limits.max_line_bytes and _line_lengths(data).max() > src.limits.max_line_bytes:
-        return _read_jsonl_slow(src, table)  # the slow path quarantines the over-long lines
-    if _SURROGATE_ESCAPE.search(data):
-        return _read_jsonl_slow(src, table)  # polars turns a lone "\ud800" into "\x00" silently
+    if _over_limits(data, src.limits) or _SURROGATE_ESCAPE.search(data):
+        # The slow path quarantines over-long and too-deep lines; polars turns a lone "\ud800" into "\x00".
+        return _read_jsonl_slow(src, table)
     lines = _nonblank_line_numbers(data)
     try:
         df = pl.read_ndjson(io.BytesIO(data), schema=_string_schema(table))
