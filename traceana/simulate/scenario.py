@@ -23,8 +23,8 @@ from traceana.simulate.tables import SimOutput, simulate
 
 #: requests in the bundled sample day
 SAMPLE_REQUESTS = 30_000
-SAMPLE_DATE = "2026-11-17"
-SAMPLE_SEED = 20261117
+SAMPLE_DATE = "2025-11-17"
+SAMPLE_SEED = 20251117
 MODELS = ("llama-3.1-8b", "llama-3.1-70b")
 
 
