@@ -9,7 +9,13 @@ of the bundled samples (:mod:`.samples`, :mod:`.realformats`, :mod:`.gateway`).
 
 from __future__ import annotations
 
-from traceana.simulate.arrivals import Arrivals, diurnal_profile, lognormal_tokens, poisson_arrivals, renewal_arrivals
+from traceana.simulate.arrivals import (
+    Arrivals,
+    diurnal_profile,
+    lognormal_tokens,
+    poisson_arrivals,
+    renewal_arrivals,
+)
 from traceana.simulate.fleet import PROFILES, Fallback, Fleet, InstanceSpec, ServiceModel, demo_fleet
 from traceana.simulate.replay import read_arrivals
 from traceana.simulate.samples import write_fleet_day, write_samples
