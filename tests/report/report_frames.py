@@ -20,6 +20,14 @@ def requests_frame(rows: list[dict]) -> pl.LazyFrame:
     return pl.from_arrow(conform(table, "requests")).lazy()
 
 
+PROVENANCE = ("source_format", "source_file", "source_line", "derived_fields")
+
+
+def write_parquet(lf: pl.LazyFrame, path) -> None:
+    """A canonical Parquet file as a source would write it (no provenance columns: ingest adds those)."""
+    lf.drop([c for c in PROVENANCE if c in lf.collect_schema().names()]).collect().write_parquet(path)
+
+
 def engine_frame(rows: list[dict]) -> pl.LazyFrame:
     cols = sorted({k for r in rows for k in r})
     table = pa.Table.from_pylist([{k: r.get(k) for k in cols} for r in rows])

@@ -41,6 +41,25 @@ def _load(config_path, slo_files):
     return config, slos
 
 
+def _check_ingest(st) -> list[str]:
+    """Refuse to report on a partial input: a refused file is bad input (exit 2), as in ``traceana ingest``.
+
+    Returns notes for the report (rows quarantined at ingest).
+    """
+    from traceana.errors import TraceanaError
+
+    summary = getattr(st, "last_ingest", None)
+    if summary is None:
+        return []
+    refused = summary.refused
+    if refused:
+        first = refused[0].error or refused[0].path
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        raise TraceanaError(f"input refused: {first}{more}. Hint: `traceana ingest PATH --store DIR` shows every file's status")
+    n = summary.quarantined
+    return [f"{n:,} input rows were quarantined at ingest (run `traceana ingest` into a store, then `traceana quarantine`)"] if n else []
+
+
 def input_options(f):
     f = click.option("--format", "fmt", default=None, help="Adapter name for PATHS; default: detected from the content.")(f)
     f = click.option("--store", "store_dir", default=None, type=click.Path(), help="Read an existing store instead of PATHS.")(f)
@@ -71,8 +90,10 @@ def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, un
     config, slos = _load(config_path, slo_files)
     group_by = [c.strip() for c in by.split(",") if c.strip()] if by is not None else (config.report.by or ["model"])
     with open_inputs(list(paths), store_dir, fmt=fmt) as st:
+        notes = _check_ingest(st)
         rep = build_report(st.requests(), st.engine_samples(), config=config, slos=slos, by=group_by,
                            since=since, until=until, title=title)
+    rep["warnings"] = notes + rep["warnings"]
     written = write_report(rep, out_dir, images=images)
     _print_summary(rep, written)
     code = rep["verdict"]["exit_code"]
@@ -117,7 +138,9 @@ def cost(paths, store_dir, fmt, config_path, slo_files, since, until, as_json, n
     _inputs(paths, store_dir)
     config, slos = _load(config_path, slo_files)
     with open_inputs(list(paths), store_dir, fmt=fmt) as st:
+        notes = _check_ingest(st)
         out = build_cost(st.requests(), st.engine_samples(), config=config, slos=slos, since=since, until=until)
+    out["warnings"] = notes + out["warnings"]
     if as_json:
         click.echo(json.dumps(clean(out), indent=2, allow_nan=False))
     else:
@@ -129,14 +152,14 @@ def _print_cost(out: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from traceana.report.tables import cost_table
+    from traceana.report.tables import autoscale_table, cost_table
 
     con = Console(soft_wrap=False, highlight=False)
     c = out.get("cost")
     if not c:
         con.print("no cost: the config has no [gpu_prices] (or no GPU-hours could be found)", markup=False)
     else:
-        t = cost_table(out)
+        t = cost_table(out, compact=True)
         rt = Table(title=f"{t.title} (window {out['window']['start']} -> {out['window']['end']}; tokens counted: {c.get('tokens')})",
                    title_justify="left")
         for i, col in enumerate(t.columns):
@@ -146,6 +169,15 @@ def _print_cost(out: dict) -> None:
         con.print(rt)
         if t.note:
             con.print(t.note, markup=False)
+        a = autoscale_table(out)
+        if a.rows:
+            at = Table(title=a.title, title_justify="left")
+            for i, col in enumerate(a.columns):
+                at.add_column(col, justify="left" if i < a.text_cols else "right", overflow="fold")
+            for row in a.rows:
+                at.add_row(*[str(x) for x in row])
+            con.print(at)
+            con.print(a.note, markup=False)
     for w in out.get("warnings") or []:
         con.print(f"note: {w}", markup=False)
     for s in out.get("slo") or []:

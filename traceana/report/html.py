@@ -16,7 +16,7 @@ import html
 import json
 from typing import Any
 
-from traceana.report.tables import Table, report_tables
+from traceana.report.tables import Table, report_tables, window_text
 
 CSS = """
 *{box-sizing:border-box}
@@ -107,18 +107,6 @@ def _table_html(t: Table) -> str:
         body.append("<tr>" + "".join(cells) + "</tr>")
     note = f'<p class="note">{e(t.note)}</p>' if t.note else ""
     return f'<div class="card"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{note}</div>'
-
-
-def short_time(iso_text: str | None) -> str:
-    """'2025-01-01T00:00:01.182165Z' -> '2025-01-01 00:00:01' (UTC, whole seconds)."""
-    return (iso_text or "n/a").replace("T", " ").split(".")[0].rstrip("Z")
-
-
-def window_text(w: dict) -> str:
-    a, b = short_time(w.get("start")), short_time(w.get("end"))
-    if a[:10] == b[:10]:
-        b = b[11:]
-    return f"{a} → {b} UTC"
 
 
 def _p99(rep: dict, metric: str) -> float | None:

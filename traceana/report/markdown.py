@@ -12,12 +12,12 @@ import html
 import re
 from typing import Any
 
-from traceana.report.tables import Table, fmt_pct, report_tables
+from traceana.report.tables import Table, fmt_pct, report_tables, window_text
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#!~])")
 
 SECTION_TITLES = {
-    "latency": "Latency", "budget": "Latency budget", "concurrency": "Concurrency", "slo": "SLOs",
+    "latency": "Latency", "budget": "Latency budget", "concurrency": "Concurrency", "engine": "KV cache and batch", "slo": "SLOs",
     "goodput": "Goodput", "cost": "Cost", "degradation": "Degradation choice", "checklist": "Trace checklist", "warnings": "Notes",
 }
 
@@ -52,8 +52,7 @@ def render_markdown(report: dict) -> str:
     """The Markdown document (deterministic for a given report dict, apart from ``generated_at``)."""
     w, r = report["window"], report["requests"]
     out = [f"# {md_cell(report.get('title') or 'traceana report')}", ""]
-    out.append(f"Window (UTC): **{md_cell(w.get('start') or 'n/a')}** to **{md_cell(w.get('end') or 'n/a')}** "
-               f"({(w.get('seconds') or 0):,.0f} s)  ")
+    out.append(f"Window: **{md_cell(window_text(w))}** ({(w.get('seconds') or 0):,.0f} s)  ")
     failed_by = ", ".join(f"{md_cell(k)} {v:,}" for k, v in sorted((r.get("by_status") or {}).items()) if k != "ok")
     out.append(f"Requests: **{r['total']:,}** (ok {r['ok']:,}, failed {r['failed']:,}{'; ' + failed_by if failed_by else ''})  ")
     verdict = report.get("verdict") or {}

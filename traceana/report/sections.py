@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from traceana.report.series import clean, records
+from traceana.report.series import clean, every_seconds, records
 
 PCT_SERIES_METRICS = ("ttft_s", "tpot_s", "e2e_latency_s")
 
@@ -90,6 +90,11 @@ def _dt(iso_text: str | None) -> datetime | None:
     return datetime.fromisoformat(iso_text) if iso_text else None
 
 
+def autoscale_every(every: str) -> str:
+    """Autoscaling decides per window of at least 15 minutes (a high percentile of the per-minute rates inside)."""
+    return every if every_seconds(every) >= 900 else "15m"
+
+
 def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, window: dict, every: str,
                       sec) -> tuple[dict | None, dict | None, list[dict]]:
     """Cost rows per model and instance (needs GPU prices), the autoscaling what-if, and its series.
@@ -101,17 +106,18 @@ def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, w
     from traceana.metrics import cost as cost_m
 
     target = getattr(getattr(config, "cost", None), "target_utilization", 0.7)
-    try:  # TEMP until metrics.capacity lands
-        from traceana.metrics import capacity
-        auto = _rows(sec.run("autoscaling", capacity.autoscale, lf, target_util=target, every=every, by=("model",)))
-    except ImportError:
-        auto = []
+    from traceana.metrics import capacity
+
+    auto_every = autoscale_every(every)
+    auto = _rows(sec.run("autoscaling", capacity.autoscale, lf, None, target_util=target, every=auto_every, by=("model",)))
     auto_series = [{"window_start": r.get("window_start"), "group": str(r.get("model") or "all"), "replicas": r.get("replicas")}
                    for r in auto]
     replica_hours: dict[Any, float] = {}
     for r in auto:
         replica_hours[r.get("model")] = replica_hours.get(r.get("model"), 0.0) + (r.get("replica_hours") or 0.0)
-    capacity_out = {"target_utilization": target, "every": every,
+    capacity_out = {"target_utilization": target, "every": auto_every, "percentile": 0.95,
+                    "mu_per_replica": [{"model": r.get("model"), "mu_per_replica": r.get("mu_per_replica")}
+                                       for r in {r.get("model"): r for r in auto}.values()],
                     "replica_hours": [{"model": m, "replica_hours": h} for m, h in replica_hours.items()]} if auto else None
     prices = dict(getattr(config, "gpu_prices", None) or {})
     if not prices:
@@ -147,16 +153,33 @@ def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, w
 
 
 def kv(eng: pl.LazyFrame | None, config: Any, sec) -> dict | None:
-    if eng is None:
-        return None
-    try:  # TEMP until metrics.capacity lands
-        from traceana.metrics import capacity
-    except ImportError:
-        return None
+    """KV capacity from the configured model shapes, and the KV use / batch seen in the engine samples."""
+    from traceana.metrics import capacity
 
-    head = _rows(sec.run("kv headroom", capacity.kv_headroom, eng))
-    batch = _rows(sec.run("batch throughput", capacity.batch_throughput, eng))
-    return {"instances": head, "batch": batch}
+    shapes = []
+    for model, sh in (getattr(config, "model_shapes", None) or {}).items():
+        per = sec.run(f"kv shape {model}", capacity.kv_bytes_per_request, sh.layers, sh.kv_heads, sh.head_dim,
+                      repr(float(sh.dtype_bytes)), sh.context_tokens)
+        if per is None:
+            continue
+        fit = sec.run(f"kv capacity {model}", capacity.kv_max_concurrency, capacity.gb(repr(float(sh.gpu_memory_gb))),
+                      capacity.gb(repr(float(sh.weights_gb))), capacity.gb(repr(float(sh.workspace_gb))), per)
+        if fit is not None:
+            shapes.append({"model": model, "context_tokens": sh.context_tokens, **fit})
+    if eng is None and not shapes:
+        return None
+    out: dict[str, Any] = {"shapes": shapes, "instances": [], "batch": []}
+    if eng is not None:
+        models = dict(eng.group_by("instance").agg(pl.col("model").drop_nulls().first()).collect().iter_rows())
+        out["instances"] = [{"model": models.get(r.get("instance")), **r}
+                            for r in _rows(sec.run("kv headroom", capacity.kv_headroom, eng))]
+        out["batch"] = _rows(sec.run("batch throughput", capacity.batch_throughput, eng))
+        observed: dict[Any, float] = {}
+        for r in out["instances"]:
+            observed[r.get("model")] = max(observed.get(r.get("model")) or 0, r.get("max_num_running") or 0)
+        for s in shapes:
+            s["observed_max_running"] = observed.get(s["model"])
+    return clean(out)
 
 
 def degradation(lf: pl.LazyFrame, config: Any, slos: Sequence, sec) -> dict | None:

@@ -55,6 +55,19 @@ def fmt_usd(v: Any) -> str:
     return "n/a" if v is None else f"${float(v):,.4f}"
 
 
+def short_time(iso_text: str | None) -> str:
+    """'2025-01-01T00:00:01.182165Z' -> '2025-01-01 00:00:01' (UTC, whole seconds)."""
+    return (iso_text or "n/a").replace("T", " ").split(".")[0].rstrip("Z")
+
+
+def window_text(w: dict) -> str:
+    """'2025-01-01 00:00:01 → 00:30:05 UTC' (the end's date only when it differs)."""
+    a, b = short_time(w.get("start")), short_time(w.get("end"))
+    if a[:10] == b[:10]:
+        b = b[11:]
+    return f"{a} → {b} UTC"
+
+
 def group_label(group: dict | None) -> str:
     return ", ".join(f"{k}={v}" for k, v in (group or {}).items()) or "all"
 
@@ -75,7 +88,7 @@ def latency_table(rep: dict) -> Table:
             cells.append((fmt_s(r.get(p)), ci_text, rel.get(p, True) is not False))
         rows.append(cells)
     return Table("Latency percentiles (ok requests)", ["group", "metric", "count", "mean", "p50", "p90", "p95", "p99", "p99.9"],
-                 rows, text_cols=2, note="Brackets: 95% confidence interval of the percentile; grey: too few requests for that percentile to be reliable. Failed requests are excluded here and counted as bad in every SLO.")
+                 rows, text_cols=2, note="Brackets: 95% confidence interval of the percentile; grey (~ in Markdown): too few requests for that percentile to be reliable. Failed requests are excluded here and counted as bad in every SLO.")
 
 
 def budget_table(rep: dict) -> Table:
@@ -126,7 +139,14 @@ def goodput_table(rep: dict) -> Table:
                  ["good fraction", fmt_pct(g.get("good_fraction"))]])
 
 
-def cost_table(rep: dict) -> Table:
+COST_COLUMNS = ["model", "instance", "GPU-hours", "output tokens", "prompt tokens", "cost", "effective $/1M output tokens",
+                "effective $/1M prompt+output tokens", "utilization (busy time)", "nominal $/1M output tokens at measured throughput"]
+#: the same columns, short enough for an 80-column terminal
+COST_COLUMNS_SHORT = ["model", "instance", "GPU-h", "out tok", "prompt tok", "cost", "eff $/1M out", "eff $/1M all", "util",
+                      "nominal $/1M out"]
+
+
+def cost_table(rep: dict, compact: bool = False) -> Table:
     c = rep.get("cost") or {}
     rows = []
     for r in c.get("rows") or []:
@@ -139,9 +159,7 @@ def cost_table(rep: dict) -> Table:
         rows.append(["all", "all", fmt_num(t.get("gpu_hours"), ".2f"), fmt_num(t.get("output_tokens")), fmt_num(t.get("prompt_tokens")),
                      fmt_usd(t.get("cost_usd")), fmt_usd(t.get("effective_per_million_output")),
                      fmt_usd(t.get("effective_per_million_all")), fmt_pct(t.get("utilization"), 1), ""])
-    return Table("Cost per million tokens", ["model", "instance", "GPU-hours", "output tokens", "prompt tokens", "cost",
-                 "effective $/1M output tokens", "effective $/1M prompt+output tokens", "utilization (busy time)",
-                 "nominal $/1M output tokens at measured throughput"], rows, text_cols=2,
+    return Table("Cost per million tokens", COST_COLUMNS_SHORT if compact else COST_COLUMNS, rows, text_cols=2,
                  note="Effective = provisioned GPU-hours x $/GPU-hour / tokens served. Nominal = the same GPUs' price / output "
                       "tokens per busy second (what a token would cost at 100% utilization); utilization = time with a request in flight / provisioned time.")
 
@@ -155,6 +173,25 @@ def autoscale_table(rep: dict) -> Table:
     return Table("What autoscaling would have cost", ["model", "replica-hours", "$/replica-hour", "cost at target utilization",
                  "actual cost", "$/1M output tokens"], rows,
                  note=f"replicas = ceil(lambda / (target_util x mu)) per window, target utilization {fmt_pct(target, 0)}.")
+
+
+def kv_tables(rep: dict) -> list[Table]:
+    k = rep.get("kv") or {}
+    inst = [[str(r.get("instance")), str(r.get("model") or "n/a"), fmt_num(r.get("samples")), fmt_pct(r.get("mean_kv_cache_usage"), 1),
+             fmt_pct(r.get("max_kv_cache_usage"), 1), fmt_num(r.get("mean_num_running"), ".3g"), fmt_num(r.get("max_num_running"), ".4g"),
+             fmt_num(r.get("kv_tokens_per_running_request"), ".4g"), fmt_num(r.get("implied_max_concurrent")), fmt_num(r.get("headroom"))]
+            for r in k.get("instances") or []]
+    shapes = [[str(r.get("model")), fmt_num(r.get("context_tokens")), fmt_num((r.get("kv_per_request_bytes") or 0) / 1e9, ".4g"),
+               fmt_num(r.get("available_gb"), ".4g"), fmt_num(r.get("max_concurrent")), fmt_num(r.get("observed_max_running"), ".4g")]
+              for r in k.get("shapes") or []]
+    return [
+        Table("KV cache and batch per instance (engine samples)", ["instance", "model", "samples", "mean KV used", "max KV used",
+              "mean batch", "max batch", "KV tokens per running request", "implied max concurrent", "headroom"], inst, text_cols=2,
+              note="implied max concurrent = floor(KV capacity tokens / KV tokens per running request); headroom = that - max batch seen."),
+        Table("KV capacity from the model shape", ["model", "context tokens", "KV per request (GB)", "available for KV (GB)",
+              "max concurrent requests", "max batch seen"], shapes,
+              note="KV per request = 2 x layers x kv_heads x head_dim x bytes x tokens; available = GPU memory - weights - workspace."),
+    ]
 
 
 def degradation_table(rep: dict) -> Table:
@@ -195,6 +232,8 @@ def report_tables(rep: dict) -> dict[str, list[Table]]:
     add("budget", budget_table(rep))
     if rep.get("concurrency"):
         add("concurrency", concurrency_table(rep))
+    for t in kv_tables(rep):
+        add("engine", t)
     add("slo", slo_table(rep))
     add("slo", alerts_table(rep))
     if rep.get("goodput"):

@@ -1,0 +1,148 @@
+"""build_report on a ten-request canonical frame whose numbers are worked out by hand (see frames.SMALL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from tests.report.report_frames import SMALL, T0, small_requests, synthetic_engine, synthetic_requests
+from traceana.config import SLO, Config, CostSettings
+from traceana.errors import ConfigError
+from traceana.report import build_report
+from traceana.report.series import MAX_WINDOWS, choose_every
+
+TTFT_SLO = SLO(name="ttft-450ms", objective=0.8, metric="ttft_s", op="lte", threshold=0.45)
+AVAIL_SLO = SLO(name="availability", objective=0.75)
+
+
+def _row(rep, metric, group=None):
+    rows = [r for r in rep["latency"] if r["metric"] == metric and r["group"] == (group or {})]
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+@pytest.fixture(scope="module")
+def rep():
+    return build_report(small_requests(), slos=[TTFT_SLO, AVAIL_SLO], by=("model",))
+
+
+def test_request_counts_and_window(rep):
+    assert rep["schema_version"] == "1"
+    assert rep["requests"] == {"total": 10, "ok": 8, "failed": 2, "by_status": {"error": 1, "ok": 8, "timeout": 1}}
+    # first arrival T0; last completion: r9 arrives at 90 s and times out after 30 s
+    assert rep["window"] == {"start": "2025-01-01T00:00:00Z", "end": "2025-01-01T00:02:00Z", "seconds": 120.0}
+
+
+def test_latency_uses_ok_requests_only(rep):
+    ttft_ok = sorted(r[3] for r in SMALL if r[2] == "ok")  # 0.1 .15 .2 .25 .3 .4 .5 2.5
+    row = _row(rep, "ttft_s")
+    assert row["count"] == 8
+    assert row["p50"] == pytest.approx(0.275)  # h = 3.5: halfway between 0.25 and 0.3
+    assert row["p90"] == pytest.approx(1.1)  # h = 6.3: 0.5 + 0.3 * (2.5 - 0.5)
+    assert row["mean"] == pytest.approx(0.55)
+    for p, q in (("p95", 95), ("p99", 99), ("p99_9", 99.9)):
+        assert row[p] == pytest.approx(np.percentile(ttft_ok, q))
+    # 8 values are too few for a reliable p99 (needs n >= 1000)
+    assert row["reliable"]["p99"] is False and row["reliable"]["p50"] is False
+
+
+def test_latency_per_group(rep):
+    a = _row(rep, "ttft_s", {"model": "a"})
+    b = _row(rep, "ttft_s", {"model": "b"})
+    assert (a["count"], b["count"]) == (6, 2)
+    assert a["p50"] == pytest.approx(0.35)  # .1 .2 .3 .4 .5 2.5 -> h = 2.5
+    assert b["p50"] == pytest.approx(0.2)
+    metrics = [r["metric"] for r in rep["latency"]]
+    assert metrics.index("ttft_s") < metrics.index("tpot_s") < metrics.index("e2e_latency_s")
+
+
+def test_latency_budget_p50(rep):
+    # ok requests by e2e: .5 .9 1.0 1.5 2.0 2.5 3.0 5.0; the p50 band is ranks 3..4 (r1, r2)
+    p50 = next(r for r in rep["latency_budget"] if r["group"] == {} and r["at"] == "p50")
+    assert p50["e2e_s"] == pytest.approx(1.75)
+    assert p50["queue_s"] == pytest.approx(0.035)
+    assert p50["prefill_s"] == pytest.approx(0.215)
+    assert p50["decode_s"] == pytest.approx(1.4)
+    assert p50["post_s"] == pytest.approx(0.1)
+
+
+def test_slo_rows_and_verdict(rep):
+    by = {s["name"]: s for s in rep["slo"]}
+    t = by["ttft-450ms"]
+    # bad = 2 failed + 2 ok over 0.45 s (0.5, 2.5); allowed = 0.2 * 10 = 2
+    assert (t["total"], t["bad"]) == (10, 4)
+    assert t["attainment"] == pytest.approx(0.6)
+    assert t["allowed_bad"] == pytest.approx(2.0)
+    assert t["budget_remaining"] == pytest.approx(-1.0)
+    assert t["met"] is False and t["budget_exhausted"] is True
+    a = by["availability"]
+    assert (a["bad"], a["met"], a["budget_exhausted"]) == (2, True, False)
+    assert a["budget_remaining"] == pytest.approx(1 - 2 / 2.5)
+    assert rep["verdict"] == {"breached": ["ttft-450ms"], "exit_code": 1}
+
+
+def test_availability_alone_passes():
+    rep = build_report(small_requests(), slos=[AVAIL_SLO])
+    assert rep["verdict"] == {"breached": [], "exit_code": 0}
+
+
+def test_goodput_and_concurrency(rep):
+    g = rep["goodput"]
+    assert g["thresholds"] == {"ttft_s": 0.45}
+    assert g["good"] == 6  # ok and TTFT <= 0.45: .1 .2 .3 .4 .15 .25
+    assert g["goodput_per_s"] == pytest.approx(6 / 120)
+    c = rep["concurrency"]
+    e2e_sum = sum(r[4] for r in SMALL)  # 46.6 s, every request has an e2e
+    assert c["littles_law_L"] == pytest.approx(e2e_sum / 120)
+    assert c["arrival_rate_per_s"] == pytest.approx(10 / 120)
+    assert c["empirical_mean"] == pytest.approx(e2e_sum / 120)
+
+
+def test_since_until_filters_arrivals():
+    rep = build_report(small_requests(), since=T0 + timedelta(seconds=20), until=T0 + timedelta(seconds=60))
+    assert rep["requests"]["total"] == 4  # r2..r5
+    assert rep["filters"]["since"] == "2025-01-01T00:00:20Z"
+
+
+def test_empty_window_is_a_report_not_a_crash():
+    rep = build_report(small_requests(), since=T0 + timedelta(days=1), slos=[AVAIL_SLO])
+    assert rep["requests"]["total"] == 0
+    assert rep["verdict"]["exit_code"] == 0
+    assert "no requests in the window" in rep["warnings"]
+
+
+def test_unknown_group_column_names_it():
+    with pytest.raises(ConfigError, match="'modle'.*did you mean 'model'"):
+        build_report(small_requests(), by=("modle",))
+
+
+def test_checklist_and_series_are_bounded():
+    reqs = synthetic_requests(n=600)
+    rep = build_report(reqs, synthetic_engine(), config=Config(gpu_prices={"H100": 4.0}, cost=CostSettings()), slos=[TTFT_SLO])
+    assert [r["item"] for r in rep["checklist"]] == [1, 2, 3, 4, 5, 6]
+    s = rep["series"]
+    for name in ("percentiles_over_time", "concurrency", "burn", "goodput", "engine", "latency_ecdf"):
+        assert s[name], name
+    # 30 minutes at 1m: at most 31 windows per metric / instance, never one row per request
+    assert len(s["concurrency"]) <= 31
+    assert {r["instance"] for r in s["engine"]} == {"gpu-0", "gpu-1"}
+    assert len(s["latency_ecdf"]) < 3 * 120
+    last = [r["cum_fraction"] for r in s["latency_ecdf"] if r["metric"] == "ttft_s"][-1]
+    assert last == pytest.approx(1.0)
+    assert rep["cost"]["rows"] and rep["cost"]["totals"]["gpu_hours"] > 0
+
+
+def test_ecdf_matches_numpy():
+    reqs = synthetic_requests(n=500)
+    rep = build_report(reqs)
+    ttft = reqs.filter(status="ok").select("ttft_s").collect().to_series().to_numpy()
+    for r in (x for x in rep["series"]["latency_ecdf"] if x["metric"] == "ttft_s"):
+        assert r["cum_fraction"] == pytest.approx(np.mean(ttft <= r["le"] * (1 + 1e-12)))
+
+
+@pytest.mark.parametrize(("seconds", "every"), [(0, "1m"), (1800, "1m"), (86400, "2m"), (30 * 86400, "1h"), (10 * 365 * 86400, "7d")])
+def test_choose_every_keeps_series_small(seconds, every):
+    assert choose_every(seconds) == every
+    assert choose_every(seconds, preferred="1m") == ("1m" if seconds / 60 <= MAX_WINDOWS else every)
