@@ -102,33 +102,39 @@ def iter_lines(src: Source):
         yield i, (line if len(line) <= limit else None)
 
 
-def load_json_line(line: bytes, max_depth: int):
-    """json.loads with a nesting-depth guard; raises ValueError with a readable reason."""
-    depth = 0
+def _depth(obj, limit: int) -> int:
+    """Container nesting depth of a parsed JSON value, walking containers only (iterative)."""
     deepest = 0
-    in_str = False
-    esc = False
-    for ch in line:
-        if in_str:
-            if esc:
-                esc = False
-            elif ch == 0x5C:
-                esc = True
-            elif ch == 0x22:
-                in_str = False
-        elif ch == 0x22:
-            in_str = True
-        elif ch in (0x5B, 0x7B):
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > max_depth:
-                    raise ValueError(f"JSON nested deeper than {max_depth} levels")
-        elif ch in (0x5D, 0x7D):
-            depth -= 1
+    stack = [(obj, 1)]
+    while stack:
+        value, d = stack.pop()
+        if d > deepest:
+            deepest = d
+            if deepest > limit:
+                return deepest
+        children = value.values() if isinstance(value, dict) else value
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, d + 1))
+    return deepest
+
+
+def load_json_line(line: bytes, max_depth: int):
+    """json.loads with a nesting-depth limit; raises ValueError with a readable reason.
+
+    Cheap when the text cannot be deep (fewer opening brackets than the limit);
+    otherwise the parsed value's containers are walked. CPython's parser itself
+    raises RecursionError (not a crash) on pathological nesting.
+    """
     try:
-        return json.loads(line)
+        obj = json.loads(line)
+    except RecursionError:
+        raise ValueError(f"JSON nested deeper than {max_depth} levels") from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"invalid UTF-8: {exc.reason} at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+    if isinstance(obj, dict | list) and line.count(b"[") + line.count(b"{") > max_depth:
+        if _depth(obj, max_depth) > max_depth:
+            raise ValueError(f"JSON nested deeper than {max_depth} levels")
+    return obj

@@ -71,9 +71,11 @@ def _fills(lf: pl.LazyFrame | None, table: str) -> dict[tuple[str, str], tuple[i
     if lf is None:
         return {k: (0, 0.0) for k in specs}
     cols = set(lf.collect_schema().names())
-    is_ok = pl.col("status") == "ok" if "status" in cols else pl.lit(True)
-    has_status = pl.col("status").is_not_null() if "status" in cols else pl.lit(False)
-    masks = {"all": pl.lit(True), "ok": is_ok.fill_null(True), "failed": has_status & ~is_ok.fill_null(True)}
+    # Masks must be row-wise columns: a bare literal would sum to 1, not to the row count.
+    every_row = pl.int_range(pl.len()) >= 0
+    is_ok = (pl.col("status") == "ok").fill_null(True) if "status" in cols else every_row
+    failed = (pl.col("status").is_not_null() & ~is_ok) if "status" in cols else ~every_row
+    masks = {"all": every_row, "ok": is_ok, "failed": failed}
     exprs = []
     for field, applies in sorted(specs):
         m = masks[applies]
