@@ -270,3 +270,20 @@ def test_bad_input():
         latency.percentiles(requests_frame(e2e_latency_s=[1.0]), every="banana")
     empty = latency.percentiles(requests_frame(e2e_latency_s=[1.0], status=["error"]), by="model")
     assert empty.height == 0 and "p99_9_ci_high" in empty.columns and "model" in empty.columns
+
+
+def test_group_without_values_for_a_metric_has_no_row():
+    df = requests_frame(
+        e2e_latency_s=[1.0, 2.0, 3.0, 4.0],
+        ttft_s=[0.1, 0.3, None, float("nan")],
+        model=["a", "a", "b", "b"],
+    )
+    out = latency.percentiles(df, metrics=["ttft_s", "e2e_latency_s"], by="model")
+    assert out.select("model", "metric", "count").rows() == [
+        ("a", "ttft_s", 2),
+        ("a", "e2e_latency_s", 2),
+        ("b", "e2e_latency_s", 2),
+    ]
+    assert out["p50"].to_list() == pytest.approx([0.2, 1.5, 3.5])
+    none = latency.percentiles(df, metrics=["queue_time_s"], by="model")
+    assert none.height == 0 and "p50_ci_low" in none.columns

@@ -199,6 +199,8 @@ def group_ids(df: pl.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pl.Dat
 # ---------------------------------------------------------------- time windows
 
 US = 1_000_000
+# time_quantile_levels counts (window, level) cells in a dense array up to this many cells
+DENSE_BINS = 8_000_000
 
 
 def check_every(every: str | None) -> None:
@@ -257,9 +259,15 @@ def time_quantile_levels(
     frac = Fraction(Decimal(repr(q)))
     span = int(level.max()) + 1
     key = window.astype(np.int64) * span + level.astype(np.int64)
-    uniq, inv = np.unique(key, return_inverse=True)
+    weights = duration.astype(np.float64)
     # float sums are exact: each bin's total is at most one window length in integer units (< 2**53)
-    dur = np.bincount(inv, weights=duration.astype(np.float64), minlength=len(uniq)).astype(np.int64)
+    if n_windows * span <= DENSE_BINS:  # dense bins: O(n), no sort
+        dense = np.bincount(key, weights=weights, minlength=n_windows * span)
+        uniq = np.nonzero(dense)[0]
+        dur = dense[uniq].astype(np.int64)
+    else:
+        uniq, inv = np.unique(key, return_inverse=True)
+        dur = np.bincount(inv, weights=weights, minlength=len(uniq)).astype(np.int64)
     w = uniq // span
     lv = uniq % span
     total = np.bincount(w, weights=dur.astype(np.float64), minlength=n_windows).astype(np.int64)

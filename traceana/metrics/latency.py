@@ -18,8 +18,9 @@ from traceana.metrics._stats import (
     PERCENTILES,
     as_lazy,
     check_every,
+    ci_ranks,
     group_ids,
-    grouped_summary,
+    min_reliable_n,
     pct_name,
     require_columns,
 )
@@ -76,35 +77,80 @@ def _empty(key_schema: dict[str, pl.DataType]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def _summarize(
-    df: pl.DataFrame, keys: list[str], columns: Sequence[str], names: Sequence[str], confidence: float
-) -> pl.DataFrame:
-    """Long table of grouped_summary for each value column of ``df`` (collected, keys + columns)."""
+def _values(col: str) -> pl.Expr:
+    value = pl.col(col).cast(pl.Float64)
+    return value.filter(value.is_finite())
+
+
+def _ci_index_lists(counts: np.ndarray, confidence: float) -> tuple[list[int], list[list[int]]]:
+    """For each distinct n: 0-based indices [l-1, u-1] per percentile (0, 0 when there are no ranks)."""
+    sizes = [int(n) for n in np.unique(counts)]
+    lists = []
+    for n in sizes:
+        idx: list[int] = []
+        for q in PERCENTILES:
+            ranks = ci_ranks(n, q, confidence) if n else None
+            idx += [ranks[0] - 1, ranks[1] - 1] if ranks else [0, 0]
+        lists.append(idx if n else [])
+    return sizes, lists
+
+
+def _summarize(lf: pl.LazyFrame, keys: list[str], columns: Sequence[str], confidence: float) -> pl.DataFrame:
+    """Long table (keys..., metric, stats) for each value column, from two grouped passes.
+
+    Pass 1: count, mean and the linear percentiles (polars group quantiles). Pass 2:
+    the CI order statistics, gathered from each group's sorted values at ranks that
+    depend only on the group's n (known after pass 1).
+    """
     if not 0 < float(confidence) < 1:
         raise TraceanaError(f"confidence must lie in (0, 1), got {confidence}")
-    gid, table = group_ids(df, keys)
-    n_groups = table.height if keys else 1
-    parts = []
-    for col, name in zip(columns, names, strict=True):
-        value = pl.col(col).cast(pl.Float64)
-        sub = df.select(_g=pl.Series(gid), v=value).filter(pl.col("v").is_finite()).sort(["_g", "v"])
-        if not sub.height:
+    group = keys or ["_all"]
+    if not keys:
+        lf = lf.with_columns(_all=pl.lit(0))
+    first = []
+    for i, col in enumerate(columns):
+        v = _values(col)
+        first += [v.len().cast(pl.Int64).alias(f"{i}|count"), v.mean().alias(f"{i}|mean")]
+        first += [v.quantile(q, interpolation="linear").alias(f"{i}|{pct_name(q)}") for q in PERCENTILES]
+    stats = lf.group_by(group).agg(first).collect()
+    second, plans = [], {}
+    for i, col in enumerate(columns):
+        counts = stats[f"{i}|count"].to_numpy()
+        if not counts.any():
             continue
-        counts = np.bincount(sub["_g"].to_numpy(), minlength=n_groups)
-        keep = counts > 0
-        stats = grouped_summary(sub["v"].to_numpy(), counts[keep], PERCENTILES, confidence)
-        frame = pl.DataFrame({"metric": [name] * int(keep.sum()), **stats}).with_columns(
-            pl.col(r"^p.*_ci_(low|high)$").fill_nan(None)
-        )
-        if keys:
-            frame = pl.concat([table.filter(pl.Series(keep)), frame], how="horizontal")
-        parts.append(frame.with_columns(pl.col("count").cast(pl.Int64)))
-    if not parts:
-        return _empty(dict(df.select(keys).schema))
-    out = pl.concat(parts, how="vertical")
-    order = {name: i for i, name in enumerate(names)}
+        sizes, lists = _ci_index_lists(counts, confidence)
+        plans[i] = sizes, lists
+        v = _values(col)
+        where = v.len().replace_strict(sizes, lists, return_dtype=pl.List(pl.Int64)).explode().drop_nulls()
+        second.append(v.sort().gather(where).alias(f"{i}|ci"))
+    if not plans:
+        return _empty(dict(lf.select(keys).collect_schema()))
+    cis = lf.group_by(group).agg(second).collect()
+    stats = stats.join(cis, on=group, how="left", nulls_equal=True)
+    n_q = len(PERCENTILES)
+    parts = []
+    for i, col in enumerate(columns):
+        if i not in plans:
+            continue
+        part = stats.filter(pl.col(f"{i}|count") > 0)
+        counts = part[f"{i}|count"].to_numpy()
+        order = part[f"{i}|ci"].list.to_array(2 * n_q).to_numpy().reshape(-1, 2 * n_q)
+        out = {"metric": [col] * part.height, "count": counts, "mean": part[f"{i}|mean"].to_numpy()}
+        for q in PERCENTILES:
+            out[pct_name(q)] = part[f"{i}|{pct_name(q)}"].to_numpy()
+        for j, q in enumerate(PERCENTILES):
+            has = np.array([ci_ranks(int(n), q, confidence) is not None for n in counts], dtype=bool)
+            out[f"{pct_name(q)}_ci_low"] = pl.Series(np.where(has, order[:, 2 * j], np.nan)).fill_nan(None)
+            out[f"{pct_name(q)}_ci_high"] = pl.Series(np.where(has, order[:, 2 * j + 1], np.nan)).fill_nan(
+                None
+            )
+            out[f"{pct_name(q)}_reliable"] = counts >= min_reliable_n(q)
+        frame = pl.DataFrame(out)
+        parts.append(pl.concat([part.select(keys), frame], how="horizontal") if keys else frame)
+    order_of = {c: i for i, c in enumerate(columns)}
     return (
-        out.with_columns(_m=pl.col("metric").replace_strict(order, return_dtype=pl.Int64))
+        pl.concat(parts)
+        .with_columns(_m=pl.col("metric").replace_strict(order_of, return_dtype=pl.Int64))
         .sort([*keys, "_m"], nulls_last=False)
         .drop("_m")
     )
@@ -138,8 +184,7 @@ def percentiles(
     """
     metrics = list(metrics)
     lf, keys = _prepare(lf, by, every, ok_only, metrics)
-    df = lf.select(keys + metrics).collect()
-    return _summarize(df, keys, metrics, metrics, confidence)
+    return _summarize(lf.select(keys + metrics), keys, metrics, confidence)
 
 
 def itl_percentiles(
@@ -155,8 +200,8 @@ def itl_percentiles(
     request carries ITL data.
     """
     lf, keys = _prepare(lf, by, None, ok_only, ["itl_s"])
-    df = lf.select(keys + ["itl_s"]).filter(pl.col("itl_s").list.len() > 0).explode("itl_s").collect()
-    return _summarize(df, keys, ["itl_s"], ["itl_s"], confidence)
+    gaps = lf.select(keys + ["itl_s"]).filter(pl.col("itl_s").list.len() > 0).explode("itl_s")
+    return _summarize(gaps, keys, ["itl_s"], confidence)
 
 
 def latency_budget(
