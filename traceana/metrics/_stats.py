@@ -1,9 +1,10 @@
-"""Shared statistics for the metric families: exact percentiles, their confidence
-intervals, group ids and time windows.
+"""Shared helpers for the metric families: percentile names and reliability, the
+order-statistic confidence ranks, exact rationals, group ids, time windows and the
+in-flight sweep.
 
 Everything here works on whole numpy / polars columns: no Python object per row.
-Percentiles are numpy's ``method="linear"`` (= DuckDB ``quantile_cont`` = polars
-``interpolation="linear"``), computed from one sort of (group id, value).
+Percentiles themselves are polars group quantiles with linear interpolation
+(= numpy ``method="linear"`` = DuckDB ``quantile_cont``).
 """
 
 from __future__ import annotations
@@ -125,60 +126,7 @@ def ci_ranks(n: int, q: float, confidence: float = 0.95) -> tuple[int, int] | No
     return rank_l, rank_u
 
 
-# ---------------------------------------------------------------- grouped percentiles
-
-
-def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """numpy's own interpolation (numpy.lib._function_base_impl._lerp), so results match bitwise."""
-    diff = b - a
-    out = a + diff * t
-    return np.where(t >= 0.5, b - diff * (1 - t), out)
-
-
-def sorted_quantile(x: np.ndarray, offsets: np.ndarray, counts: np.ndarray, q: float) -> np.ndarray:
-    """Linear-interpolated quantile q of each group of ``x`` (sorted within contiguous groups).
-
-    Formula: h = (n - 1) * q; x_(floor h) + (h - floor h) * (x_(floor h + 1) - x_(floor h)),
-    0-based within the group (numpy method="linear", Hyndman & Fan type 7).
-    """
-    h = (counts - 1) * q
-    lo = np.floor(h).astype(np.int64)
-    hi = np.minimum(lo + 1, counts - 1)
-    return _lerp(x[offsets + lo], x[offsets + hi], h - lo)
-
-
-def grouped_summary(
-    x: np.ndarray,
-    counts: np.ndarray,
-    quantiles: Sequence[float] = PERCENTILES,
-    confidence: float = 0.95,
-) -> dict[str, np.ndarray]:
-    """count, mean, pXX, pXX_ci_low, pXX_ci_high, pXX_reliable per group.
-
-    ``x`` holds every group's values, sorted ascending within each group, groups
-    contiguous in the order of ``counts`` (all counts >= 1).
-    """
-    counts = counts.astype(np.int64)
-    if not len(counts) or counts.min() < 1:
-        raise TraceanaError("grouped_summary needs at least one group and no empty group")
-    offsets = np.cumsum(counts) - counts
-    out: dict[str, np.ndarray] = {"count": counts}
-    out["mean"] = np.add.reduceat(x, offsets) / counts
-    for q in quantiles:
-        out[pct_name(q)] = sorted_quantile(x, offsets, counts, q)
-    sizes, which = np.unique(counts, return_inverse=True)
-    for q in quantiles:
-        name = pct_name(q)
-        ranks = [ci_ranks(int(n), q, confidence) or (0, 0) for n in sizes]
-        rank_l = np.array([r[0] for r in ranks], dtype=np.int64)[which]
-        rank_u = np.array([r[1] for r in ranks], dtype=np.int64)[which]
-        has = rank_l > 0
-        low = np.where(has, x[offsets + np.maximum(rank_l - 1, 0)], np.nan)
-        high = np.where(has, x[offsets + np.maximum(rank_u - 1, 0)], np.nan)
-        out[f"{name}_ci_low"] = low
-        out[f"{name}_ci_high"] = high
-        out[f"{name}_reliable"] = counts >= min_reliable_n(q)
-    return out
+# ---------------------------------------------------------------- groups
 
 
 def group_ids(df: pl.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pl.DataFrame]:
