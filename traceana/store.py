@@ -255,6 +255,16 @@ class Store:
         return removed
 
 
+def _is_own(name: str) -> bool:
+    """Files a store writer makes before the first manifest exists (lock, manifest temp, staging)."""
+    return name == ".lock" or name.startswith(".staging-") or (name.startswith(f".{MANIFEST}.") and name.endswith(".tmp"))
+
+
+def _refuse_foreign(root: Path) -> None:
+    if root.is_dir() and any(not _is_own(p.name) for p in root.iterdir()):
+        raise StoreError(f"{root}: directory is not empty and holds no traceana store; refusing to write into it")
+
+
 def open_store(path: str | Path, create: bool = True) -> Store:
     """Open the store at ``path``; create an empty one if ``create`` and it does not exist."""
     root = Path(path)
@@ -263,12 +273,12 @@ def open_store(path: str | Path, create: bool = True) -> Store:
     if not (root / MANIFEST).exists():
         if not create:
             raise StoreError(f"{root}: no traceana store here (no {MANIFEST}). Hint: traceana ingest PATH --store {root}")
-        if root.exists() and any(p for p in root.iterdir() if p.name not in (".lock",)):
-            raise StoreError(f"{root}: directory is not empty and holds no traceana store; refusing to write into it")
+        _refuse_foreign(root)
         root.mkdir(parents=True, exist_ok=True)
         store = Store(root)
-        with store.lock():
+        with store.lock():  # a concurrent creator may have won the race: decide again under the lock
             if not store.manifest_path.exists():
+                _refuse_foreign(root)
                 store._write_manifest(_empty_manifest())
         return store
     store = Store(root)
