@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from common import (  # noqa: E402
+from bench_common import (  # noqa: E402
     ALERT_WINDOWS,
     COLUMNS,
     EVERY_S,

@@ -21,7 +21,7 @@ import duckdb  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-from common import (  # noqa: E402
+from bench_common import (  # noqa: E402
     ALERT_WINDOWS,
     COLUMNS,
     EVERY_S,

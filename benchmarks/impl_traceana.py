@@ -11,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import polars as pl  # noqa: E402
-from common import LATENCY_METRICS, PCT_NAMES, worker_main  # noqa: E402
+from bench_common import LATENCY_METRICS, PCT_NAMES, worker_main  # noqa: E402
 
 from traceana.config import load_config  # noqa: E402
 from traceana.metrics import concurrency, cost, latency, slo  # noqa: E402

@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import REL_TOL, compare  # noqa: E402
+from bench_common import REL_TOL, compare  # noqa: E402
 
 DATA = HERE / "data"
 CORE = ("reference", "traceana", "pandas")
