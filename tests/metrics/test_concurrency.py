@@ -234,3 +234,35 @@ def test_time_weighted_quantile_both_paths(monkeypatch, dense_bins):
         # expand every segment to its duration in unit steps: the plain definition of the quantile
         samples = np.sort(np.repeat(level[sel], duration[sel]))
         assert got[w] == samples[-(-99 * len(samples) // 100) - 1]
+
+
+def test_duckdb_reference_for_a_cut_window():
+    import duckdb
+
+    rng = np.random.default_rng(12)
+    n = 500
+    df = requests_frame(
+        arrival_s=np.round(np.sort(rng.uniform(0, 300, n)), 6),
+        e2e_latency_s=rng.gamma(2.0, 4.0, n),
+        instance=rng.choice(["x", "y", "z"], n),
+    )
+    lo, hi = at(100), at(200)
+    ours = cc.sweep(df, by="instance", start=lo, end=hi)
+    con = duckdb.connect()
+    con.register("r", df.select("instance", "arrival_time", "e2e_latency_s").to_arrow())
+    ref = con.execute(
+        """
+        select instance,
+               count(*) filter (where arrival_time >= $lo and arrival_time < $hi) as arrivals,
+               coalesce(sum(e2e_latency_s) filter (where arrival_time >= $lo and arrival_time < $hi), 0)
+                   / $t as littles_law_l,
+               sum(greatest(0, least(rel + e2e_latency_s, $t) - greatest(rel, 0))) / $t as empirical_mean
+        from (select *, (epoch_us(arrival_time) - epoch_us($lo)) / 1e6 as rel from r)
+        group by instance order by instance
+        """,
+        {"lo": lo, "hi": hi, "t": 100.0},
+    ).fetchall()
+    assert ours["instance"].to_list() == [row[0] for row in ref]
+    assert ours["arrivals"].to_list() == [row[1] for row in ref]
+    assert ours["littles_law_L"].to_list() == pytest.approx([row[2] for row in ref], rel=1e-9)
+    assert ours["empirical_mean"].to_list() == pytest.approx([row[3] for row in ref], rel=1e-9)

@@ -37,6 +37,8 @@ from traceana.metrics._stats import (
 
 __all__ = [
     "CONSISTENT_WITHIN",
+    "VERDICTS",
+    "verdict",
     "littles_law",
     "mm1_response_time",
     "summary",
@@ -69,48 +71,39 @@ def mm1_response_time(service_s: float, rho: float) -> float:
     return float(service_s) / (1.0 - float(rho))
 
 
+VERDICTS = {
+    "idle": "idle: no requests arrived or were in flight",
+    "carried": "no arrivals in the window: the in-flight requests were carried in from before it",
+    "consistent": "consistent: L = lambda*W matches the measured in-flight mean within 5%",
+    "lower": "measured concurrency is lower than lambda*W: requests that arrived in the window "
+    "ran past its end (window cut mid-flight)",
+    "higher": "measured concurrency is higher than lambda*W: requests that arrived before the window "
+    "were still in flight (window starts mid-flight)",
+}
+
+
 def verdict(ratio: float | None, littles_law_L: float, empirical_mean: float) -> str:
-    """Plain words for ratio = empirical_mean / L."""
+    """Plain words for ratio = empirical_mean / L (consistent within CONSISTENT_WITHIN)."""
     if littles_law_L == 0:
-        if empirical_mean == 0:
-            return "idle: no requests arrived or were in flight"
-        return "no arrivals in the window: the in-flight requests were carried in from before it"
+        return VERDICTS["idle" if empirical_mean == 0 else "carried"]
     if abs(ratio - 1) <= CONSISTENT_WITHIN:
-        return "consistent: L = lambda*W matches the measured in-flight mean within 5%"
-    if ratio < 1:
-        return (
-            "measured concurrency is lower than lambda*W: requests that arrived in the window "
-            "ran past its end (window cut mid-flight), or latencies overstate the time in flight"
-        )
-    return (
-        "measured concurrency is higher than lambda*W: requests that arrived before the window "
-        "were still in flight (window starts mid-flight), or arrivals are missing"
-    )
+        return VERDICTS["consistent"]
+    return VERDICTS["lower" if ratio < 1 else "higher"]
 
 
 def _verdict_expr() -> pl.Expr:
     """verdict() as a polars expression over ratio, littles_law_L, empirical_mean."""
     ratio, big_l, emp = pl.col("ratio"), pl.col("littles_law_L"), pl.col("empirical_mean")
-    say = {
-        k: pl.lit(verdict(*args))
-        for k, args in {
-            "idle": (None, 0.0, 0.0),
-            "carried": (None, 0.0, 1.0),
-            "ok": (1.0, 1.0, 1.0),
-            "low": (0.5, 1.0, 0.5),
-            "high": (2.0, 1.0, 2.0),
-        }.items()
-    }
     return (
         pl.when((big_l == 0) & (emp == 0))
-        .then(say["idle"])
+        .then(pl.lit(VERDICTS["idle"]))
         .when(big_l == 0)
-        .then(say["carried"])
+        .then(pl.lit(VERDICTS["carried"]))
         .when((ratio - 1).abs() <= CONSISTENT_WITHIN)
-        .then(say["ok"])
+        .then(pl.lit(VERDICTS["consistent"]))
         .when(ratio < 1)
-        .then(say["low"])
-        .otherwise(say["high"])
+        .then(pl.lit(VERDICTS["lower"]))
+        .otherwise(pl.lit(VERDICTS["higher"]))
     )
 
 
@@ -152,10 +145,8 @@ def _empty(keys_schema: dict[str, pl.DataType]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def _window_table(
-    df: pl.DataFrame, keys: list[str], every: str | None, start: Any, end: Any
-) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
-    """Per (group, window) Little's law table plus the request window index and group id."""
+def _window_table(df: pl.DataFrame, keys: list[str], every: str | None, start: Any, end: Any) -> pl.DataFrame:
+    """The per (group, window) Little's law table of :func:`sweep` from loaded rows."""
     arr_us = df["_arr"].to_numpy()
     e2e = df["_e2e"].to_numpy()
     start_us = to_epoch_us(start) if start is not None else int(arr_us.min())
@@ -229,7 +220,7 @@ def _window_table(
     if keys:
         out = pl.concat([table[gi], out], how="horizontal")
     cols = [*keys, *_empty({}).columns]
-    return out.select(cols), gid, np.where(arrived, k, -1)
+    return out.select(cols)
 
 
 def sweep(
@@ -259,7 +250,7 @@ def sweep(
     df = _load(lf, keys)
     if not df.height:
         return _empty(dict(df.select(keys).schema))
-    return _window_table(df, keys, every, start, end)[0]
+    return _window_table(df, keys, every, start, end)
 
 
 def summary(lf: pl.LazyFrame | pl.DataFrame, start: Any = None, end: Any = None) -> dict:
