@@ -23,6 +23,7 @@ from traceana.report.charts import build_charts
 from traceana.report.html import render_html, script_json
 from traceana.report.jsonout import SCHEMA_PATH, render_json
 from traceana.report.markdown import md_cell, render_markdown
+from traceana.report.series import MAX_ENGINE_ROWS, MAX_WINDOWS
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -44,8 +45,32 @@ def real_report() -> dict:
     return rep
 
 
-def test_real_report_validates_against_schema(real_report):
+@pytest.fixture(scope="module")
+def sample_report() -> dict:
+    """The simulated fleet day of sample_traces/ (canonical Parquet) with its traceana.toml."""
+    from traceana.store import open_inputs
+
+    traces = ROOT / "sample_traces"
+    cfg = load_config(traces / "traceana.toml")
+    with open_inputs([str(traces / "requests.parquet"), str(traces / "engine_samples.parquet")]) as st:
+        rep = build_report(st.requests(), st.engine_samples(), config=cfg, by=("model",), title="sample_traces")
+    rep["generated_at"] = "2025-11-18T00:00:00Z"
+    return rep
+
+
+def test_real_report_validates_against_schema(real_report, sample_report):
     _validator().validate(json.loads(render_json(real_report)))
+    _validator().validate(json.loads(render_json(sample_report)))
+
+
+def test_sample_traces_report_is_small(sample_report, tmp_path):
+    write_report(sample_report, tmp_path)
+    # a day at 2-minute windows: the page carries per-window aggregates, not 30k requests
+    assert (tmp_path / "report.html").stat().st_size < 5_000_000
+    assert sample_report["filters"]["every"] == "2m"
+    sizes = {k: len(v) for k, v in sample_report["series"].items()}
+    assert max(sizes.values()) <= MAX_ENGINE_ROWS, sizes
+    assert sizes["concurrency"] <= MAX_WINDOWS + 1
 
 
 def test_fake_report_validates_and_schema_rejects_missing_fields():
@@ -117,6 +142,10 @@ def _snapshot(name: str, text: str) -> None:
 
 def test_markdown_snapshot_synthetic(real_report):
     _snapshot("synthetic.md", render_markdown(real_report))
+
+
+def test_markdown_snapshot_sample_traces(sample_report):
+    _snapshot("sample_traces.md", render_markdown(sample_report))
 
 
 def test_write_report_files(tmp_path, real_report):

@@ -209,7 +209,7 @@ def build_report(
         "percentiles_over_time": sections.percentiles_over_time(lf, every, sec),
         "concurrency": sections.concurrency_series(lf, every, sec),
         "queue_vs_utilization": sections.queue_vs_utilization(lf, every, sec),
-        "engine": engine_windows(eng, every),
+        "engine": engine_windows(eng, every, window["seconds"]),
         "burn": burn,
         "goodput": goodput_series,
         "autoscale": autoscale_series,

@@ -33,18 +33,24 @@ def _zoom() -> alt.Parameter:
     return alt.selection_interval(bind="scales", encodings=["x"])
 
 
-def _base(rows: list[dict], title: str, subtitle: str | None = None) -> alt.Chart:
+def _data(ds: dict, rows: list[dict], name: str = "main") -> alt.Data:
+    """A named dataset: the rows go into the spec's top-level ``datasets`` after validation (fast for big series)."""
+    ds[name] = rows
+    return alt.Data(name=name)
+
+
+def _base(ds: dict, rows: list[dict], title: str, subtitle: str | None = None) -> alt.Chart:
     t = alt.TitleParams(title, subtitle=subtitle or "", anchor="start")
-    return alt.Chart(alt.Data(values=rows), title=t).properties(width=WIDTH, height=HEIGHT)
+    return alt.Chart(_data(ds, rows), title=t).properties(width=WIDTH, height=HEIGHT)
 
 
-def latency_ecdf(rep: dict) -> alt.Chart | None:
+def latency_ecdf(rep: dict, ds: dict) -> alt.Chart | None:
     """ECDF of TTFT / TPOT / e2e from pre-binned log-spaced counts (ok requests)."""
     rows = rep["series"].get("latency_ecdf") or []
     if not rows:
         return None
     return (
-        _base(rows, "Latency distributions (ok requests)", "cumulative fraction of requests at or under x; log scale")
+        _base(ds, rows, "Latency distributions (ok requests)", "cumulative fraction of requests at or under x; log scale")
         .mark_line(interpolate="step-after", point=False)
         .encode(
             x=alt.X("le:Q", title="seconds (log scale)", scale=alt.Scale(type="log")),
@@ -61,13 +67,13 @@ def latency_ecdf(rep: dict) -> alt.Chart | None:
     )
 
 
-def percentiles_over_time(rep: dict) -> alt.Chart | None:
+def percentiles_over_time(rep: dict, ds: dict) -> alt.Chart | None:
     """p50 and p99 per window for TTFT, TPOT and e2e (log y), one line per metric and percentile."""
     rows = rep["series"].get("percentiles_over_time") or []
     if not rows:
         return None
     return (
-        _base(rows, "Percentiles over time", "solid p50, dashed p99; log scale; drag to pan, scroll to zoom")
+        _base(ds, _only(rows, ('window_start', 'metric', 'count', 'p50', 'p99')), "Percentiles over time", "solid p50, dashed p99; log scale; drag to pan, scroll to zoom")
         .transform_fold(["p50", "p99"], as_=["percentile", "seconds"])
         .transform_filter("isValid(datum.seconds) && datum.seconds > 0")
         .mark_line(point=False)
@@ -82,7 +88,7 @@ def percentiles_over_time(rep: dict) -> alt.Chart | None:
     )
 
 
-def latency_budget(rep: dict) -> alt.Chart | None:
+def latency_budget(rep: dict, ds: dict) -> alt.Chart | None:
     """Stacked bars: queue / prefill / decode / post seconds at the p50 and p99 request."""
     rows = []
     for r in rep.get("latency_budget") or []:
@@ -95,7 +101,7 @@ def latency_budget(rep: dict) -> alt.Chart | None:
         return None
     comps = ["queue", "prefill", "decode", "post"]
     return (
-        _base(rows, "Latency budget", "e2e = queue + prefill + decode + post (post is the remainder)")
+        _base(ds, rows, "Latency budget", "e2e = queue + prefill + decode + post (post is the remainder)")
         .mark_bar()
         .encode(
             y=alt.Y("row:N", title=None, sort=None),
@@ -109,14 +115,14 @@ def latency_budget(rep: dict) -> alt.Chart | None:
     )
 
 
-def concurrency_over_time(rep: dict) -> alt.Chart | None:
+def concurrency_over_time(rep: dict, ds: dict) -> alt.Chart | None:
     """Empirical in-flight requests per window against Little's L = lambda * W."""
     rows = rep["series"].get("concurrency") or []
     if not rows:
         return None
     conc = rep.get("concurrency") or {}
     sub = f"whole window: L = {_fmt(conc.get('littles_law_L'))}, empirical {_fmt(conc.get('empirical_mean'))}, ratio {_fmt(conc.get('ratio'))} ({conc.get('verdict', 'n/a')})"
-    base = _base(rows, "Concurrency over time", sub).transform_fold(
+    base = _base(ds, _only(rows, ('window_start', 'in_flight_mean', 'littles_law_L')), "Concurrency over time", sub).transform_fold(
         ["in_flight_mean", "littles_law_L"], as_=["series", "requests"]
     )
     return base.mark_line().encode(
@@ -127,12 +133,12 @@ def concurrency_over_time(rep: dict) -> alt.Chart | None:
     ).add_params(_zoom())
 
 
-def queue_vs_utilization(rep: dict) -> alt.Chart | None:
+def queue_vs_utilization(rep: dict, ds: dict) -> alt.Chart | None:
     """Observed mean queue time per utilization bin, beside the M/M/1 response curve W = S / (1 - rho)."""
     rows = rep["series"].get("queue_vs_utilization") or []
     if not rows:
         return None
-    base = _base(rows, "Queue time vs utilization", "points: observed mean queue time per rho bin; line: M/M/1 W = S / (1 - rho)")
+    base = _base(ds, rows, "Queue time vs utilization", "points: observed mean queue time per rho bin; line: M/M/1 W = S / (1 - rho), drawn where rho < 1")
     x = alt.X("rho_bin_mid:Q", title="utilization rho = lambda x S / replicas")
     pts = base.mark_circle(size=60).encode(
         x=x,
@@ -146,12 +152,12 @@ def queue_vs_utilization(rep: dict) -> alt.Chart | None:
     return alt.layer(pts, line).properties(width=WIDTH, height=HEIGHT)
 
 
-def _engine_chart(rep: dict, field: str, title: str, y_title: str) -> alt.Chart | None:
+def _engine_chart(rep: dict, ds: dict, field: str, title: str, y_title: str) -> alt.Chart | None:
     rows = [r for r in rep["series"].get("engine") or [] if r.get(field) is not None]
     if not rows:
         return None
     return (
-        _base(rows, title, "per instance, mean per window")
+        _base(ds, _only(rows, ("window_start", "instance", field)), title, "per instance, mean per window")
         .mark_line()
         .encode(
             x=_time_x(),
@@ -163,21 +169,21 @@ def _engine_chart(rep: dict, field: str, title: str, y_title: str) -> alt.Chart 
     )
 
 
-def kv_usage(rep: dict) -> alt.Chart | None:
-    return _engine_chart(rep, "kv_cache_usage", "KV-cache usage over time", "KV cache used (fraction)")
+def kv_usage(rep: dict, ds: dict) -> alt.Chart | None:
+    return _engine_chart(rep, ds, "kv_cache_usage", "KV-cache usage over time", "KV cache used (fraction)")
 
 
-def batch_size(rep: dict) -> alt.Chart | None:
-    return _engine_chart(rep, "num_running", "Batch size over time", "running requests")
+def batch_size(rep: dict, ds: dict) -> alt.Chart | None:
+    return _engine_chart(rep, ds, "num_running", "Batch size over time", "running requests")
 
 
-def burn_down(rep: dict) -> alt.Chart | None:
+def burn_down(rep: dict, ds: dict) -> alt.Chart | None:
     """Error budget remaining over the window, one line per SLO."""
     rows = rep["series"].get("burn") or []
     if not rows:
         return None
     return (
-        _base(rows, "Error budget burn-down", "budget remaining = 1 - cumulative bad / allowed bad")
+        _base(ds, _only(rows, ('window_start', 'slo', 'budget_remaining', 'bad', 'total')), "Error budget burn-down", "budget remaining = 1 - cumulative bad / allowed bad")
         .mark_line()
         .encode(
             x=_time_x(),
@@ -189,7 +195,7 @@ def burn_down(rep: dict) -> alt.Chart | None:
     )
 
 
-def burn_rate(rep: dict) -> alt.Chart | None:
+def burn_rate(rep: dict, ds: dict) -> alt.Chart | None:
     """Burn rate per window with the alert windows (fired -> cleared) shaded."""
     rows = rep["series"].get("burn") or []
     if not rows:
@@ -202,7 +208,7 @@ def burn_rate(rep: dict) -> alt.Chart | None:
         if a.get("fired_at")
     ]
     line = (
-        _base(rows, "Burn rate", "bad fraction per window / (1 - objective); shaded: multi-window alerts firing; rule: 1x")
+        _base(ds, _only(rows, ('window_start', 'slo', 'burn_rate')), "Burn rate", "bad fraction per window / (1 - objective); shaded: multi-window alerts firing; rule: 1x")
         .mark_line()
         .encode(
             x=_time_x(),
@@ -212,11 +218,11 @@ def burn_rate(rep: dict) -> alt.Chart | None:
         )
         .add_params(_zoom())
     )
-    rule = alt.Chart(alt.Data(values=[{"y": 1.0}])).mark_rule(strokeDash=[4, 4], color="grey").encode(y="y:Q")
+    rule = alt.Chart(_data(ds, [{"y": 1.0}], "one")).mark_rule(strokeDash=[4, 4], color="grey").encode(y="y:Q")
     layers = [line, rule]
     if alerts:
         shade = (
-            alt.Chart(alt.Data(values=alerts))
+            alt.Chart(_data(ds, alerts, "alerts"))
             .mark_rect(opacity=0.18, color="#d62728")
             .encode(
                 x=alt.X("fired_at:T", scale=alt.Scale(type="utc")),
@@ -228,12 +234,12 @@ def burn_rate(rep: dict) -> alt.Chart | None:
     return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT)
 
 
-def goodput_over_time(rep: dict) -> alt.Chart | None:
+def goodput_over_time(rep: dict, ds: dict) -> alt.Chart | None:
     rows = rep["series"].get("goodput") or []
     if not rows:
         return None
     return (
-        _base(rows, "Goodput over time", "requests/s that are ok and meet every SLO threshold, vs all arrivals/s")
+        _base(ds, _only(rows, ('window_start', 'goodput_per_s', 'throughput_per_s')), "Goodput over time", "requests/s that are ok and meet every SLO threshold, vs all arrivals/s")
         .transform_fold(["goodput_per_s", "throughput_per_s"], as_=["series", "per_s"])
         .mark_line()
         .encode(
@@ -246,7 +252,7 @@ def goodput_over_time(rep: dict) -> alt.Chart | None:
     )
 
 
-def cost_panel(rep: dict) -> alt.Chart | None:
+def cost_panel(rep: dict, ds: dict) -> alt.Chart | None:
     """Effective vs nominal $/1M output tokens per model and instance, and the autoscaled what-if per model."""
     c = rep.get("cost") or {}
     rows = []
@@ -263,7 +269,7 @@ def cost_panel(rep: dict) -> alt.Chart | None:
         return None
     kinds = ["effective", "nominal", "autoscaled"]
     return (
-        _base(rows, "Cost per million output tokens", "effective (provisioned GPU-hours) vs nominal (at measured throughput) vs autoscaled")
+        _base(ds, rows, "Cost per million output tokens", "effective (provisioned GPU-hours) vs nominal (at measured throughput) vs autoscaled")
         .mark_bar()
         .encode(
             y=alt.Y("who:N", title=None),
@@ -276,12 +282,12 @@ def cost_panel(rep: dict) -> alt.Chart | None:
     )
 
 
-def autoscaling(rep: dict) -> alt.Chart | None:
+def autoscaling(rep: dict, ds: dict) -> alt.Chart | None:
     rows = rep["series"].get("autoscale") or []
     if not rows:
         return None
     return (
-        _base(rows, "Replicas needed at the target utilization", "replicas = ceil(lambda / (target_util x mu)) per window")
+        _base(ds, rows, "Replicas needed at the target utilization", "replicas = ceil(lambda / (target_util x mu)) per window")
         .mark_line(interpolate="step-after")
         .encode(
             x=_time_x(),
@@ -291,6 +297,16 @@ def autoscaling(rep: dict) -> alt.Chart | None:
         )
         .add_params(_zoom())
     )
+
+
+def _only(rows: list[dict], fields: tuple[str, ...]) -> list[dict]:
+    """The fields a chart draws, nothing else (the page carries every chart's data)."""
+    return [{k: r.get(k) for k in fields} for r in rows]
+
+
+def _slim(row: dict) -> dict:
+    """Chart rows with floats at 4 significant digits (what a chart can show; keeps the page small)."""
+    return {k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in row.items() if v is not None}
 
 
 def _fmt(v: Any) -> str:
@@ -306,7 +322,7 @@ def _group_label(group: dict) -> str:
 
 
 #: (id, section, builder) in page order; the id is the <div> id and the image file stem
-CHARTS: list[tuple[str, str, Callable[[dict], alt.Chart | None]]] = [
+CHARTS: list[tuple[str, str, Callable[[dict, dict], alt.Chart | None]]] = [
     ("latency_ecdf", "latency", latency_ecdf),
     ("percentiles_over_time", "latency", percentiles_over_time),
     ("latency_budget", "budget", latency_budget),
@@ -326,10 +342,12 @@ def build_charts(report: dict) -> list[tuple[str, str, dict]]:
     """``[(chart_id, section, vega_lite_spec_dict)]`` for every chart with data, in page order."""
     out = []
     for chart_id, section, fn in CHARTS:
-        chart = fn(report)
+        ds: dict[str, list[dict]] = {}
+        chart = fn(report, ds)
         if chart is None:
             continue
-        spec = chart.to_dict()
+        spec = chart.to_dict()  # validates the structure; the data is attached after
+        spec["datasets"] = {name: [_slim(r) for r in rows] for name, rows in ds.items()}
         spec["autosize"] = {"type": "fit-x", "contains": "padding"}
         out.append((chart_id, section, spec))
     return out

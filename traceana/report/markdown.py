@@ -8,7 +8,6 @@ name stays text.
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
@@ -26,7 +25,7 @@ def md_cell(value: Any) -> str:
     """One table cell or inline text, safe in GitHub-flavoured Markdown."""
     s = "" if value is None else str(value)
     s = re.sub(r"[\r\n\t]+", " ", s)
-    s = html.escape(s, quote=False)
+    s = s.replace("&", "&amp;").replace("<", "&lt;")  # no tag, no entity; a bare ">" is harmless mid-line
     s = _MD_SPECIAL.sub(r"\\\1", s)
     return s.replace("|", "\\|")
 

@@ -113,11 +113,12 @@ def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, w
     auto_series = [{"window_start": r.get("window_start"), "group": str(r.get("model") or "all"), "replicas": r.get("replicas")}
                    for r in auto]
     replica_hours: dict[Any, float] = {}
+    mu: dict[Any, float | None] = {}
     for r in auto:
         replica_hours[r.get("model")] = replica_hours.get(r.get("model"), 0.0) + (r.get("replica_hours") or 0.0)
+        mu[r.get("model")] = r.get("mu_per_replica")
     capacity_out = {"target_utilization": target, "every": auto_every, "percentile": 0.95,
-                    "mu_per_replica": [{"model": r.get("model"), "mu_per_replica": r.get("mu_per_replica")}
-                                       for r in {r.get("model"): r for r in auto}.values()],
+                    "mu_per_replica": [{"model": m, "mu_per_replica": v} for m, v in mu.items()],
                     "replica_hours": [{"model": m, "replica_hours": h} for m, h in replica_hours.items()]} if auto else None
     prices = dict(getattr(config, "gpu_prices", None) or {})
     if not prices:
@@ -145,7 +146,7 @@ def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, w
         out_tokens = sum(r.get("output_tokens") or 0 for r in rows if r.get("model") == model)
         usd = hours * per_replica
         actual = sum(r.get("cost_usd") or 0.0 for r in mine)
-        autoscaled.append({"model": model, "replica_hours": hours, "price_per_replica_hour": per_replica, "cost_usd": usd,
+        autoscaled.append({"model": model, "mu_per_replica": mu.get(model), "replica_hours": hours, "price_per_replica_hour": per_replica, "cost_usd": usd,
                            "actual_cost_usd": actual, "per_million_output": usd / (out_tokens / 1e6) if out_tokens else None})
     out = {"tokens": tokens, "tokens_counted": cost_m.tokens_label(tokens, weight), "prices": prices, "rows": rows,
            "totals": clean(cost_m.totals(eff)), "autoscaling": clean(autoscaled), "target_utilization": target}

@@ -66,13 +66,24 @@ def latency_ecdf(lf: pl.LazyFrame, metrics: tuple[str, ...]) -> list[dict]:
     return out
 
 
-def engine_windows(engine_lf: pl.LazyFrame | None, every: str) -> list[dict]:
-    """Per instance and window: mean KV-cache usage, running batch and waiting queue."""
+#: the engine series never hold more rows than this (instances x windows): a 100-instance fleet gets coarser windows
+MAX_ENGINE_ROWS = 7200
+
+
+def engine_windows(engine_lf: pl.LazyFrame | None, every: str, seconds: float = 0.0) -> list[dict]:
+    """Per instance and window: mean KV-cache usage, running batch and waiting queue.
+
+    The window is ``every``, coarsened until instances x windows <= MAX_ENGINE_ROWS.
+    """
     if engine_lf is None:
         return []
     cols = engine_lf.collect_schema().names()
     if "time" not in cols:
         return []
+    instances = engine_lf.select(pl.col("instance").n_unique()).collect().item() or 1
+    coarse = choose_every(seconds * instances * MAX_WINDOWS / MAX_ENGINE_ROWS)
+    if every_seconds(coarse) > every_seconds(every):
+        every = coarse
     df = (
         engine_lf.filter(pl.col("time").is_not_null())
         .sort("time")

@@ -77,9 +77,17 @@ def _verdict_class(word: str) -> str:
             "breached": "v-bad", "budget exhausted": "v-bad", "missing": "v-bad"}.get(word, "v-warn")
 
 
-def latency_table(rep: dict) -> Table:
+USER_METRICS = ("ttft_s", "tpot_s", "itl_s", "e2e_latency_s")
+NOTE_CI = ("Brackets: 95% confidence interval of the percentile; grey (~ in Markdown): too few requests for that "
+           "percentile to be reliable. Failed requests are excluded here and counted as bad in every SLO.")
+
+
+def latency_table(rep: dict, components: bool = False) -> Table:
+    """User-visible metrics (TTFT, TPOT, ITL, e2e), or with ``components`` the server-side parts (queue, prefill, decode)."""
     rows = []
     for r in rep.get("latency") or []:
+        if (r["metric"] in USER_METRICS) == components:
+            continue
         ci, rel = r.get("ci") or {}, r.get("reliable") or {}
         cells: list[Any] = [group_label(r.get("group")), r["metric"], fmt_num(r.get("count")), fmt_s(r.get("mean"))]
         for p in PCTS:
@@ -87,8 +95,9 @@ def latency_table(rep: dict) -> Table:
             ci_text = f"[{fmt_s(lo_hi[0])}, {fmt_s(lo_hi[1])}]" if lo_hi and lo_hi[0] is not None else ""
             cells.append((fmt_s(r.get(p)), ci_text, rel.get(p, True) is not False))
         rows.append(cells)
-    return Table("Latency percentiles (ok requests)", ["group", "metric", "count", "mean", "p50", "p90", "p95", "p99", "p99.9"],
-                 rows, text_cols=2, note="Brackets: 95% confidence interval of the percentile; grey (~ in Markdown): too few requests for that percentile to be reliable. Failed requests are excluded here and counted as bad in every SLO.")
+    title = "Where the time goes: queue, prefill, decode (ok requests)" if components else "Latency percentiles (ok requests)"
+    return Table(title, ["group", "metric", "count", "mean", "p50", "p90", "p95", "p99", "p99.9"], rows, text_cols=2,
+                 note="" if components else NOTE_CI)
 
 
 def budget_table(rep: dict) -> Table:
@@ -166,13 +175,15 @@ def cost_table(rep: dict, compact: bool = False) -> Table:
 
 def autoscale_table(rep: dict) -> Table:
     c = rep.get("cost") or {}
-    rows = [[str(a.get("model") or "n/a"), fmt_num(a.get("replica_hours"), ".2f"), fmt_usd(a.get("price_per_replica_hour")),
+    rows = [[str(a.get("model") or "n/a"), fmt_num(a.get("mu_per_replica"), ".3g"), fmt_num(a.get("replica_hours"), ".2f"), fmt_usd(a.get("price_per_replica_hour")),
              fmt_usd(a.get("cost_usd")), fmt_usd(a.get("actual_cost_usd")), fmt_usd(a.get("per_million_output"))]
             for a in c.get("autoscaling") or []]
     target = c.get("target_utilization")
-    return Table("What autoscaling would have cost", ["model", "replica-hours", "$/replica-hour", "cost at target utilization",
+    return Table("What autoscaling would have cost", ["model", "mu per replica (req/s)", "replica-hours", "$/replica-hour", "cost at target utilization",
                  "actual cost", "$/1M output tokens"], rows,
-                 note=f"replicas = ceil(lambda / (target_util x mu)) per window, target utilization {fmt_pct(target, 0)}.")
+                 note=f"replicas = ceil(lambda / (target_util x mu)) per window, lambda = p95 of the per-minute arrival rate, "
+                      f"target utilization {fmt_pct(target, 0)}; mu = 1 / mean service time, as measured (a replica that batches "
+                      "serves more than that, so this what-if is an upper bound).")
 
 
 def kv_tables(rep: dict) -> list[Table]:
@@ -185,9 +196,9 @@ def kv_tables(rep: dict) -> list[Table]:
                fmt_num(r.get("available_gb"), ".4g"), fmt_num(r.get("max_concurrent")), fmt_num(r.get("observed_max_running"), ".4g")]
               for r in k.get("shapes") or []]
     return [
-        Table("KV cache and batch per instance (engine samples)", ["instance", "model", "samples", "mean KV used", "max KV used",
-              "mean batch", "max batch", "KV tokens per running request", "implied max concurrent", "headroom"], inst, text_cols=2,
-              note="implied max concurrent = floor(KV capacity tokens / KV tokens per running request); headroom = that - max batch seen."),
+        Table("KV cache and batch per instance (engine samples)", ["instance", "model", "samples", "mean KV", "max KV",
+              "mean batch", "max batch", "KV tokens / request", "implied max batch", "headroom"], inst, text_cols=2,
+              note="implied max batch = floor(KV capacity tokens / KV tokens per running request); headroom = that - max batch seen."),
         Table("KV capacity from the model shape", ["model", "context tokens", "KV per request (GB)", "available for KV (GB)",
               "max concurrent requests", "max batch seen"], shapes,
               note="KV per request = 2 x layers x kv_heads x head_dim x bytes x tokens; available = GPU memory - weights - workspace."),
@@ -229,6 +240,7 @@ def report_tables(rep: dict) -> dict[str, list[Table]]:
             out.setdefault(key, []).append(t)
 
     add("latency", latency_table(rep))
+    add("latency", latency_table(rep, components=True))
     add("budget", budget_table(rep))
     if rep.get("concurrency"):
         add("concurrency", concurrency_table(rep))
