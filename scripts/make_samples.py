@@ -111,15 +111,29 @@ def readme(ss) -> str:
         f"{s.service.kv_capacity_tokens:,} | {s.service.max_batch} |"
         for s in fleet.instances
     )
-    n_spans = sum(len(rs["scopeSpans"][0]["spans"]) for line in open(ss.files[0].parent / S.OTLP_FILE, encoding="utf-8")
-                  for rs in json.loads(line)["resourceSpans"])
+    folder = ss.files[0].parent
+    n_spans = sum(
+        len(rs["scopeSpans"][0]["spans"])
+        for line in (folder / S.OTLP_FILE).read_text(encoding="utf-8").splitlines()
+        for rs in json.loads(line)["resourceSpans"]
+    )
     return README.format(
-        seed=SAMPLE_SEED, date=DayPlan().date, fleet_rows=fleet_rows, requests=req.num_rows, share70=DayPlan().share_70b,
-        fb_threshold=fb.queue_threshold, qlim=fleet.queue_limit, timeout=fleet.queue_timeout_s, err=fleet.error_rate,
+        seed=SAMPLE_SEED,
+        date=DayPlan().date,
+        fleet_rows=fleet_rows,
+        requests=req.num_rows,
+        share70=DayPlan().share_70b,
+        fb_threshold=fb.queue_threshold,
+        qlim=fleet.queue_limit,
+        timeout=fleet.queue_timeout_s,
+        err=fleet.error_rate,
         status_rows="\n".join(f"| {n} | {c:,} |" for n, c in zip(names, counts, strict=True)),
         fallbacks=int(np.sum(np.asarray(req.column("route").to_pylist()) == "fallback")),
-        preempted=int((npre > 0).sum()), preemptions=int(npre.sum()), spans=n_spans,
-        bad_total=sum(1 for _ in open(ss.files[0].parent / S.BAD_FILE, encoding="utf-8")), bad_n=len(ss.bad_rows),
+        preempted=int((npre > 0).sum()),
+        preemptions=int(npre.sum()),
+        spans=n_spans,
+        bad_total=len((folder / S.BAD_FILE).read_text(encoding="utf-8").splitlines()),
+        bad_n=len(ss.bad_rows),
         bad_rows="\n".join(f"- line {line}: {what}" for line, what in ss.bad_rows),
     )
 

@@ -135,10 +135,11 @@ def run_engine(
         now, G, b, S_ctx, S_adm = s.now, s.G, s.b, s.S_ctx, s.S_adm
         heap, running, waiting = s.heap, s.running, s.waiting
         cap, maxb, d0, d1, p0, p1 = s.cap, s.maxb, s.d0, s.d1, s.p0, s.p1
-        if b == 0 and now < t:
-            now = t
+        if b == 0 and now < t and not waiting:
+            now = t  # idle: the clock jumps; with a queue it resumes where the last prefill ended
         while True:
-            while waiting and b < maxb:
+            # admit only up to the caller's time: a prefill that runs past t holds the queue until then
+            while waiting and b < maxb and now <= t:
                 r = waiting[0]
                 gd = gen_done[r]
                 if gd == 0 and now - tarr[r] > timeout:
@@ -177,7 +178,7 @@ def run_engine(
             if b == 0:
                 if now < t:
                     now = t
-                s.next_t = INF
+                s.next_t = now if waiting else INF  # waiting with b == 0: a prefill ran past t
                 break
             while True:
                 F, aid, r = heap[0]
@@ -192,7 +193,7 @@ def run_engine(
                 if now < t:
                     G += (t - now) / st
                     now = t
-                s.next_t = te
+                s.next_t = now if (waiting and b < maxb and now > t) else te
                 break
             now, G = te, Gn
             if F <= Gk:

@@ -181,7 +181,7 @@ def demo_fleet(scale: int = 1, sample_interval_s: float = 10.0) -> Fleet:
     fleet = Fleet(
         instances=tuple(base),
         queue_limit=64,
-        queue_timeout_s=20.0,
+        queue_timeout_s=10.0,
         fallbacks=(Fallback("llama-3.1-70b", "llama-3.1-8b", 8),),
         error_rate=0.003,
         post_median_s=0.004,
