@@ -214,7 +214,8 @@ def _read_csv_slow(src: Source, table: str) -> AdapterResult:
         raise TraceParseError(src.name, f"unreadable CSV header: {exc}", line=1) from None
     header = [h.strip() for h in header]
     names = set(_string_schema(table))
-    cols: dict[str, list] = {h: [] for h in header if h in names}
+    where = {h: i for i, h in reversed(list(enumerate(header))) if h in names}  # first of duplicate names
+    cols: dict[str, list] = {h: [] for h in where}
     line_nos: list[int] = []
     quarantine: list[QuarantineRow] = []
     while True:
@@ -241,11 +242,10 @@ def _read_csv_slow(src: Source, table: str) -> AdapterResult:
             )
             continue
         line_nos.append(line_no)
-        for h, v in zip(header, row):
-            if h in cols:
-                cols[h].append(v if v != "" else None)
-    df = pl.DataFrame(cols, schema={h: pl.String for h in cols}).with_columns(
-        pl.Series("source_line", line_nos, dtype=pl.Int64)
+        for h, i in where.items():
+            cols[h].append(row[i] if row[i] != "" else None)
+    df = pl.DataFrame({"source_line": pl.Series(line_nos, dtype=pl.Int64)}).with_columns(
+        pl.Series(h, v, dtype=pl.String) for h, v in cols.items()
     )
     return AdapterResult(**{table: df.to_arrow()}, quarantine=quarantine)
 
@@ -284,7 +284,17 @@ def read(src: Source) -> AdapterResult:
         table = _table_for(_first_json_keys(stripped[: 1 << 20])) or "requests"
         return _read_jsonl(src, table)
     first = stripped.split(b"\n", 1)[0].decode("utf-8", "replace")
-    table = _table_for(h.strip() for h in next(csv.reader([first]), [])) or "requests"
+    table = _table_for(h.strip() for h in next(csv.reader([first]), []))
+    if table is None:
+        from traceana.errors import TraceParseError
+
+        raise TraceParseError(
+            src.name,
+            "CSV header without canonical columns (requests need request_id and arrival_time; "
+            "engine_samples need time, instance and num_running or kv_cache_usage). "
+            "Hint: a column map (--map FILE) for other column names",
+            line=1,
+        )
     return _read_csv(src, table)
 
 

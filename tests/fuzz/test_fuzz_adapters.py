@@ -1,0 +1,181 @@
+"""Every adapter, fed arbitrary or mutated content, returns an AdapterResult or raises TraceanaError.
+
+Nothing else may escape an adapter (the pipeline would refuse the file as an
+adapter bug). The results must also keep the books: records read = rows out +
+rows quarantined, checked through the whole pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fuzz.conftest import count, examples
+from traceana.errors import TraceanaError
+from traceana.ingest import registry
+from traceana.ingest.base import AdapterResult, Limits, Source
+from traceana.ingest.pipeline import AdapterBugError, process
+
+SEEDS = Path(__file__).parent / "seeds"
+WORK = Path(tempfile.mkdtemp(prefix="traceana-fuzz-"))
+ADAPTERS = {a.name: a for a in registry.adapters()}
+#: adapter -> seed files (name before '__' or '.' is the adapter)
+SEED_FILES = {
+    name: sorted(p for p in SEEDS.iterdir() if p.name.split("__")[0].split(".")[0] == name and p.suffix != ".toml")
+    for name in ADAPTERS
+}
+#: (adapter, one-line reason) for bugs found and not fixed by their owners yet: strict xfail
+KNOWN_BUGS: dict[str, str] = {}
+
+HOSTILE_TOKENS = [
+    b"NaN", b"-Infinity", b"1e999", b"-1", b"0", b"null", b"true", b'""', b"[]", b"{}", b'"\\ud800"',
+    b"[" * 200, b"}" * 5, b"99999999999999999999999999", b'"2100-01-01T00:00:00Z"', b'"1970-01-01"',
+    b"\xff\xfe", b"\x00", b"\r\n", b"\n\n", b",", b'"', b"'; DROP TABLE x; --", b"<script>",
+]
+
+
+def _source(name: str, data: bytes, suffix: str = ".dat") -> Source:
+    path = WORK / f"{name}{suffix}"
+    path.write_bytes(data)
+    return Source(path=path, data=data, limits=Limits(max_decompressed_bytes=1 << 26, max_line_bytes=1 << 20, max_json_depth=64))
+
+
+def check_adapter(name: str, data: bytes, suffix: str) -> None:
+    """The property: read returns an AdapterResult or raises TraceanaError; the pipeline keeps the books."""
+    adapter = ADAPTERS[name]
+    src = _source(name, data, suffix)
+    try:
+        result = adapter.read(src)
+    except TraceanaError:
+        return
+    assert isinstance(result, AdapterResult)
+    try:
+        tables, quarantine, rep = process(src, adapter)
+    except AdapterBugError:
+        raise
+    except TraceanaError:
+        return
+    stored = sum(t.num_rows for t in tables.values())
+    assert rep.records_read == stored + quarantine.num_rows, (rep.records_read, stored, quarantine.num_rows)
+
+
+def _mutate(data: bytes, ops: list[tuple[int, int, int]]) -> bytes:
+    out = bytearray(data)
+    for kind, pos, arg in ops:
+        if not out:
+            out += HOSTILE_TOKENS[arg % len(HOSTILE_TOKENS)]
+            continue
+        i = pos % len(out)
+        if kind == 0:  # truncate
+            del out[i:]
+        elif kind == 1:  # flip a byte
+            out[i] = arg % 256
+        elif kind == 2:  # delete a slice
+            del out[i : i + 1 + arg % 64]
+        elif kind == 3:  # duplicate a slice
+            out[i:i] = out[i : i + 1 + arg % 256]
+        else:  # insert a hostile token
+            out[i:i] = HOSTILE_TOKENS[arg % len(HOSTILE_TOKENS)]
+    return bytes(out)
+
+
+def _json_paths(obj, path=()):
+    yield path
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _json_paths(v, (*path, k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _json_paths(v, (*path, i))
+
+
+def _replace(obj, path, value):
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(obj, dict):
+        return {**obj, head: _replace(obj[head], rest, value)}
+    out = list(obj)
+    out[head] = _replace(obj[head], rest, value)
+    return out
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats() | st.text(max_size=20)
+    | st.sampled_from(["", "NaN", "-1", "1e400", "2100-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "abc", "12.5", "0x10"]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=6,
+)
+
+
+def _adapter_params():
+    out = []
+    for name in sorted(ADAPTERS):
+        marks = [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name])] if name in KNOWN_BUGS else []
+        out.append(pytest.param(name, marks=marks, id=name))
+    return out
+
+
+@pytest.mark.parametrize("name", _adapter_params())
+@settings(max_examples=examples(15))
+@given(data=st.binary(max_size=2048))
+def test_arbitrary_bytes(name, data):
+    count("adapters.arbitrary_bytes")
+    check_adapter(name, data, ".dat")
+
+
+@pytest.mark.parametrize("name", _adapter_params())
+@settings(max_examples=examples(25))
+@given(ops=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 1 << 20), st.integers(0, 1 << 16)), min_size=1, max_size=4), which=st.integers(0, 9))
+def test_mutated_seed_bytes(name, ops, which):
+    seeds = SEED_FILES[name]
+    if not seeds:
+        pytest.skip(f"no seed file for {name}")
+    seed = seeds[which % len(seeds)]
+    count("adapters.mutated_bytes")
+    check_adapter(name, _mutate(seed.read_bytes(), ops), seed.suffix)
+
+
+def _json_docs(seed: Path) -> tuple[list, bool] | None:
+    """The seed parsed as JSON Lines (list of objects, True) or one JSON document ([doc], False)."""
+    text = seed.read_bytes()
+    try:
+        return [json.loads(text)], False
+    except ValueError:
+        pass
+    try:
+        return [json.loads(line) for line in text.splitlines() if line.strip()], True
+    except ValueError:
+        return None
+
+
+@pytest.mark.parametrize("name", _adapter_params())
+@settings(max_examples=examples(30))
+@given(st.data())
+def test_json_values_swapped(name, data):
+    """Type confusion: any node of a real JSON record replaced by an arbitrary JSON value."""
+    parsed = [(s, _json_docs(s)) for s in SEED_FILES[name]]
+    parsed = [(s, d) for s, d in parsed if d is not None]
+    if not parsed:
+        pytest.skip(f"{name} has no JSON seed")
+    seed, (docs, lines) = data.draw(st.sampled_from(parsed))
+    i = data.draw(st.integers(0, len(docs) - 1))
+    paths = list(_json_paths(docs[i]))
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(paths))
+        try:
+            docs[i] = _replace(docs[i], path, data.draw(json_values))
+        except (KeyError, IndexError, TypeError):
+            pass
+        paths = list(_json_paths(docs[i]))
+    count("adapters.json_swapped")
+    if lines:
+        blob = b"".join(json.dumps(d, allow_nan=True).encode() + b"\n" for d in docs)
+    else:
+        blob = json.dumps(docs[0], allow_nan=True, indent=1).encode()
+    check_adapter(name, blob, seed.suffix)
