@@ -105,6 +105,7 @@ def test_sweep_against_grid_brute_force():
     arrival_ms = np.sort(rng.integers(0, 6000, n))
     e2e_ms = rng.integers(1, 900, n)
     e2e_ms[:20] = 1000 - (arrival_ms[:20] % 1000)  # end exactly on a window boundary
+    e2e_ms[20:30] = rng.integers(1500, 3500, 10)  # span three or four windows
     inst = rng.choice(["a", "b"], n)
     df = requests_frame(arrival_s=arrival_ms / 1000, e2e_latency_s=e2e_ms / 1000, instance=inst)
     out = cc.sweep(df, by="instance", every="1s", start=at(0), end=at(7))

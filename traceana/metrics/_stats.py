@@ -282,7 +282,8 @@ def inflight_by_window(
     tbits = int(times.max()).bit_length()
     gbits = max(n_groups - 1, 0).bit_length()
     if tbits + 2 + gbits <= 62:
-        key = np.sort((groups << (tbits + 2)) | (times << 2) | kinds)
+        # stable = radix/timsort: near-linear on traces already in arrival order
+        key = np.sort((groups << (tbits + 2)) | (times << 2) | kinds, kind="stable")
         groups, times, kinds = key >> (tbits + 2), (key >> 2) & ((1 << tbits) - 1), key & 3
     else:
         order = np.lexsort((kinds, times, groups))

@@ -169,7 +169,7 @@ def _window_table(df: pl.DataFrame, keys: list[str], every: str | None, start: A
     cells = n_groups * n_win
 
     # arrivals and W: requests arriving in [a, b)
-    k = np.searchsorted(bounds, rel, side="right") - 1
+    k = np.searchsorted(bounds, rel, side="right") - 1 if n_win > 1 else np.zeros(len(rel), np.int64)
     arrived = (rel >= 0) & (rel < last)
     cell_a = gid[arrived] * n_win + k[arrived]
     arrivals = np.bincount(cell_a, minlength=cells)
@@ -177,13 +177,23 @@ def _window_table(df: pl.DataFrame, keys: list[str], every: str | None, start: A
 
     # time in flight clipped to each window it overlaps (no sweep needed for the mean)
     live = (dep > 0) & (rel < last) & (e2e > 0)
-    k0 = np.maximum(np.searchsorted(bounds, rel[live], side="right") - 1, 0)
-    k1 = np.minimum(np.searchsorted(bounds, dep[live], side="left") - 1, n_win - 1)
-    span = k1 - k0 + 1
-    idx = np.repeat(np.arange(len(k0)), span)
-    kk = k0[idx] + np.arange(len(idx)) - np.repeat(np.cumsum(span) - span, span)
-    clipped = np.minimum(dep[live][idx], bounds[kk + 1]) - np.maximum(rel[live][idx], bounds[kk])
-    area = np.bincount(gid[live][idx] * n_win + kk, weights=clipped, minlength=cells)
+    rel_l, dep_l, cell_l = rel[live], dep[live], gid[live] * n_win
+    if n_win > 1:
+        k0 = np.maximum(np.searchsorted(bounds, rel_l, side="right") - 1, 0)
+        k1 = np.minimum(np.searchsorted(bounds, dep_l, side="left") - 1, n_win - 1)
+    else:
+        k0 = k1 = np.zeros(len(rel_l), np.int64)
+    one = k0 == k1  # most requests lie inside one window
+    k = k0[one]
+    clipped = np.minimum(dep_l[one], bounds[k + 1]) - np.maximum(rel_l[one], bounds[k])
+    area = np.bincount(cell_l[one] + k, weights=clipped, minlength=cells)
+    if not one.all():  # the rest: one piece per window they overlap
+        many = ~one
+        span = k1[many] - k0[many] + 1
+        idx = np.repeat(np.nonzero(many)[0], span)
+        kk = np.repeat(k0[many], span) + np.arange(len(idx)) - np.repeat(np.cumsum(span) - span, span)
+        clipped = np.minimum(dep_l[idx], bounds[kk + 1]) - np.maximum(rel_l[idx], bounds[kk])
+        area += np.bincount(cell_l[idx] + kk, weights=clipped, minlength=cells)
 
     # max and p99 of the in-flight count from the event sweep in integer ns
     a_ns = (arr_us - start_us) * 1000
