@@ -222,32 +222,27 @@ def run_engine(
                 waiting.appendleft(r2)
         s.now, s.G, s.b, s.S_ctx, s.S_adm = now, G, b, S_ctx, S_adm
 
-    cols: dict[str, list] = {
-        k: []
-        for k in (
-            "time_s",
-            "instance",
-            "running",
-            "waiting",
-            "kv_used",
-            "prompt_cum",
-            "gen_cum",
-            "preempt_cum",
-        )
-    }
+    names = ("time_s", "instance", "running", "waiting", "kv_used", "prompt_cum", "gen_cum", "preempt_cum")
+    cols: dict[str, list] = {k: [] for k in names}
+    c_time, c_inst, c_run, c_wait, c_kv, c_prompt, c_gen, c_pre = cols.values()
 
     def sample(tick: float) -> None:
         for s in insts:
-            run_until(s, tick)
-            inflight = s.b * s.G - s.S_adm
-            cols["time_s"].append(tick)
-            cols["instance"].append(s.idx)
-            cols["running"].append(s.b)
-            cols["waiting"].append(len(s.waiting))
-            cols["kv_used"].append(s.S_ctx + inflight)
-            cols["prompt_cum"].append(s.ptok)
-            cols["gen_cum"].append(s.gcnt + inflight)
-            cols["preempt_cum"].append(s.npre)
+            if s.next_t <= tick:
+                run_until(s, tick)
+            b = s.b
+            G = s.G
+            if b and s.now < tick:  # no event before the tick: read the state without moving the instance
+                G += (tick - s.now) / (s.d0 + s.d1 * b)
+            inflight = b * G - s.S_adm
+            c_time.append(tick)
+            c_inst.append(s.idx)
+            c_run.append(b)
+            c_wait.append(len(s.waiting))
+            c_kv.append(s.S_ctx + inflight)
+            c_prompt.append(s.ptok)
+            c_gen.append(s.gcnt + inflight)
+            c_pre.append(s.npre)
 
     dt = fleet.sample_interval_s
     tick = 0.0
@@ -282,10 +277,18 @@ def run_engine(
         if len(best.waiting) >= qlim:
             status[i] = REJECTED
             continue
-        run_until(best, t)
-        best.waiting.append(i)
-        if best.b < best.maxb:
+        b = best.b
+        if b < best.maxb:
+            # candidates with an event before t were run to t above; bring this one's clocks to t
+            # (an idle instance, or a batch between events) before the new request can be admitted
+            if best.now < t:
+                if b:
+                    best.G += (t - best.now) / (best.d0 + best.d1 * b)
+                best.now = t
+            best.waiting.append(i)
             run_until(best, t)
+        else:
+            best.waiting.append(i)
     while any(s.b or s.waiting for s in insts):
         sample(tick)
         tick += dt
