@@ -178,21 +178,24 @@ def batch_size(rep: dict, ds: dict) -> alt.Chart | None:
 
 
 def burn_down(rep: dict, ds: dict) -> alt.Chart | None:
-    """Error budget remaining over the window, one line per SLO."""
+    """Error budget remaining over the window, one line per SLO; below the 0 rule the budget is spent."""
     rows = rep["series"].get("burn") or []
     if not rows:
         return None
-    return (
-        _base(ds, _only(rows, ('window_start', 'slo', 'budget_remaining', 'bad', 'total')), "Error budget burn-down", "budget remaining = 1 - cumulative bad / allowed bad")
+    line = (
+        _base(ds, _only(rows, ("window_start", "slo", "budget_remaining", "bad", "total")), "Error budget burn-down",
+              "budget remaining = 1 - cumulative bad / allowed bad; below 0 the window's budget is spent")
         .mark_line()
         .encode(
             x=_time_x(),
-            y=alt.Y("budget_remaining:Q", title="budget remaining"),
+            y=alt.Y("budget_remaining:Q", title="budget remaining", axis=alt.Axis(format="%")),
             color=alt.Color("slo:N"),
             tooltip=[_time_tip(), "slo:N", alt.Tooltip("budget_remaining:Q", format=".1%"), alt.Tooltip("bad:Q"), alt.Tooltip("total:Q")],
         )
         .add_params(_zoom())
     )
+    zero = alt.Chart(_data(ds, [{"y": 0.0}], "zero")).mark_rule(color="#cf222e", strokeDash=[4, 4]).encode(y="y:Q")
+    return alt.layer(line, zero).properties(width=WIDTH, height=HEIGHT)
 
 
 def burn_rate(rep: dict, ds: dict) -> alt.Chart | None:
@@ -223,10 +226,11 @@ def burn_rate(rep: dict, ds: dict) -> alt.Chart | None:
     if alerts:
         shade = (
             alt.Chart(_data(ds, alerts, "alerts"))
-            .mark_rect(opacity=0.18, color="#d62728")
+            .mark_rect(opacity=0.15)
             .encode(
                 x=alt.X("fired_at:T", scale=alt.Scale(type="utc")),
                 x2="cleared_at:T",
+                fill=alt.Fill("severity:N", title="alert firing", scale=alt.Scale(domain=["page", "ticket"], range=["#cf222e", "#bf8700"])),
                 tooltip=["slo:N", "severity:N", "windows:N", alt.Tooltip("factor:Q"), alt.Tooltip("fired_at:T", format=UTC_T, formatType="utc")],
             )
         )
@@ -278,7 +282,7 @@ def cost_panel(rep: dict, ds: dict) -> alt.Chart | None:
             color=alt.Color("kind:N", scale=alt.Scale(domain=kinds)),
             tooltip=["who:N", "kind:N", alt.Tooltip("usd:Q", format="$.4f"), alt.Tooltip("utilization:Q", format=".1%")],
         )
-        .properties(height=max(90, 50 * len({r["who"] for r in rows})))
+        .properties(height=max(90, 42 * len({r["who"] for r in rows})))
     )
 
 

@@ -23,6 +23,7 @@ CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1f2328;background:#f6f8fa;line-height:1.45}
 main{max-width:1100px;margin:0 auto;padding:16px}
 h1{font-size:1.6rem;margin:.2rem 0}
+h3{font-size:.95rem;margin:0 0 .4rem}
 h2{font-size:1.2rem;margin:1.6rem 0 .4rem;border-bottom:1px solid #d0d7de;padding-bottom:.2rem}
 .card{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:12px 14px;margin:10px 0;overflow-wrap:anywhere}
 .headline{display:flex;flex-wrap:wrap;gap:10px}
@@ -31,7 +32,9 @@ h2{font-size:1.2rem;margin:1.6rem 0 .4rem;border-bottom:1px solid #d0d7de;paddin
 .badge{display:inline-block;border-radius:12px;padding:2px 10px;margin:2px 4px 2px 0;font-size:.85rem;font-weight:600;color:#fff}
 .badge.met{background:#1a7f37}.badge.breached{background:#cf222e}.badge.warn{background:#9a6700}.badge.na{background:#6e7781}
 table{border-collapse:collapse;width:100%;table-layout:auto;font-size:.85rem}
-th,td{border-bottom:1px solid #eaeef2;padding:4px 6px;text-align:right;vertical-align:top;overflow-wrap:anywhere;word-break:break-word}
+th,td{border-bottom:1px solid #eaeef2;padding:4px 6px;text-align:right;vertical-align:top;overflow-wrap:break-word}
+td:not(.t){white-space:nowrap}td:not(.t) .ci{white-space:normal}
+.tablewrap{overflow-x:auto}
 th{background:#f6f8fa;font-weight:600}
 td.t,th.t{text-align:left}
 .ci{display:block;color:#57606a;font-size:.72rem}
@@ -106,7 +109,8 @@ def _table_html(t: Table) -> str:
             cells.append(f'<td class="{" ".join(cls)}">{e(cell)}{sub}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     note = f'<p class="note">{e(t.note)}</p>' if t.note else ""
-    return f'<div class="card"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{note}</div>'
+    return (f'<div class="card"><h3>{e(t.title)}</h3><div class="tablewrap"><table><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>{note}</div>')
 
 
 def _p99(rep: dict, metric: str) -> float | None:

@@ -90,6 +90,26 @@ def _dt(iso_text: str | None) -> datetime | None:
     return datetime.fromisoformat(iso_text) if iso_text else None
 
 
+def batched_mu(auto_rows: list[dict], eng: pl.LazyFrame | None) -> dict | None:
+    """Service rate per replica under continuous batching, per model: mu = B / S.
+
+    A replica holding up to B requests at once, each for S seconds, completes B / S
+    requests per second (Little's law at a full batch). S comes from capacity.autoscale's
+    measured mu = 1 / S; B is the median over the model's instances of the largest running
+    batch the engine samples saw. None without engine samples (then mu = 1 / S stands).
+    """
+    if eng is None or not auto_rows:
+        return None
+    per_instance = eng.group_by("instance").agg(model=pl.col("model").drop_nulls().first(), b=pl.col("num_running").max())
+    batch = dict(per_instance.group_by("model").agg(pl.col("b").median()).collect().iter_rows())
+    measured = {r.get("model"): r.get("mu_per_replica") for r in auto_rows}
+    out: dict[Any, float | None] = {}
+    for model, m1 in measured.items():
+        b = batch.get(model)
+        out[model] = m1 * b if m1 is not None and b is not None and b >= 1 else m1
+    return out if any(out.get(m) != measured[m] for m in measured) else None
+
+
 def autoscale_every(every: str) -> str:
     """Autoscaling decides per window of at least 15 minutes (a high percentile of the per-minute rates inside)."""
     return every if every_seconds(every) >= 900 else "15m"
@@ -110,14 +130,21 @@ def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, w
 
     auto_every = autoscale_every(every)
     auto = _rows(sec.run("autoscaling", capacity.autoscale, lf, None, target_util=target, every=auto_every, by=("model",)))
-    auto_series = [{"window_start": r.get("window_start"), "group": str(r.get("model") or "all"), "replicas": r.get("replicas")}
+    mu_basis = "1 / mean service time (one request at a time per replica)"
+    batched = batched_mu(auto, eng)
+    if batched:
+        again = sec.run("autoscaling (batched)", capacity.autoscale, lf, batched, target_util=target, every=auto_every, by=("model",))
+        if again is not None:
+            auto = _rows(again)
+            mu_basis = "max batch seen x 1 / mean service time (Little's law at a full batch)"
+    auto_series = [{"window_start": r.get("window_start"), "group": str(r.get("model") or "(no model)"), "replicas": r.get("replicas")}
                    for r in auto]
     replica_hours: dict[Any, float] = {}
     mu: dict[Any, float | None] = {}
     for r in auto:
         replica_hours[r.get("model")] = replica_hours.get(r.get("model"), 0.0) + (r.get("replica_hours") or 0.0)
         mu[r.get("model")] = r.get("mu_per_replica")
-    capacity_out = {"target_utilization": target, "every": auto_every, "percentile": 0.95,
+    capacity_out = {"target_utilization": target, "every": auto_every, "percentile": 0.95, "mu_basis": mu_basis,
                     "mu_per_replica": [{"model": m, "mu_per_replica": v} for m, v in mu.items()],
                     "replica_hours": [{"model": m, "replica_hours": h} for m, h in replica_hours.items()]} if auto else None
     prices = dict(getattr(config, "gpu_prices", None) or {})
@@ -149,7 +176,8 @@ def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, w
         autoscaled.append({"model": model, "mu_per_replica": mu.get(model), "replica_hours": hours, "price_per_replica_hour": per_replica, "cost_usd": usd,
                            "actual_cost_usd": actual, "per_million_output": usd / (out_tokens / 1e6) if out_tokens else None})
     out = {"tokens": tokens, "tokens_counted": cost_m.tokens_label(tokens, weight), "prices": prices, "rows": rows,
-           "totals": clean(cost_m.totals(eff)), "autoscaling": clean(autoscaled), "target_utilization": target}
+           "totals": clean(cost_m.totals(eff)), "autoscaling": clean(autoscaled), "target_utilization": target,
+           "mu_basis": mu_basis}
     return clean(out), capacity_out, auto_series
 
 

@@ -52,7 +52,11 @@ def fmt_pct(v: Any, digits: int = 2) -> str:
 
 
 def fmt_usd(v: Any) -> str:
-    return "n/a" if v is None else f"${float(v):,.4f}"
+    """Dollars: cents from $10 up, four significant digits below ($0.9259)."""
+    if v is None:
+        return "n/a"
+    v = float(v)
+    return f"${v:,.2f}" if abs(v) >= 10 else f"${v:#.4g}"
 
 
 def short_time(iso_text: str | None) -> str:
@@ -135,9 +139,12 @@ def alerts_table(rep: dict) -> Table:
     for s in rep.get("slo") or []:
         for a in s.get("alerts") or []:
             rows.append([s["name"], str(a.get("severity")), f"{a.get('long_window')} & {a.get('short_window')}", fmt_num(a.get("factor")),
-                         str(a.get("fired_at")), str(a.get("cleared_at") or "still firing"), fmt_num(a.get("peak_burn_rate"))])
-    return Table("Multi-window burn-rate alerts that fired", ["SLO", "severity", "windows", "burn rate >=", "fired at (UTC)", "cleared at",
-                 "peak burn rate"], rows, text_cols=3)
+                         short_time(a.get("fired_at")), short_time(a.get("cleared_at")) if a.get("cleared_at") else "still firing at the end",
+                         fmt_num(a.get("peak_burn_rate"))])
+    return Table("Multi-window burn-rate alerts that fired", ["SLO", "severity", "windows", "burn rate >", "fired at (UTC)", "cleared at (UTC)",
+                 "peak burn rate"], rows, text_cols=3,
+                 note="An alert fires when the burn rate over both its long and its short window exceeds the factor "
+                      "(Google SRE workbook; factors scaled to each SLO's period).")
 
 
 def goodput_table(rep: dict) -> Table:
@@ -182,8 +189,7 @@ def autoscale_table(rep: dict) -> Table:
     return Table("What autoscaling would have cost", ["model", "mu per replica (req/s)", "replica-hours", "$/replica-hour", "cost at target utilization",
                  "actual cost", "$/1M output tokens"], rows,
                  note=f"replicas = ceil(lambda / (target_util x mu)) per window, lambda = p95 of the per-minute arrival rate, "
-                      f"target utilization {fmt_pct(target, 0)}; mu = 1 / mean service time, as measured (a replica that batches "
-                      "serves more than that, so this what-if is an upper bound).")
+                      f"target utilization {fmt_pct(target, 0)}; mu = {c.get('mu_basis') or 'measured service rate'}.")
 
 
 def kv_tables(rep: dict) -> list[Table]:
