@@ -17,9 +17,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)  ## set up, ingest sample_traces/ into demo_store/, check it, write the report to out/
 	rm -rf demo_store out
-	$(BIN)/traceana ingest sample_traces --store demo_store
+	$(BIN)/traceana ingest sample_traces/requests.parquet sample_traces/engine_samples.parquet sample_traces/bad_rows.jsonl --store demo_store
+	$(BIN)/traceana quarantine --store demo_store
 	$(BIN)/traceana check --store demo_store
-	$(BIN)/traceana check sample_traces/arrivals_only_azure_style.csv
+	$(BIN)/traceana check sample_traces/vllm_otlp_spans.jsonl sample_traces/prometheus
+	$(BIN)/traceana check sample_traces/arrivals_only_azure.csv
+	$(BIN)/traceana cost --store demo_store --config sample_traces/traceana.toml
 	$(BIN)/traceana report --store demo_store --out out --config sample_traces/traceana.toml --no-fail
 	@echo "open out/report.html (offline, self-contained); out/report.md and out/report.json beside it"
 

@@ -118,7 +118,8 @@ def coverage(requests: pl.LazyFrame | None, engine_samples: pl.LazyFrame | None 
     for item, name in CHECKLIST_ITEMS.items():
         d = detail.filter(pl.col("item") == item)
         present = d.filter(pl.col("fill_fraction") > 0)["field"].to_list()
-        missing = d.filter((pl.col("fill_fraction") == 0) & pl.col("core"))["field"].to_list()
+        # A core field that applies to no row (error_type without failures) is not missing.
+        missing = d.filter((pl.col("fill_fraction") == 0) & pl.col("core") & (pl.col("rows") > 0))["field"].to_list()
         core = d.filter(pl.col("core") & ((pl.col("rows") > 0) | (pl.col("field") != "error_type")))
         fracs = core["fill_fraction"].to_list()
         low = min(fracs) if fracs else 0.0
