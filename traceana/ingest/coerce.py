@@ -12,6 +12,8 @@ validation quarantines it.
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pyarrow as pa
 
@@ -114,18 +116,26 @@ def coerce(df: pl.DataFrame, table: str) -> pl.DataFrame:
         src = df.schema[f.name]
         if src == dtype:
             continue
+        if isinstance(dtype, pl.List) and src == pl.String:
+            # Lists are parsed strictly, up front: polars' json_decode reads '[true]' and '1' as numbers.
+            df = df.with_columns(pl.col(f.name).is_not_null().alias(FAIL_PREFIX + f.name))
+            df = df.with_columns(float_lists(df[f.name]).alias(f.name))
+            fails.append(f.name)
+            continue
         exprs.append(_cast_expr(f.name, dtype, src).alias(f.name))
         fails.append(f.name)
-    if not exprs:
+    if not fails:
         return df
+    pre = {n for n in fails if FAIL_PREFIX + n in df.columns}
+    fails_cast = [n for n in fails if n not in pre]
     try:
         out = df.with_columns(
-            [pl.col(n).is_not_null().alias(FAIL_PREFIX + n) for n in fails]
+            [pl.col(n).is_not_null().alias(FAIL_PREFIX + n) for n in fails_cast]
         ).with_columns(exprs)
     except pl.exceptions.PolarsError:
-        # A column polars cannot cast in bulk (e.g. malformed JSON in a list column): go value by value.
-        out = df.with_columns([pl.col(n).is_not_null().alias(FAIL_PREFIX + n) for n in fails])
-        for n in fails:
+        # A column polars cannot cast in bulk: go column by column, then value by value.
+        out = df.with_columns([pl.col(n).is_not_null().alias(FAIL_PREFIX + n) for n in fails_cast])
+        for n in fails_cast:
             dtype = polars_dtype(schema.field(n).type)
             try:
                 out = out.with_columns(_cast_expr(n, dtype, out.schema[n]).alias(n))
@@ -144,10 +154,42 @@ def _one(value, dtype):
         s = pl.Series("v", [value])
         if s.dtype != pl.String:
             s = s.cast(pl.String, strict=False)
-        out = s.to_frame().select(_cast_expr("v", dtype, pl.String)).item()
+        res = s.to_frame().select(_cast_expr("v", dtype, pl.String)).to_series()
     except pl.exceptions.PolarsError:
         return None
+    if len(res) != 1:
+        return None
+    out = res[0]
     return out.to_list() if isinstance(out, pl.Series) else out
+
+
+_NUM = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+_NUM_LIST = rf"^\s*\[\s*(?:{_NUM}(?:\s*,\s*{_NUM})*)?\s*\]\s*$"
+
+
+def _one_list(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        v = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(v, list) or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in v):
+        return None
+    try:
+        return [float(x) for x in v]
+    except OverflowError:  # an integer beyond float range
+        return None
+
+
+def float_lists(s: pl.Series) -> pl.Series:
+    """JSON arrays of numbers -> list<float64>; anything else (including '[true]', '1', '[null]') -> null."""
+    ok = s.str.contains(_NUM_LIST).fill_null(False)
+    masked = s.zip_with(ok, pl.Series([None] * len(s), dtype=pl.String))
+    try:
+        return masked.str.json_decode(pl.List(pl.Float64))
+    except pl.exceptions.PolarsError:  # e.g. 1e999: parse those in Python (they become inf, flagged later)
+        return pl.Series(s.name, [_one_list(v) for v in masked], dtype=pl.List(pl.Float64))
 
 
 def type_failures(df: pl.DataFrame) -> list[str]:

@@ -11,6 +11,7 @@ reason it failed; nothing is dropped silently):
 - ``ttft_s <= e2e_latency_s`` and ``queue_time_s + prefill_time_s <= ttft_s``
   within ``TOLERANCE_S``; ``scheduled_time`` not before ``arrival_time``;
 - tokens >= 0, ``cached_prompt_tokens <= prompt_tokens``;
+- every ``itl_s`` element finite and >= 0;
 - ``status`` in the allowed set;
 - ``request_id`` unique within the file (later duplicates are quarantined).
 """
@@ -93,6 +94,14 @@ def request_rules(columns: list[str], now: datetime) -> list[tuple[str, pl.Expr,
     )
     for d in DURATIONS:
         rules += _duration_rules(d)
+    itl = pl.col("itl_s")
+    rules.append(
+        (
+            "itl_s",
+            itl.list.eval(~pl.element().is_finite() | (pl.element() < 0)).list.any(),
+            pl.lit("not_finite_or_negative: an inter-token latency in itl_s is negative, NaN or infinite"),
+        )
+    )
     for t in TOKENS:
         rules.append((t, pl.col(t) < 0, pl.format("negative: {}", _fmt(pl.col(t)))))
     rules.append(
@@ -165,7 +174,7 @@ def split(df: pl.DataFrame, table: str, now: datetime | None = None) -> tuple[pl
             for n in df.columns
             if n.startswith(FAIL_PREFIX)
         ]
-    needed = {"request_id", "arrival_time", "scheduled_time", "status", "time", "instance", "kv_cache_usage"}
+    needed = {"request_id", "arrival_time", "scheduled_time", "status", "time", "instance", "kv_cache_usage", "itl_s"}
     needed |= set(DURATIONS) | set(TOKENS) | set(ENGINE_NONNEG)
     from traceana.ingest.coerce import polars_dtype
     from traceana.schema import arrow_schema
