@@ -51,15 +51,22 @@ def _first_json_keys(head: bytes) -> set[str]:
     return set()
 
 
+def _header(data: bytes) -> list[str]:
+    """The names in the first line read as a CSV header ([] when it is not one)."""
+    first = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
+    try:
+        return [h.strip() for h in next(csv.reader([first]), [])]
+    except csv.Error:
+        return []
+
+
 def sniff(head: bytes, path: Path) -> bool:
     if head.startswith(b"PAR1"):
         return True  # the read decides the table from the Parquet schema
     stripped = head.lstrip()
     if stripped.startswith(b"{"):
         return _table_for(_first_json_keys(stripped)) is not None
-    first = stripped.split(b"\n", 1)[0].decode("utf-8", "replace")
-    header = next(csv.reader([first]), [])
-    return _table_for(h.strip() for h in header) is not None
+    return _table_for(_header(stripped)) is not None
 
 
 def _nonblank_line_numbers(data: bytes) -> np.ndarray:
@@ -283,8 +290,7 @@ def read(src: Source) -> AdapterResult:
     if stripped.startswith(b"{"):
         table = _table_for(_first_json_keys(stripped[: 1 << 20])) or "requests"
         return _read_jsonl(src, table)
-    first = stripped.split(b"\n", 1)[0].decode("utf-8", "replace")
-    table = _table_for(h.strip() for h in next(csv.reader([first]), []))
+    table = _table_for(_header(stripped))
     if table is None:
         from traceana.errors import TraceParseError
 
