@@ -103,15 +103,20 @@ def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, un
 def _print_summary(rep: dict, written) -> None:
     from rich.console import Console
 
-    con = Console(stderr=False, soft_wrap=False, highlight=False)
+    from traceana.report.tables import fmt_pct, window_text
+
+    con = Console(stderr=False, soft_wrap=True, highlight=False)
     r, w = rep["requests"], rep["window"]
-    con.print(f"window {w['start']} -> {w['end']} ({w['seconds']:,.0f} s); requests {r['total']:,} (ok {r['ok']:,}, failed {r['failed']:,})",
+    con.print(f"window {window_text(w)} ({w['seconds']:,.0f} s); requests {r['total']:,} (ok {r['ok']:,}, failed {r['failed']:,})",
               markup=False)
+
     for s in rep.get("slo") or []:
         ok = s.get("met") and not s.get("budget_exhausted")
-        att = s.get("attainment")
-        con.print(f"  {'met     ' if ok else 'BREACHED'} {s['name']}: attainment {att if att is None else f'{att:.4%}'} "
-                  f"(objective {s['objective']:.4%}), budget left {s.get('budget_remaining')}", markup=False)
+        con.print(f"  {'met     ' if ok else 'BREACHED'} {s['name']}: attainment {fmt_pct(s.get('attainment'), 3)} "
+                  f"(objective {fmt_pct(s.get('objective'), 3)}), error budget left {fmt_pct(s.get('budget_remaining'), 1)}",
+                  markup=False)
+    for w in rep.get("warnings") or []:
+        con.print(f"note: {w}", markup=False)
     for p in written:
         con.print(f"wrote {p}", markup=False)
 
