@@ -131,3 +131,15 @@ def test_cost_table(files):
     r = run("cost", files / "synthetic.parquet", files / "engine.parquet", "--config", files / "ok.toml")
     assert r.exit_code == 0, r.output
     assert "gpu-0" in r.output and "eff $/1M out" in r.output
+
+
+def test_openslo_files_are_evaluated(files, tmp_path):
+    data = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "openslo"
+    r = run("report", files / "small.parquet", "--out", tmp_path, "--slo", data / "availability_ratio.yaml",
+            "--slo", data / "ttft_design.yaml")
+    assert r.exit_code == 1, r.output
+    slos = {s["name"]: s for s in json.loads((tmp_path / "report.json").read_text())["slo"]}
+    assert len(slos) == 2
+    avail = slos["availability"]
+    # ratioMetric: total = status != cancelled (all 10), bad = the 2 failed; 99.5% allows 0.05
+    assert (avail["total"], avail["bad"], avail["met"]) == (10, 2, False)
