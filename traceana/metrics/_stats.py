@@ -129,18 +129,35 @@ def ci_ranks(n: int, q: float, confidence: float = 0.95) -> tuple[int, int] | No
 # ---------------------------------------------------------------- groups
 
 
+def group_rows(df: pl.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray, pl.DataFrame]:
+    """Rows of ``df`` grouped by ``keys``: (order, counts, table).
+
+    ``order`` lists the row indices group by group, groups in sorted key order
+    (nulls first), rows in their original order within a group; group g has
+    ``counts[g]`` rows; ``table`` holds the keys, one row per group. One hash
+    group-by (no sort of the rows); without keys the whole frame is one group.
+    """
+    if not keys:
+        return np.arange(df.height, dtype=np.int64), np.array([df.height], dtype=np.int64), pl.DataFrame()
+    grouped = (
+        df.select(keys)
+        .with_row_index("_row")
+        .group_by(list(keys))
+        .agg("_row")
+        .sort(list(keys), nulls_last=False, maintain_order=True)
+    )
+    counts = grouped["_row"].list.len().to_numpy().astype(np.int64)
+    order = grouped["_row"].explode().to_numpy().astype(np.int64) if df.height else np.zeros(0, np.int64)
+    return order, counts, grouped.drop("_row")
+
+
 def group_ids(df: pl.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pl.DataFrame]:
     """Dense group ids 0..G-1 in sorted key order (nulls first) and the key table, one row per id."""
     if not keys:
         return np.zeros(df.height, dtype=np.int64), pl.DataFrame()
-    gid = df.select(pl.struct(list(keys)).rank("dense").cast(pl.Int64) - 1).to_series().to_numpy()
-    table = (
-        df.select(keys)
-        .with_columns(_gid=pl.Series(gid))
-        .unique("_gid", keep="first")
-        .sort("_gid")
-        .drop("_gid")
-    )
+    order, counts, table = group_rows(df, keys)
+    gid = np.empty(df.height, dtype=np.int64)
+    gid[order] = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
     return gid, table
 
 

@@ -8,6 +8,7 @@ count against SLOs elsewhere. All durations are float seconds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,6 +21,7 @@ from traceana.metrics._stats import (
     check_every,
     ci_ranks,
     group_ids,
+    group_rows,
     min_reliable_n,
     pct_name,
     require_columns,
@@ -77,83 +79,89 @@ def _empty(key_schema: dict[str, pl.DataType]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def _values(col: str) -> pl.Expr:
-    value = pl.col(col).cast(pl.Float64)
-    return value.filter(value.is_finite())
+def _order_stats(seg: np.ndarray, confidence: float) -> tuple[list[float], list[float | None]]:
+    """Linear percentiles and CI order statistics of one group's values (``seg`` is reordered in place).
 
-
-def _ci_index_lists(counts: np.ndarray, confidence: float) -> tuple[list[int], list[list[int]]]:
-    """For each distinct n: 0-based indices [l-1, u-1] per percentile (0, 0 when there are no ranks)."""
-    sizes = [int(n) for n in np.unique(counts)]
-    lists = []
-    for n in sizes:
-        idx: list[int] = []
-        for q in PERCENTILES:
-            ranks = ci_ranks(n, q, confidence) if n else None
-            idx += [ranks[0] - 1, ranks[1] - 1] if ranks else [0, 0]
-        lists.append(idx if n else [])
-    return sizes, lists
+    One ``np.partition`` with every needed rank as kth: the floor/ceil ranks of
+    h = (n - 1) q and the CI ranks l - 1, u - 1. Interpolation lo + (hi - lo) * f
+    (polars / numpy ``method="linear"``).
+    """
+    n = len(seg)
+    lows, fracs, cis, kth = [], [], [], set()
+    for q in PERCENTILES:
+        h = (n - 1) * q
+        i = min(int(math.floor(h)), n - 1)
+        lows.append(i)
+        fracs.append(h - i)
+        kth.update((i, min(i + 1, n - 1)))
+        ranks = ci_ranks(n, q, confidence)
+        cis.append(ranks)
+        if ranks:
+            kth.update((ranks[0] - 1, ranks[1] - 1))
+    seg.partition(sorted(kth))
+    pcts = []
+    for i, f in zip(lows, fracs, strict=True):
+        lo = float(seg[i])
+        pcts.append(lo if f == 0 else lo + (float(seg[min(i + 1, n - 1)]) - lo) * f)
+    bounds: list[float | None] = []
+    for ranks in cis:
+        bounds += [float(seg[ranks[0] - 1]), float(seg[ranks[1] - 1])] if ranks else [None, None]
+    return pcts, bounds
 
 
 def _summarize(lf: pl.LazyFrame, keys: list[str], columns: Sequence[str], confidence: float) -> pl.DataFrame:
-    """Long table (keys..., metric, stats) for each value column, from two grouped passes.
+    """Long table (keys..., metric, stats) for each value column, from one collect.
 
-    Pass 1: count, mean and the linear percentiles (polars group quantiles). Pass 2:
-    the CI order statistics, gathered from each group's sorted values at ranks that
-    depend only on the group's n (known after pass 1).
+    The rows are grouped once (hash group-by -> row order per group); per metric the
+    grouped values are gathered, non-finite values dropped, and each group's
+    percentiles and CI order statistics come from one multi-kth ``np.partition``
+    (O(n) selection, no sort); mean = pairwise sum / n.
     """
     if not 0 < float(confidence) < 1:
         raise TraceanaError(f"confidence must lie in (0, 1), got {confidence}")
-    group = keys or ["_all"]
-    if not keys:
-        lf = lf.with_columns(_all=pl.lit(0))
-    first = []
-    for i, col in enumerate(columns):
-        v = _values(col)
-        first += [v.len().cast(pl.Int64).alias(f"{i}|count"), v.mean().alias(f"{i}|mean")]
-        first += [v.quantile(q, interpolation="linear").alias(f"{i}|{pct_name(q)}") for q in PERCENTILES]
-    stats = lf.group_by(group).agg(first).collect()
-    second, plans = [], {}
-    for i, col in enumerate(columns):
-        counts = stats[f"{i}|count"].to_numpy()
-        if not counts.any():
-            continue
-        sizes, lists = _ci_index_lists(counts, confidence)
-        plans[i] = sizes, lists
-        v = _values(col)
-        where = v.len().replace_strict(sizes, lists, return_dtype=pl.List(pl.Int64)).explode().drop_nulls()
-        second.append(v.sort().gather(where).alias(f"{i}|ci"))
-    if not plans:
-        return _empty(dict(lf.select(keys).collect_schema()))
-    cis = lf.group_by(group).agg(second).collect()
-    stats = stats.join(cis, on=group, how="left", nulls_equal=True)
+    df = lf.select(*keys, *(pl.col(c).cast(pl.Float64) for c in columns)).collect()
+    order, sizes, table = group_rows(df, keys)
+    n_groups = len(sizes)
+    group_of = np.repeat(np.arange(n_groups, dtype=np.int64), sizes)
     n_q = len(PERCENTILES)
-    parts = []
-    for i, col in enumerate(columns):
-        if i not in plans:
-            continue
-        part = stats.filter(pl.col(f"{i}|count") > 0)
-        counts = part[f"{i}|count"].to_numpy()
-        order = part[f"{i}|ci"].list.to_array(2 * n_q).to_numpy().reshape(-1, 2 * n_q)
-        out = {"metric": [col] * part.height, "count": counts, "mean": part[f"{i}|mean"].to_numpy()}
-        for q in PERCENTILES:
-            out[pct_name(q)] = part[f"{i}|{pct_name(q)}"].to_numpy()
-        for j, q in enumerate(PERCENTILES):
-            has = np.array([ci_ranks(int(n), q, confidence) is not None for n in counts], dtype=bool)
-            out[f"{pct_name(q)}_ci_low"] = pl.Series(np.where(has, order[:, 2 * j], np.nan)).fill_nan(None)
-            out[f"{pct_name(q)}_ci_high"] = pl.Series(np.where(has, order[:, 2 * j + 1], np.nan)).fill_nan(
-                None
-            )
-            out[f"{pct_name(q)}_reliable"] = counts >= min_reliable_n(q)
-        frame = pl.DataFrame(out)
-        parts.append(pl.concat([part.select(keys), frame], how="horizontal") if keys else frame)
-    order_of = {c: i for i, c in enumerate(columns)}
-    return (
-        pl.concat(parts)
-        .with_columns(_m=pl.col("metric").replace_strict(order_of, return_dtype=pl.Int64))
-        .sort([*keys, "_m"], nulls_last=False)
-        .drop("_m")
-    )
+    rows: list[tuple[int, int]] = []  # (group, metric)
+    counts, means, pcts, bounds = [], [], [], []
+    for m, col in enumerate(columns):
+        values = df[col].to_numpy()[order]  # a fresh grouped copy: nulls are NaN
+        finite = np.isfinite(values)
+        values = values[finite]
+        per = np.bincount(group_of[finite], minlength=n_groups) if n_groups else np.zeros(0, np.int64)
+        cut = np.concatenate(([0], np.cumsum(per)))
+        for g in np.nonzero(per)[0]:
+            seg = values[cut[g] : cut[g + 1]]
+            rows.append((int(g), m))
+            counts.append(int(per[g]))
+            means.append(float(np.sum(seg)) / len(seg))
+            p, b = _order_stats(seg, confidence)
+            pcts.append(p)
+            bounds.append(b)
+    if not rows:
+        return _empty(dict(lf.select(keys).collect_schema()))
+    rows_sorted = sorted(range(len(rows)), key=lambda r: rows[r])
+    count = np.array(counts, dtype=np.int64)[rows_sorted]
+    out: dict[str, object] = {
+        "metric": [columns[rows[r][1]] for r in rows_sorted],
+        "count": count,
+        "mean": np.array(means, dtype=np.float64)[rows_sorted],
+    }
+    pct = np.array(pcts, dtype=np.float64).reshape(-1, n_q)[rows_sorted]
+    for j, q in enumerate(PERCENTILES):
+        out[pct_name(q)] = pct[:, j]
+    for j, q in enumerate(PERCENTILES):
+        name = pct_name(q)
+        out[f"{name}_ci_low"] = pl.Series([bounds[r][2 * j] for r in rows_sorted], dtype=pl.Float64)
+        out[f"{name}_ci_high"] = pl.Series([bounds[r][2 * j + 1] for r in rows_sorted], dtype=pl.Float64)
+        out[f"{name}_reliable"] = count >= min_reliable_n(q)
+    frame = pl.DataFrame(out)
+    if not keys:
+        return frame
+    which = pl.Series([rows[r][0] for r in rows_sorted], dtype=pl.Int64)
+    return pl.concat([table[which], frame], how="horizontal")
 
 
 def percentiles(
