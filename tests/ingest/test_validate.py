@@ -62,6 +62,12 @@ CASES = [
     ("fractional_tokens", {"prompt_tokens": 1.5}, "prompt_tokens", "type"),
     ("duplicate_id", {"request_id": "r-good"}, "request_id", "duplicate"),
     ("nested_object", {"ttft_s": {"value": 0.2}}, "ttft_s", "type"),
+    ("itl_negative", {"itl_s": [0.01, -0.02]}, "itl_s", "not_finite_or_negative"),
+    ("itl_overflow", {"itl_s": "[0.01, 1e999]"}, "itl_s", "not_finite_or_negative"),
+    ("itl_bools", {"itl_s": [True, False]}, "itl_s", "type"),
+    ("itl_scalar", {"itl_s": 0.5}, "itl_s", "type"),
+    ("itl_nulls", {"itl_s": [None, 0.1]}, "itl_s", "type"),
+    ("itl_empty_string", {"itl_s": ""}, "itl_s", "type"),
 ]
 
 
