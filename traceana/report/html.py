@@ -33,7 +33,7 @@ h2{font-size:1.2rem;margin:1.6rem 0 .4rem;border-bottom:1px solid #d0d7de;paddin
 .badge.met{background:#1a7f37}.badge.breached{background:#cf222e}.badge.warn{background:#9a6700}.badge.na{background:#6e7781}
 table{border-collapse:collapse;width:100%;table-layout:auto;font-size:.85rem}
 th,td{border-bottom:1px solid #eaeef2;padding:4px 6px;text-align:right;vertical-align:top;overflow-wrap:break-word}
-td:not(.t){white-space:nowrap}td:not(.t) .ci{white-space:normal}
+td:not(.t){white-space:nowrap}td:not(.t) .ci{white-space:normal}.nw{white-space:nowrap}
 .tablewrap{overflow-x:auto}
 th{background:#f6f8fa;font-weight:600}
 td.t,th.t{text-align:left}
@@ -101,7 +101,9 @@ def _table_html(t: Table) -> str:
                 value, ci, reliable = cell
                 if not reliable:
                     cls.append("unreliable")
-                sub = f'<span class="ci">{e(ci)}</span>' if ci else ""
+                # wrap a long interval only between its bounds, never inside "98.44 ms"
+                halves = " ".join(f'<span class="nw">{e(h)}</span>' for h in ci.replace(", ", ",\n").split("\n")) if ci else ""
+                sub = f'<span class="ci">{halves}</span>' if ci else ""
                 cell = value
             vcls = meta.get("verdict_col") == i and meta.get("verdict_class")
             if vcls:
