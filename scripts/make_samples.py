@@ -94,7 +94,7 @@ Bad rows in `bad_rows.jsonl` (line: what is wrong):
 - `arrivals_only_azure.csv` re-lists an hour of requests without latencies (the Azure
   adapter synthesizes ids): use it with `traceana check`, not in the same store.
 - Definitions: e2e = queue + prefill + decode + post (post: detokenize + network, a few
-  ms); ttft = queue + prefill; tpot = decode / (output_tokens - 1). The vLLM spans' e2e
+  ms); ttft = queue + prefill; tpot = (e2e - ttft) / (output_tokens - 1). The vLLM spans' e2e
   is the same e2e; LiteLLM's endTime - startTime adds 2-6 ms of gateway overhead.
 """
 

@@ -5,7 +5,8 @@ Per request (times in s; every duration derived from the same event times):
     prefill_time_s = first_token - scheduled
     decode_time_s  = finish - first_token          (includes re-prefill after a preemption)
     ttft_s         = queue_time_s + prefill_time_s
-    tpot_s         = decode_time_s / (output_tokens - 1), output_tokens > 1
+    tpot_s         = (e2e_latency_s - ttft_s) / (output_tokens - 1), output_tokens > 1
+                     (DESIGN's and vLLM's definition: post, the detokenize/network tail, is included)
     e2e_latency_s  = queue_time_s + prefill_time_s + decode_time_s + post_s
 post_s is a small positive remainder (detokenize + network), lognormal around
 ``fleet.post_median_s``. Timed-out requests have e2e = queue timeout + post,
@@ -144,7 +145,7 @@ def _requests_table(
     e2e = queue + prefill + decode + post
     out_tok = np.where(ran, out, 0)
     tpot_ok = ran & (out_tok > 1)
-    tpot = np.where(tpot_ok, decode / np.maximum(out_tok - 1, 1), 0.0)
+    tpot = np.where(tpot_ok, (e2e - (queue + prefill)) / np.maximum(out_tok - 1, 1), 0.0)
 
     # instance: the engine's choice; an invalid request never reached one, the gateway names one at random
     pools = [[k for k, s in enumerate(fleet.instances) if s.model == m] for m in fleet.models]
