@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)  ## set up, ingest sample_traces/ into demo_store/, check it, write the report to out/
-	rm -rf demo_store out
-	$(BIN)/traceana ingest sample_traces/requests.parquet sample_traces/engine_samples.parquet sample_traces/bad_rows.jsonl --store demo_store
-	$(BIN)/traceana quarantine --store demo_store
+	rm -rf demo_store demo_bad_store out
+	$(BIN)/traceana ingest sample_traces/requests.parquet sample_traces/engine_samples.parquet --store demo_store
 	$(BIN)/traceana check --store demo_store
+	$(BIN)/traceana ingest sample_traces/bad_rows.jsonl --store demo_bad_store
+	$(BIN)/traceana quarantine --store demo_bad_store
 	$(BIN)/traceana check sample_traces/vllm_otlp_spans.jsonl sample_traces/prometheus
 	$(BIN)/traceana check sample_traces/arrivals_only_azure.csv
 	$(BIN)/traceana cost --store demo_store --config sample_traces/traceana.toml
@@ -52,4 +53,4 @@ schemas: $(STAMP)  ## regenerate schemas/*.json from traceana/schema.py
 	$(BIN)/traceana schema --write
 
 clean:
-	rm -rf demo_store out test-artifacts .pytest_cache
+	rm -rf demo_store demo_bad_store out test-artifacts .pytest_cache
