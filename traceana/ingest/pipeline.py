@@ -131,8 +131,12 @@ def process(
     result = _run_adapter(src, adapter, column_map)
     try:
         return _finish(src, adapter, result, now)
-    except TraceanaError:
+    except TraceParseError:
         raise
+    except TraceanaError as exc:  # e.g. SchemaError from conform: the adapter's tables, not the input
+        raise AdapterBugError(
+            src.name, f"adapter '{name}' returned tables that do not fit the canonical schema ({exc}); file refused, nothing stored"
+        ) from exc
     except Exception as exc:  # noqa: BLE001 - an adapter's malformed output must not crash the ingest
         raise AdapterBugError(
             src.name, f"adapter '{name}' returned tables that cannot be validated ({_describe(exc)}); file refused, nothing stored"
