@@ -146,3 +146,23 @@ def test_ecdf_matches_numpy():
 def test_choose_every_keeps_series_small(seconds, every):
     assert choose_every(seconds) == every
     assert choose_every(seconds, preferred="1m") == ("1m" if seconds / 60 <= MAX_WINDOWS else every)
+
+
+def test_budget_exactly_spent_is_exhausted_and_fails():
+    # 2 failed of 10 at objective 0.8: allowed bad = 2 exactly, so the SLO is met but its budget is gone
+    rep = build_report(small_requests(), slos=[SLO(name="avail-80", objective=0.8)])
+    s = rep["slo"][0]
+    assert (s["bad"], s["met"], s["budget_exhausted"]) == (2, True, True)
+    assert rep["verdict"] == {"breached": ["avail-80"], "exit_code": 1}
+
+
+def test_engine_series_coarsen_for_many_instances():
+    from tests.report.report_frames import engine_frame
+    from traceana.report.series import MAX_ENGINE_ROWS, engine_windows
+
+    rows = [{"time": T0 + timedelta(minutes=10 * k), "instance": f"i{j}", "num_running": 1.0, "kv_cache_usage": 0.5}
+            for j in range(20) for k in range(288)]  # 20 instances, two days of 10-minute samples
+    out = engine_windows(engine_frame(rows), choose_every(2 * 86400), seconds=2 * 86400)
+    assert choose_every(2 * 86400) == "5m"  # 576 windows x 20 instances would pass the cap
+    assert 0 < len(out) <= MAX_ENGINE_ROWS
+    assert {r["instance"] for r in out} == {f"i{j}" for j in range(20)}
