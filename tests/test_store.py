@@ -191,3 +191,22 @@ def test_refuses_non_store_directory(tmp_path):
     (tmp_path / "x" / "precious.txt").write_text("keep me")
     with pytest.raises(StoreError, match="not empty"):
         open_store(tmp_path / "x")
+
+
+def test_damaged_store_is_one_clear_error(tmp_path):
+    """A part listed in the manifest but deleted, or a manifest cut short: StoreError, exit 2, one line."""
+    from click.testing import CliRunner
+
+    from traceana.cli import main
+
+    st = traceana.open_store(tmp_path / "store")
+    ingest_paths(st, [write_rows(tmp_path / "a.jsonl", 10)])
+    part = st.files("requests")[0]
+    part.unlink()
+    with pytest.raises(StoreError, match="damaged store: 1 part"):
+        st.requests()
+    res = CliRunner().invoke(main, ["check", "--store", str(tmp_path / "store")])
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1 and "damaged store" in res.stderr
+    (tmp_path / "store" / MANIFEST).write_text('{"format": "traceana')
+    res = CliRunner().invoke(main, ["ingest", str(tmp_path / "a.jsonl"), "--store", str(tmp_path / "store")])
+    assert res.exit_code == 2 and "unreadable store manifest" in res.stderr and res.stderr.count("\n") == 1

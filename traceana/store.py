@@ -110,7 +110,15 @@ class Store:
         return self.manifest()["sources"]
 
     def files(self, table: str) -> list[Path]:
-        return [self.root / p for p in self.manifest()["parts"][table]]
+        """The parts of ``table`` the manifest lists; a listed part that is gone means a damaged store."""
+        paths = [self.root / p for p in self.manifest()["parts"][table]]
+        missing = [p for p in paths if not p.is_file()]
+        if missing:
+            raise StoreError(
+                f"{self.root}: damaged store: {len(missing)} part(s) of '{table}' listed in {MANIFEST} are missing "
+                f"(first: {missing[0].relative_to(self.root)}). Hint: re-ingest the sources into a new store"
+            )
+        return paths
 
     # -------------------------------------------------------------------- reads
     def scan(self, table: str) -> pl.LazyFrame:
