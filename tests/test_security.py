@@ -132,3 +132,37 @@ def test_json_depth_limit_can_be_raised(tmp_path):
         out[depth] = json.loads(res.output)
     assert (out["64"]["stored"], out["64"]["quarantined"]) == (1, 1)
     assert (out["200"]["stored"], out["200"]["quarantined"]) == (2, 0)
+
+
+# ------------------------------------------------------------------------- escaping in reports
+def test_hostile_model_names_are_escaped_in_html_and_markdown(tmp_path):
+    import re
+    import sys
+
+    if "report" not in main.commands:
+        pytest.skip("the report command is not registered")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from hostile.cases import HOSTILE_MODELS, jsonl, row
+
+    models = [m for m in HOSTILE_MODELS if m and len(m) < 1000]
+    rows = [row(f"h{i}-{j}", model=m, arrival_time=f"2025-03-01T12:00:{j:02d}Z") for i, m in enumerate(models) for j in range(3)]
+    src = tmp_path / "h.jsonl"
+    src.write_bytes(jsonl(*rows))
+    runner = CliRunner()
+    assert runner.invoke(main, ["ingest", str(src), "--store", str(tmp_path / "st")]).exit_code == 0
+    res = runner.invoke(main, ["report", "--store", str(tmp_path / "st"), "--out", str(tmp_path / "out"), "--no-fail"])
+    assert res.exit_code == 0, res.output + res.stderr
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "<script>alert(" not in html and "<b>&amp;" not in html
+    assert "&lt;script&gt;alert(" in html  # shown, escaped
+    md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    lines = md.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("|") and i + 1 < len(lines) and re.match(r"^\|(\s*:?-+:?\s*\|)+\s*$", lines[i + 1]):
+            width = len(re.findall(r"(?<!\\)\|", line))
+            j = i + 2
+            while j < len(lines) and lines[j].startswith("|"):
+                assert len(re.findall(r"(?<!\\)\|", lines[j])) == width, f"table row broken by a model name: {lines[j][:120]!r}"
+                j += 1
+            assert j >= len(lines) or not lines[j].strip() or not lines[j].startswith(("break", "and\ttab", " pipe")), lines[j]
+    assert "m'; DROP TABLE requests; --" in md
