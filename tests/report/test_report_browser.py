@@ -1,6 +1,6 @@
 """Open report.html in headless Chromium with networking off: every chart renders, no script error.
 
-Saves test-artifacts/report.png (1280 x 4000 px screenshot of the page).
+Saves test-artifacts/report.png (1280 x 4000 px screenshot of the sample_traces/ report).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.report.report_fake import fake_report
-from tests.report.report_frames import synthetic_engine, synthetic_requests
 from traceana.config import load_config
 from traceana.report import build_report, write_report
 from traceana.report.charts import build_charts
@@ -64,9 +63,13 @@ def _check_rendered(dom: str, n_charts: int) -> None:
 
 @pytest.mark.browser
 def test_report_renders_offline_with_screenshot(tmp_path):
-    cfg = load_config(ROOT / "sample_traces" / "traceana.toml")
-    rep = build_report(synthetic_requests(n=1500), synthetic_engine(), config=cfg, by=("model",),
-                       title="traceana report: synthetic trace")
+    from traceana.store import open_inputs
+
+    traces = ROOT / "sample_traces"
+    cfg = load_config(traces / "traceana.toml")
+    with open_inputs([str(traces / "requests.parquet"), str(traces / "engine_samples.parquet")]) as st:
+        rep = build_report(st.requests(), st.engine_samples(), config=cfg, by=("model",),
+                           title="traceana report: sample_traces (simulated fleet day)")
     dom, n = _render(tmp_path, rep)
     assert n >= 10
     _check_rendered(dom, n)
