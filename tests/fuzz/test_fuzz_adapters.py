@@ -233,3 +233,21 @@ OPEN_BUGS: dict[str, str] = {
 def test_fuzz_findings_stay_fixed(repro):
     name, suffix, make = REPROS[repro]
     check_adapter(name, make(), suffix)
+
+
+@settings(max_examples=examples(30))
+@given(ops=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 1 << 20), st.integers(0, 1 << 16)), min_size=1, max_size=4))
+def test_mapped_with_its_column_map(ops):
+    """The mapped adapter needs a column map: mutate the CSV, keep the map."""
+    from traceana.ingest.adapters._e_colmap import load_column_map
+
+    count("adapters.mapped")
+    data = _mutate((SEEDS / "mapped.csv").read_bytes(), ops)
+    src = _source("mapped", data, ".csv")
+    try:
+        tables, quarantine, rep = process(src, ADAPTERS["mapped"], column_map=load_column_map(SEEDS / "mapped.toml"))
+    except AdapterBugError:
+        raise
+    except TraceanaError:
+        return
+    assert rep.records_read == sum(t.num_rows for t in tables.values()) + quarantine.num_rows
