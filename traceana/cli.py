@@ -253,14 +253,10 @@ def export(store_dir, table, out_path):
 def _register_feature_commands() -> None:
     """Commands whose modules live with their feature; their heavy imports stay inside the commands."""
     from traceana.report.commands import cost, report
+    from traceana.simulate_cli import simulate
 
-    main.add_command(report)
-    main.add_command(cost)
-    try:
-        from traceana.simulate_cli import simulate
-    except ImportError:  # the simulator command is still being written
-        return
-    main.add_command(simulate)
+    for command in (report, cost, simulate):
+        main.add_command(command)
 
 
 _register_feature_commands()
