@@ -279,42 +279,71 @@ def inflight_by_window(
     arrivals at equal times, plus a zero marker per group at every window boundary
     so no constant segment crosses a window. Only segments of positive duration
     count, which is what "departures before arrivals at equal times" asks: a
-    request ending at t and one starting at t are never both counted. The events sort as one packed int64
-    key (group, time, kind) when the bits fit, else a lexsort. Returns two int64
-    arrays indexed group * W + window (W = len(bounds_ns) - 1).
+    request ending at t and one starting at t are never both counted. The events
+    sort once as a packed int64 key (group, time, kind) when the bits fit, else a
+    lexsort; the window of each segment is the last marker before it (a running
+    count of markers, no search). Input in group order with arrivals in time order
+    (a trace as read, grouped) makes the stable sort a merge of a few runs.
+    Returns two int64 arrays indexed group * W + window (W = len(bounds_ns) - 1).
     """
     n_windows = len(bounds_ns) - 1
     size = n_groups * n_windows
     keep = (d_ns > a_ns) & (d_ns > bounds_ns[0]) & (a_ns < bounds_ns[-1])
-    gid, a_ns, d_ns = gid[keep].astype(np.int64), a_ns[keep], d_ns[keep]
+    if not keep.all():
+        gid, a_ns, d_ns = gid[keep], a_ns[keep], d_ns[keep]
+    del keep
     if not len(gid):
         return np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64)
+    gid = gid.astype(np.int64, copy=False)
     origin = min(int(a_ns.min()), int(bounds_ns[0]))
-    mg = np.repeat(np.arange(n_groups, dtype=np.int64), len(bounds_ns))
-    times = np.concatenate((d_ns - origin, a_ns - origin, np.tile(bounds_ns - origin, n_groups)))
-    groups = np.concatenate((gid, gid, mg))
-    kinds = np.concatenate(
-        (np.zeros(len(gid), np.int64), np.ones(len(gid), np.int64), np.full(len(mg), 2, np.int64))
-    )
-    tbits = int(times.max()).bit_length()
+    n, n_marks = len(gid), n_groups * len(bounds_ns)
+    marks_t = np.tile(bounds_ns - origin, n_groups)
+    marks_g = np.repeat(np.arange(n_groups, dtype=np.int64), len(bounds_ns))
+    tbits = max(int(d_ns.max()) - origin, int(marks_t.max())).bit_length()
     gbits = max(n_groups - 1, 0).bit_length()
     if tbits + 2 + gbits <= 62:
-        # stable = radix/timsort: near-linear on traces already in arrival order
-        key = np.sort((groups << (tbits + 2)) | (times << 2) | kinds, kind="stable")
-        groups, times, kinds = key >> (tbits + 2), (key >> 2) & ((1 << tbits) - 1), key & 3
+        shift = tbits + 2
+        key = np.empty(2 * n + n_marks, dtype=np.int64)
+        dep, arr = key[:n], key[n : 2 * n]
+        np.subtract(d_ns, origin, out=dep)
+        np.subtract(a_ns, origin, out=arr)
+        dep <<= 2
+        arr <<= 2
+        arr |= 1
+        if n_groups > 1:
+            high = gid << shift
+            dep |= high
+            arr |= high
+            del high
+        key[2 * n :] = (marks_g << shift) | (marks_t << 2) | 2
+        # stable = timsort: near-linear on grouped, time-ordered runs
+        key.sort(kind="stable")
+        kinds = key & 3
+        key >>= 2  # (group, time)
+        # gaps across groups start after a group's end marker: their cell is -1 below
+        gap = np.diff(key)
+        del key
     else:
+        times = np.concatenate((d_ns - origin, a_ns - origin, marks_t))
+        groups = np.concatenate((gid, gid, marks_g))
+        kinds = np.concatenate((np.zeros(n, np.int64), np.ones(n, np.int64), np.full(n_marks, 2, np.int64)))
         order = np.lexsort((kinds, times, groups))
-        groups, times, kinds = groups[order], times[order], kinds[order]
-    level = np.cumsum(np.array([-1, 1, 0], dtype=np.int64)[kinds])
-    seg = np.nonzero((groups[:-1] == groups[1:]) & (times[1:] > times[:-1]))[0]
-    win = np.searchsorted(bounds_ns - origin, times[seg], side="right") - 1
-    inside = (win >= 0) & (win < n_windows)
-    seg, win = seg[inside], win[inside]
-    cell = groups[seg] * n_windows + win
-    level_seg = level[seg]
-    duration = times[seg + 1] - times[seg]
+        kinds, times, groups = kinds[order], times[order], groups[order]
+        gap = np.where(groups[1:] == groups[:-1], np.diff(times), 0)
+        del times, groups, order
+    level = np.cumsum(np.array([-1, 1, 0, 0], dtype=np.int64)[kinds])
+    # cell of the window opened by each marker (group-major, as built); -1 after a group's last boundary
+    cell_of_mark = np.full((n_groups, n_windows + 1), -1, dtype=np.int64)
+    cell_of_mark[:, :n_windows] = np.arange(size, dtype=np.int64).reshape(n_groups, n_windows)
+    cell_of_mark = np.concatenate(([-1], cell_of_mark.ravel()))
+    cell = cell_of_mark[np.cumsum(kinds == 2)]
+    del kinds
+    seg = np.flatnonzero((gap > 0) & (cell[:-1] >= 0))
+    duration = gap[seg]
+    cell, level_seg = cell[seg], level[seg]
+    del level, gap
     peak = np.zeros(size, dtype=np.int64)
     if len(cell):
-        starts = np.concatenate(([0], np.nonzero(np.diff(cell))[0] + 1))
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(cell)) + 1))
         peak[cell[starts]] = np.maximum.reduceat(level_seg, starts)
     return peak, time_quantile_levels(cell, level_seg, duration, size, q)

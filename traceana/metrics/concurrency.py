@@ -1,4 +1,7 @@
-"""Concurrency family: Little's law against the measured in-flight count, utilization.
+"""Concurrency family: Little's law against the measured in-flight count.
+
+Utilization (rho) and queue time against it live in :mod:`traceana.metrics.utilization`
+and are re-exported here.
 
 Definitions (DESIGN.md section 3). In a window [a, b) of length T seconds:
 lambda = arrivals in [a, b) / T (req/s), W = mean e2e latency of those arrivals
@@ -28,12 +31,13 @@ from traceana.metrics._stats import (
     US,
     as_lazy,
     check_every,
-    group_ids,
+    group_rows,
     inflight_by_window,
     require_columns,
     to_epoch_us,
     window_grid,
 )
+from traceana.metrics.utilization import UTILIZATION_COLUMNS, queue_vs_utilization, utilization
 
 __all__ = [
     "CONSISTENT_WITHIN",
@@ -45,6 +49,7 @@ __all__ = [
     "sweep",
     "in_flight_series",
     "engine_vs_littles",
+    "UTILIZATION_COLUMNS",
     "utilization",
     "queue_vs_utilization",
 ]
@@ -164,44 +169,68 @@ def _window_table(df: pl.DataFrame, keys: list[str], every: str | None, start: A
     bounds = (grid - start_us) / US
     bounds[-1] = last
     n_win = len(grid) - 1
-    gid, table = group_ids(df, keys)
-    n_groups = table.height if keys else 1
+    order, sizes, table = group_rows(df, keys)
+    n_groups = len(sizes)
+    if keys:
+        gid = np.empty(len(order), dtype=np.int64)
+        gid[order] = np.repeat(np.arange(n_groups, dtype=np.int64), sizes)
+    else:
+        gid = np.zeros(len(rel), dtype=np.int64)
     cells = n_groups * n_win
 
     # arrivals and W: requests arriving in [a, b)
-    k = np.searchsorted(bounds, rel, side="right") - 1 if n_win > 1 else np.zeros(len(rel), np.int64)
     arrived = (rel >= 0) & (rel < last)
-    cell_a = gid[arrived] * n_win + k[arrived]
+    every_one = bool(arrived.all())
+    if n_win > 1:
+        k = np.searchsorted(bounds, rel, side="right") - 1
+        cell_a = gid * n_win + k if every_one else gid[arrived] * n_win + k[arrived]
+        del k
+    else:
+        cell_a = gid if every_one else gid[arrived]
     arrivals = np.bincount(cell_a, minlength=cells)
-    e2e_sum = np.bincount(cell_a, weights=e2e[arrived], minlength=cells)
+    e2e_sum = np.bincount(cell_a, weights=e2e if every_one else e2e[arrived], minlength=cells)
+    del cell_a, arrived
 
     # time in flight clipped to each window it overlaps (no sweep needed for the mean)
     live = (dep > 0) & (rel < last) & (e2e > 0)
-    rel_l, dep_l, cell_l = rel[live], dep[live], gid[live] * n_win
+    if live.all():
+        rel_l, dep_l, cell_l = rel, dep, gid * n_win if n_win > 1 else gid
+    else:
+        rel_l, dep_l, cell_l = rel[live], dep[live], gid[live] * n_win
+    del live
     if n_win > 1:
         k0 = np.maximum(np.searchsorted(bounds, rel_l, side="right") - 1, 0)
         k1 = np.minimum(np.searchsorted(bounds, dep_l, side="left") - 1, n_win - 1)
+        one = k0 == k1  # most requests lie inside one window
+        k = k0[one]
+        clipped = np.minimum(dep_l[one], bounds[k + 1]) - np.maximum(rel_l[one], bounds[k])
+        area = np.bincount(cell_l[one] + k, weights=clipped, minlength=cells)
+        if not one.all():  # the rest: one piece per window they overlap
+            many = ~one
+            span = k1[many] - k0[many] + 1
+            idx = np.repeat(np.nonzero(many)[0], span)
+            kk = np.repeat(k0[many], span) + np.arange(len(idx)) - np.repeat(np.cumsum(span) - span, span)
+            clipped = np.minimum(dep_l[idx], bounds[kk + 1]) - np.maximum(rel_l[idx], bounds[kk])
+            area += np.bincount(cell_l[idx] + kk, weights=clipped, minlength=cells)
+        del k0, k1, one, k, clipped
     else:
-        k0 = k1 = np.zeros(len(rel_l), np.int64)
-    one = k0 == k1  # most requests lie inside one window
-    k = k0[one]
-    clipped = np.minimum(dep_l[one], bounds[k + 1]) - np.maximum(rel_l[one], bounds[k])
-    area = np.bincount(cell_l[one] + k, weights=clipped, minlength=cells)
-    if not one.all():  # the rest: one piece per window they overlap
-        many = ~one
-        span = k1[many] - k0[many] + 1
-        idx = np.repeat(np.nonzero(many)[0], span)
-        kk = np.repeat(k0[many], span) + np.arange(len(idx)) - np.repeat(np.cumsum(span) - span, span)
-        clipped = np.minimum(dep_l[idx], bounds[kk + 1]) - np.maximum(rel_l[idx], bounds[kk])
-        area += np.bincount(cell_l[idx] + kk, weights=clipped, minlength=cells)
+        clipped = np.minimum(dep_l, bounds[1]) - np.maximum(rel_l, bounds[0])
+        area = np.bincount(cell_l, weights=clipped, minlength=cells)
+        del clipped
+    del rel_l, dep_l, cell_l, rel, dep
 
-    # max and p99 of the in-flight count from the event sweep in integer ns
+    # max and p99 of the in-flight count from the event sweep in integer ns, rows in
+    # group order (arrival order within a group) so the sort merges a few runs
     a_ns = (arr_us - start_us) * 1000
     d_ns = a_ns + np.rint(e2e * 1e9).astype(np.int64)
     bounds_ns = (grid - start_us) * 1000
     if end is None:
         bounds_ns[-1] = max(int(d_ns.max()), int(bounds_ns[-2]) + 1)
+    if keys:
+        a_ns, d_ns, gid = a_ns[order], d_ns[order], np.repeat(np.arange(n_groups, dtype=np.int64), sizes)
+    del order
     peak, p99 = inflight_by_window(gid, a_ns, d_ns, bounds_ns, n_groups, 0.99)
+    del a_ns, d_ns, gid
 
     seconds = np.diff(bounds)
     gi = np.repeat(np.arange(n_groups), n_win)
@@ -331,163 +360,4 @@ def engine_vs_littles(
         .join(joined, on=["instance", "window_start"], how="left", nulls_equal=True)
         .with_columns(pl.col("samples").fill_null(0))
         .sort(["instance", "window_start"], nulls_last=False)
-    )
-
-
-def _service() -> pl.Expr:
-    queue = pl.col("queue_time_s")
-    return pl.when(queue.is_finite()).then(pl.col("e2e_latency_s") - queue).otherwise(pl.col("e2e_latency_s"))
-
-
-def _util_table(
-    lf: pl.LazyFrame | pl.DataFrame, replicas: int | dict[str, int] | None, every: str, keys: list[str]
-) -> pl.DataFrame:
-    lf = as_lazy(lf)
-    check_every(every)
-    require_columns(
-        lf, list(dict.fromkeys(["arrival_time", "e2e_latency_s", "queue_time_s", "instance", *keys]))
-    )
-    base = lf.filter(pl.col("e2e_latency_s").is_finite() & (pl.col("e2e_latency_s") >= 0)).with_columns(
-        pl.col("arrival_time").cast(TS)
-    )
-    done = pl.col("arrival_time") + pl.duration(
-        microseconds=(pl.col("e2e_latency_s") * US).ceil().cast(pl.Int64)
-    )
-    span = base.select(lo=pl.col("arrival_time").min(), hi=done.max()).collect()
-    lo, hi = span["lo"][0], span["hi"][0]
-    queue = pl.col("queue_time_s")
-    table = (
-        base.with_columns(window_start=pl.col("arrival_time").dt.truncate(every), _svc=_service())
-        .group_by(*keys, "window_start")
-        .agg(
-            arrivals=pl.len().cast(pl.Int64),
-            _svc_sum=pl.col("_svc").sum(),
-            _queue_sum=queue.filter(queue.is_finite()).sum(),
-            _queue_n=queue.is_finite().sum().cast(pl.Int64),
-            _e2e_sum=pl.col("e2e_latency_s").sum(),
-            _instances=pl.col("instance").drop_nulls().n_unique().cast(pl.Int64),
-        )
-        .collect()
-    )
-    clip_lo = pl.max_horizontal(pl.col("window_start"), pl.lit(lo, TS))
-    clip_hi = pl.min_horizontal(pl.col("window_end"), pl.lit(hi, TS))
-    table = table.with_columns(window_end=pl.col("window_start").dt.offset_by(every)).with_columns(
-        window_start=clip_lo, window_end=clip_hi, seconds=(clip_hi - clip_lo).dt.total_microseconds() / US
-    )
-    if replicas is None:
-        rep = pl.max_horizontal(pl.col("_instances"), pl.lit(1))
-    elif isinstance(replicas, dict):
-        if not keys:
-            raise TraceanaError("replicas given per group needs a `by` column to look them up")
-        missing = set(table[keys[0]].unique().to_list()) - set(replicas)
-        if missing:
-            raise TraceanaError(
-                f"replicas: no count for {sorted(missing, key=str)}. Hint: give every {keys[0]} a count"
-            )
-        rep = pl.col(keys[0]).replace_strict(replicas, return_dtype=pl.Int64)
-    else:
-        if isinstance(replicas, bool) or int(replicas) < 1:
-            raise TraceanaError(f"replicas must be an int >= 1, got {replicas!r}")
-        rep = pl.lit(int(replicas))
-    return (
-        table.with_columns(
-            arrival_rate_per_s=pl.when(pl.col("seconds") > 0).then(pl.col("arrivals") / pl.col("seconds")),
-            mean_service_s=pl.col("_svc_sum") / pl.col("arrivals"),
-            mean_latency_s=pl.col("_e2e_sum") / pl.col("arrivals"),
-            mean_queue_s=pl.when(pl.col("_queue_n") > 0).then(pl.col("_queue_sum") / pl.col("_queue_n")),
-            replicas=rep.cast(pl.Int64),
-        )
-        .with_columns(
-            mu_per_replica=pl.when(pl.col("mean_service_s") > 0).then(1 / pl.col("mean_service_s")),
-            rho=pl.col("arrival_rate_per_s") * pl.col("mean_service_s") / pl.col("replicas"),
-        )
-        .sort([*keys, "window_start"], nulls_last=False)
-    )
-
-
-UTILIZATION_COLUMNS = (
-    "window_start",
-    "window_end",
-    "seconds",
-    "arrivals",
-    "arrival_rate_per_s",
-    "mean_service_s",
-    "mu_per_replica",
-    "replicas",
-    "rho",
-    "mean_queue_s",
-    "mean_latency_s",
-)
-
-
-def utilization(
-    lf: pl.LazyFrame | pl.DataFrame,
-    replicas: int | dict[str, int] | None = None,
-    every: str = "1m",
-    by: str | Sequence[str] = ("model",),
-) -> pl.DataFrame:
-    """Utilization per group and window: rho = lambda / (replicas * mu).
-
-    Formula, over requests with a known e2e, by arrival window (``every`` grid,
-    truncate-aligned, clipped to [first arrival, last completion] as in :func:`sweep`;
-    T = its length in s):
-        service_s = e2e - queue_time_s (e2e when the queue time is unknown)
-        arrival_rate_per_s = arrivals / T
-        mean_service_s = S = mean(service_s); mu_per_replica = 1 / S (req/s)
-        replicas = distinct instances seen in the window (1 when none is named),
-                   unless given: an int, or a dict keyed by the first ``by`` column
-        rho = lambda / (replicas * mu) = lambda * S / replicas
-        mean_queue_s = mean queue_time_s where known; mean_latency_s = mean e2e.
-    With continuous batching a replica serves many requests at once, so this rho is
-    the mean number of requests in service per replica (the seed notebook's M/M/1
-    proxy), not a fraction capped at 1.
-    """
-    keys = _keys(by)
-    table = _util_table(lf, replicas, every, keys)
-    return table.select(*keys, *UTILIZATION_COLUMNS)
-
-
-def queue_vs_utilization(lf: pl.LazyFrame | pl.DataFrame, every: str = "1m", bins: int = 10) -> pl.DataFrame:
-    """Observed queue time against utilization, binned, beside the M/M/1 curve.
-
-    Formula: windows of :func:`utilization` (whole fleet, replicas = instances seen)
-    binned by rho into ``bins`` equal bins over [0, max rho]; per bin the
-    request-weighted observed_mean_queue_s and observed_mean_latency_s, and
-    mm1_response_s = S / (1 - rho_bin_mid) with S the mean service time of all
-    requests (null where rho_bin_mid >= 1). Units: s.
-    """
-    if int(bins) < 1:
-        raise TraceanaError(f"bins must be >= 1, got {bins}")
-    u = _util_table(lf, None, every, []).filter(pl.col("rho").is_not_null())
-    if not u.height:
-        return pl.DataFrame(
-            schema={
-                "rho_bin_mid": pl.Float64,
-                "windows": pl.Int64,
-                "observed_mean_queue_s": pl.Float64,
-                "observed_mean_latency_s": pl.Float64,
-                "mm1_response_s": pl.Float64,
-            }
-        )
-    width = (float(u["rho"].max()) or 1.0) / bins
-    s_all = float(u["_svc_sum"].sum() / u["arrivals"].sum())
-    out = (
-        u.with_columns(_bin=(pl.col("rho") / width).floor().clip(0, bins - 1).cast(pl.Int64))
-        .group_by("_bin")
-        .agg(
-            windows=pl.len().cast(pl.Int64),
-            observed_mean_queue_s=pl.col("_queue_sum").sum() / pl.col("_queue_n").sum(),
-            observed_mean_latency_s=pl.col("_e2e_sum").sum() / pl.col("arrivals").sum(),
-        )
-        .with_columns(
-            rho_bin_mid=(pl.col("_bin") + 0.5) * width,
-            observed_mean_queue_s=pl.col("observed_mean_queue_s").fill_nan(None),
-        )
-        .with_columns(
-            mm1_response_s=pl.when(pl.col("rho_bin_mid") < 1).then(s_all / (1 - pl.col("rho_bin_mid")))
-        )
-        .sort("_bin")
-    )
-    return out.select(
-        "rho_bin_mid", "windows", "observed_mean_queue_s", "observed_mean_latency_s", "mm1_response_s"
     )
