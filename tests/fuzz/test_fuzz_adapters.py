@@ -200,6 +200,13 @@ def _set(doc, path, value):
     return doc
 
 
+def _lines_with(seed: str, path: list, value) -> bytes:
+    """A JSON Lines seed with ``value`` put at ``path`` in its first record."""
+    lines = (SEEDS / seed).read_bytes().splitlines()
+    first = _set(json.loads(lines[0]), path, value)
+    return json.dumps(first).encode() + b"\n" + b"\n".join(lines[1:]) + b"\n"
+
+
 def _otel_array_attr() -> bytes:
     doc = _seed_json("otel_genai__spans.jsonl", 0)
     for span in doc["resourceSpans"][0]["scopeSpans"][0]["spans"]:
@@ -214,6 +221,12 @@ REPROS = {
     "otel_genai_array_attribute": ("otel_genai", ".jsonl", _otel_array_attr),
     "prometheus_range_values_bool": ("prometheus_range", ".jsonl", lambda: json.dumps(_set(_seed_json("prometheus_range.jsonl", 0), ["data", "result", 0, "values"], True)).encode() + b"\n"),
     "prometheus_range_lone_surrogate_label": ("prometheus_range", ".jsonl", lambda: json.dumps(_set(_seed_json("prometheus_range.jsonl", 0), ["data", "result", 0, "metric", "model_name"], "\ud800")).encode() + b"\n"),
+    "vllm_otlp_int_span_id": ("vllm_otlp", ".json", lambda: json.dumps(_set(_seed_json("vllm_otlp.json"), ["resourceSpans", 0, "scopeSpans", 0, "spans", 1, "spanId"], 1)).encode()),
+    "azure_zstd_magic_after_decompression": ("azure", ".csv", lambda: b"\x28\xb5\x2f\xfd" + b"TIMESTAMP,ContextTokens,GeneratedTokens\n"),
+    "vllm_otlp_lone_surrogate": ("vllm_otlp", ".json", lambda: json.dumps(_set(_seed_json("vllm_otlp.json"), ["resourceSpans", 0, "resource", "attributes", 1, "value", "stringValue"], "\ud800x")).encode()),
+    "aiperf_lone_surrogate": ("aiperf", ".jsonl", lambda: _lines_with("aiperf.jsonl", ["metadata", "x_request_id"], "\ud800x")),
+    "litellm_lone_surrogate": ("litellm", ".jsonl", lambda: _lines_with("litellm.jsonl", ["id"], "\ud800x")),
+    "otel_genai_lone_surrogate": ("otel_genai", ".jsonl", lambda: _lines_with("otel_genai__spans.jsonl", ["resourceSpans", 0, "scopeSpans", 0, "spans", 0, "startTimeUnixNano"], "\ud800x")),
 }
 #: repro -> the bug, while its owner has not fixed it (strict: a fix makes the xfail fail, so this list shrinks)
 OPEN_BUGS: dict[str, str] = {
@@ -223,6 +236,12 @@ OPEN_BUGS: dict[str, str] = {
     "otel_genai_array_attribute": "otel_genai.py:58: an arrayValue gen_ai.operation.name -> TypeError (unhashable list)",
     "prometheus_range_values_bool": "prometheus_range.py:117: values = true -> TypeError (bool not iterable)",
     "prometheus_range_lone_surrogate_label": "prometheus_range.py: a label '\\ud800' -> UnicodeEncodeError building the Arrow table",
+    "vllm_otlp_int_span_id": "vllm_otlp.py:151: a numeric spanId -> pyarrow ArrowTypeError (expected bytes)",
+    "azure_zstd_magic_after_decompression": "_e_columns.py:50 read_csv_strings: polars decompresses zstd/gzip magic itself -> OSError 'incomplete frame'",
+    "vllm_otlp_lone_surrogate": "vllm_otlp: a '\\ud800' JSON escape in an attribute -> UnicodeEncodeError building the Arrow table",
+    "aiperf_lone_surrogate": "aiperf: a '\\ud800' JSON escape in x_request_id -> UnicodeEncodeError building the Arrow table",
+    "litellm_lone_surrogate": "litellm: a '\\ud800' JSON escape in id -> UnicodeEncodeError building the Arrow table",
+    "otel_genai_lone_surrogate": "otel_genai: a '\\ud800' JSON escape in startTimeUnixNano -> UnicodeEncodeError in its tables",
 }
 
 
