@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
@@ -218,23 +219,37 @@ def time_quantile_levels(
     (window, level, duration) segments; exact integer arithmetic on integer durations.
     Windows without segments get 0.
     """
+    return _levels_by_window(window, level, duration, n_windows, q)[0]
+
+
+def _levels_by_window(
+    window: np.ndarray, level: np.ndarray, duration: np.ndarray, n_windows: int, q: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(time-weighted q-quantile, max) of the level per window from segments of positive duration."""
     out = np.zeros(n_windows, dtype=np.int64)
+    peak = np.zeros(n_windows, dtype=np.int64)
     if not len(level):
-        return out
+        return out, peak
     frac = Fraction(Decimal(repr(q)))
     span = int(level.max()) + 1
-    key = window.astype(np.int64) * span + level.astype(np.int64)
-    weights = duration.astype(np.float64)
+    key = window.astype(np.int64)
+    key *= span
+    key += level
     # float sums are exact: each bin's total is at most one window length in integer units (< 2**53)
     if n_windows * span <= DENSE_BINS:  # dense bins: O(n), no sort
-        dense = np.bincount(key, weights=weights, minlength=n_windows * span)
+        dense = np.bincount(key, weights=duration, minlength=n_windows * span)
+        del key
         uniq = np.nonzero(dense)[0]
         dur = dense[uniq].astype(np.int64)
     else:
         uniq, inv = np.unique(key, return_inverse=True)
-        dur = np.bincount(inv, weights=weights, minlength=len(uniq)).astype(np.int64)
+        del key
+        dur = np.bincount(inv, weights=duration, minlength=len(uniq)).astype(np.int64)
     w = uniq // span
     lv = uniq % span
+    last = np.flatnonzero(np.diff(w)) if len(w) else w
+    peak[w[last]] = lv[last]
+    peak[w[-1]] = lv[-1]  # levels ascend within a window: its last entry is the max
     total = np.bincount(w, weights=dur.astype(np.float64), minlength=n_windows).astype(np.int64)
     cum = np.cumsum(dur)
     before = np.concatenate(([0], cum))[np.searchsorted(w, w, side="left")]
@@ -246,7 +261,7 @@ def time_quantile_levels(
     hit = np.nonzero(reached)[0]
     hit_w, first = np.unique(w[hit], return_index=True)
     out[hit_w] = lv[hit[first]]
-    return out
+    return out, peak
 
 
 def to_epoch_us(value: object) -> int:
@@ -318,7 +333,10 @@ def inflight_by_window(
         key[2 * n :] = (marks_g << shift) | (marks_t << 2) | 2
         # stable = timsort: near-linear on grouped, time-ordered runs
         key.sort(kind="stable")
-        kinds = key & 3
+        if sys.byteorder == "little":  # the kind bits are in the lowest byte: a strided view, no copy
+            kinds = key.view(np.uint8)[::8] & 3
+        else:
+            kinds = (key & 3).astype(np.uint8)
         key >>= 2  # (group, time)
         # gaps across groups start after a group's end marker: their cell is -1 below
         gap = np.diff(key)
@@ -326,24 +344,22 @@ def inflight_by_window(
     else:
         times = np.concatenate((d_ns - origin, a_ns - origin, marks_t))
         groups = np.concatenate((gid, gid, marks_g))
-        kinds = np.concatenate((np.zeros(n, np.int64), np.ones(n, np.int64), np.full(n_marks, 2, np.int64)))
+        kinds = np.concatenate((np.zeros(n, np.uint8), np.ones(n, np.uint8), np.full(n_marks, 2, np.uint8)))
         order = np.lexsort((kinds, times, groups))
         kinds, times, groups = kinds[order], times[order], groups[order]
         gap = np.where(groups[1:] == groups[:-1], np.diff(times), 0)
         del times, groups, order
-    level = np.cumsum(np.array([-1, 1, 0, 0], dtype=np.int64)[kinds])
+    small = np.int32 if 2 * n + n_marks < 2**31 else np.int64
+    level = np.cumsum(np.array([-1, 1, 0], dtype=small)[kinds[:-1]], dtype=small)
     # cell of the window opened by each marker (group-major, as built); -1 after a group's last boundary
     cell_of_mark = np.full((n_groups, n_windows + 1), -1, dtype=np.int64)
     cell_of_mark[:, :n_windows] = np.arange(size, dtype=np.int64).reshape(n_groups, n_windows)
-    cell_of_mark = np.concatenate(([-1], cell_of_mark.ravel()))
-    cell = cell_of_mark[np.cumsum(kinds == 2)]
+    cell_of_mark = np.concatenate(([-1], cell_of_mark.ravel())).astype(small)
+    cell = cell_of_mark[np.cumsum(kinds[:-1] == 2, dtype=small)]
     del kinds
-    seg = np.flatnonzero((gap > 0) & (cell[:-1] >= 0))
-    duration = gap[seg]
-    cell, level_seg = cell[seg], level[seg]
-    del level, gap
-    peak = np.zeros(size, dtype=np.int64)
-    if len(cell):
-        starts = np.concatenate(([0], np.flatnonzero(np.diff(cell)) + 1))
-        peak[cell[starts]] = np.maximum.reduceat(level_seg, starts)
-    return peak, time_quantile_levels(cell, level_seg, duration, size, q)
+    counted = gap > 0
+    counted &= cell >= 0
+    duration, cell, level = gap[counted], cell[counted], level[counted]
+    del gap, counted
+    p_q, peak = _levels_by_window(cell, level, duration, size, q)
+    return peak, p_q

@@ -178,13 +178,20 @@ def _window_table(df: pl.DataFrame, keys: list[str], every: str | None, start: A
         gid = np.zeros(len(rel), dtype=np.int64)
     cells = n_groups * n_win
 
+    # window of each arrival; those before the start count from the first window (clipping below)
+    if n_win > 1:
+        k_arr = np.searchsorted(bounds, rel, side="right")
+        k_arr -= 1
+        np.maximum(k_arr, 0, out=k_arr)
+
     # arrivals and W: requests arriving in [a, b)
     arrived = (rel >= 0) & (rel < last)
     every_one = bool(arrived.all())
     if n_win > 1:
-        k = np.searchsorted(bounds, rel, side="right") - 1
-        cell_a = gid * n_win + k if every_one else gid[arrived] * n_win + k[arrived]
-        del k
+        cell_a = gid * n_win
+        cell_a += k_arr
+        if not every_one:
+            cell_a = cell_a[arrived]
     else:
         cell_a = gid if every_one else gid[arrived]
     arrivals = np.bincount(cell_a, minlength=cells)
@@ -193,31 +200,37 @@ def _window_table(df: pl.DataFrame, keys: list[str], every: str | None, start: A
 
     # time in flight clipped to each window it overlaps (no sweep needed for the mean)
     live = (dep > 0) & (rel < last) & (e2e > 0)
-    if live.all():
-        rel_l, dep_l, cell_l = rel, dep, gid * n_win if n_win > 1 else gid
-    else:
-        rel_l, dep_l, cell_l = rel[live], dep[live], gid[live] * n_win
-    del live
+    every_one = bool(live.all())
+    rel_l, dep_l, gid_l = (rel, dep, gid) if every_one else (rel[live], dep[live], gid[live])
     if n_win > 1:
-        k0 = np.maximum(np.searchsorted(bounds, rel_l, side="right") - 1, 0)
-        k1 = np.minimum(np.searchsorted(bounds, dep_l, side="left") - 1, n_win - 1)
-        one = k0 == k1  # most requests lie inside one window
-        k = k0[one]
-        clipped = np.minimum(dep_l[one], bounds[k + 1]) - np.maximum(rel_l[one], bounds[k])
-        area = np.bincount(cell_l[one] + k, weights=clipped, minlength=cells)
-        if not one.all():  # the rest: one piece per window they overlap
-            many = ~one
-            span = k1[many] - k0[many] + 1
-            idx = np.repeat(np.nonzero(many)[0], span)
-            kk = np.repeat(k0[many], span) + np.arange(len(idx)) - np.repeat(np.cumsum(span) - span, span)
+        k0 = k_arr if every_one else k_arr[live]
+        del k_arr
+        k1 = np.searchsorted(bounds, dep_l, side="left")
+        k1 -= 1
+        np.minimum(k1, n_win - 1, out=k1)
+        # the piece in the first window; requests spanning windows add the rest below
+        clipped = bounds[1:][k0]
+        np.minimum(dep_l, clipped, out=clipped)
+        clipped -= np.maximum(rel_l, bounds[k0])
+        cell = gid_l * n_win
+        cell += k0
+        many = np.flatnonzero(k0 != k1)
+        clipped[many] = 0.0  # adds +0.0: the sums of one-window pieces keep their bits
+        area = np.bincount(cell, weights=clipped, minlength=cells)
+        del clipped
+        if len(many):  # one piece per window they overlap, k0..k1
+            k0m = k0[many]
+            span = k1[many] - k0m + 1
+            idx = np.repeat(many, span)
+            kk = np.repeat(k0m, span) + np.arange(len(idx)) - np.repeat(np.cumsum(span) - span, span)
             clipped = np.minimum(dep_l[idx], bounds[kk + 1]) - np.maximum(rel_l[idx], bounds[kk])
-            area += np.bincount(cell_l[idx] + kk, weights=clipped, minlength=cells)
-        del k0, k1, one, k, clipped
+            area += np.bincount(cell[idx] - k0[idx] + kk, weights=clipped, minlength=cells)
+        del k0, k1, cell, many
     else:
         clipped = np.minimum(dep_l, bounds[1]) - np.maximum(rel_l, bounds[0])
-        area = np.bincount(cell_l, weights=clipped, minlength=cells)
+        area = np.bincount(gid_l, weights=clipped, minlength=cells)
         del clipped
-    del rel_l, dep_l, cell_l, rel, dep
+    del rel_l, dep_l, gid_l, rel, dep, live
 
     # max and p99 of the in-flight count from the event sweep in integer ns, rows in
     # group order (arrival order within a group) so the sort merges a few runs
