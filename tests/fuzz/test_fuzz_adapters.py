@@ -235,13 +235,8 @@ OPEN_BUGS: dict[str, str] = {
     "genai_perf_int_response_timestamps": "genai_perf.py:89: response_timestamps = 5 -> TypeError (int not iterable)",
     "otel_genai_array_attribute": "otel_genai.py:58: an arrayValue gen_ai.operation.name -> TypeError (unhashable list)",
     "prometheus_range_values_bool": "prometheus_range.py:117: values = true -> TypeError (bool not iterable)",
-    "prometheus_range_lone_surrogate_label": "prometheus_range.py: a label '\\ud800' -> UnicodeEncodeError building the Arrow table",
     "vllm_otlp_int_span_id": "vllm_otlp.py:151: a numeric spanId -> pyarrow ArrowTypeError (expected bytes)",
     "azure_zstd_magic_after_decompression": "_e_columns.py:50 read_csv_strings: polars decompresses zstd/gzip magic itself -> OSError 'incomplete frame'",
-    "vllm_otlp_lone_surrogate": "vllm_otlp: a '\\ud800' JSON escape in an attribute -> UnicodeEncodeError building the Arrow table",
-    "aiperf_lone_surrogate": "aiperf: a '\\ud800' JSON escape in x_request_id -> UnicodeEncodeError building the Arrow table",
-    "litellm_lone_surrogate": "litellm: a '\\ud800' JSON escape in id -> UnicodeEncodeError building the Arrow table",
-    "otel_genai_lone_surrogate": "otel_genai: a '\\ud800' JSON escape in startTimeUnixNano -> UnicodeEncodeError in its tables",
 }
 
 

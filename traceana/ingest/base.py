@@ -14,6 +14,7 @@ for every adapter, in ``traceana.ingest.validate``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +103,30 @@ def iter_lines(src: Source):
         yield i, (line if len(line) <= limit else None)
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _check_unicode(obj) -> None:
+    """Raise ValueError if a string holds a lone surrogate (a '\\ud800' escape with no pair).
+
+    json.loads accepts such escapes, but the text is not valid Unicode and
+    cannot be stored (Arrow strings are UTF-8). Valid pairs (emoji) are fine.
+    """
+    stack = [obj]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(f"invalid Unicode: a lone surrogate escape in {value[:40]!r}") from None
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+
+
 def _depth(obj, limit: int) -> int:
     """Container nesting depth of a parsed JSON value, walking containers only (iterative)."""
     deepest = 0
@@ -137,4 +162,6 @@ def load_json_line(line: bytes, max_depth: int):
     if isinstance(obj, dict | list) and line.count(b"[") + line.count(b"{") > max_depth:
         if _depth(obj, max_depth) > max_depth:
             raise ValueError(f"JSON nested deeper than {max_depth} levels")
+    if _SURROGATE_ESCAPE.search(line):  # rare: only then walk the strings
+        _check_unicode(obj)
     return obj
