@@ -69,24 +69,39 @@ def sniff(head: bytes, path: Path) -> bool:
     return _table_for(_header(stripped)) is not None
 
 
-def _nonblank_line_numbers(data: bytes) -> np.ndarray:
-    """1-based numbers of the lines that hold something other than white space."""
+def _lines(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bytes as uint8, start, end) of every physical line (end excludes the newline)."""
     arr = np.frombuffer(data, dtype=np.uint8)
     nl = np.flatnonzero(arr == 10)
     starts = np.concatenate(([0], nl + 1))
     ends = np.concatenate((nl, [len(arr)]))
+    return arr, starts, ends
+
+
+def _per_line(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """How many True in each line of ``mask`` (1 byte per input byte; no 8-byte running sums).
+
+    An empty line's start points at its own newline (never True in these masks);
+    the start past the end of the data is an empty last line.
+    """
+    out = np.zeros(len(starts), dtype=np.int64)
+    ok = starts < len(mask)
+    if ok.any():
+        out[ok] = np.add.reduceat(mask, starts[ok], dtype=np.int64)
+        # reduceat sums up to the next index given: the next line's start, so each line alone
+    return out
+
+
+def _nonblank_line_numbers(data: bytes) -> np.ndarray:
+    """1-based numbers of the lines that hold something other than white space."""
+    arr, starts, _ = _lines(data)
     ws = (arr == 32) | (arr == 9) | (arr == 13) | (arr == 10)
-    cum = np.concatenate(([0], np.cumsum(~ws)))
-    content = cum[ends] - cum[np.minimum(starts, len(arr))]
-    return np.flatnonzero(content > 0) + 1
+    return np.flatnonzero(_per_line(~ws, starts) > 0) + 1
 
 
 def _line_lengths(data: bytes) -> np.ndarray:
     """Byte length of every physical line (without its newline)."""
-    arr = np.frombuffer(data, dtype=np.uint8)
-    nl = np.flatnonzero(arr == 10)
-    starts = np.concatenate(([0], nl + 1))
-    ends = np.concatenate((nl, [len(arr)]))
+    _, starts, ends = _lines(data)
     return ends - starts
 
 
@@ -97,14 +112,10 @@ def _over_limits(data: bytes, limits) -> bool:
     count too), so a False here is exact and a True sends the file to the slow path,
     which measures each line exactly.
     """
-    arr = np.frombuffer(data, dtype=np.uint8)
-    nl = np.flatnonzero(arr == 10)
-    starts = np.concatenate(([0], nl + 1))
-    ends = np.concatenate((nl, [len(arr)]))
+    arr, starts, ends = _lines(data)
     if (ends - starts).max() > limits.max_line_bytes:
         return True
-    cum = np.concatenate(([0], np.cumsum((arr == 0x5B) | (arr == 0x7B))))
-    return bool(((cum[ends] - cum[starts]) > limits.max_json_depth).any())
+    return bool((_per_line((arr == 0x5B) | (arr == 0x7B), starts) > limits.max_json_depth).any())
 
 
 def _simple_csv_lines(data: bytes) -> np.ndarray | None:
@@ -117,18 +128,12 @@ def _simple_csv_lines(data: bytes) -> np.ndarray | None:
     """
     if b'"' in data:
         return None
-    arr = np.frombuffer(data, dtype=np.uint8)
-    nl = np.flatnonzero(arr == 10)
-    starts = np.concatenate(([0], nl + 1))
-    ends = np.concatenate((nl, [len(arr)]))
-    cum_c = np.concatenate(([0], np.cumsum(arr == 44)))
+    arr, starts, _ = _lines(data)
     ws = (arr == 32) | (arr == 9) | (arr == 13) | (arr == 10)
-    cum_n = np.concatenate(([0], np.cumsum(~ws)))
-    content = (cum_n[ends] - cum_n[np.minimum(starts, len(arr))]) > 0
-    nonblank = np.flatnonzero(content)
+    nonblank = np.flatnonzero(_per_line(~ws, starts) > 0)
     if len(nonblank) == 0 or nonblank[-1] + 1 != len(nonblank):
         return None  # a blank line somewhere before the last row
-    commas = cum_c[ends[nonblank]] - cum_c[starts[nonblank]]
+    commas = _per_line(arr == 44, starts)[nonblank]
     if (commas != commas[0]).any():
         return None
     return nonblank[1:] + 1
