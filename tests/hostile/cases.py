@@ -87,6 +87,7 @@ class Case:
     runs: int = 1
     check: Callable | None = None  # extra check(store, tmp_dir)
     notes: str = ""
+    note: str | None = None  # fragment of a note the ingest must print
     extra: dict = field(default_factory=dict)
 
 
@@ -326,6 +327,7 @@ CASES: list[Case] = [
     Case("invalid_utf8_jsonl", "quarantine", write("u.jsonl", jsonl(*good("ue", 2)) + b'{"request_id": "u\xff\xfe", "arrival_time": "2025-03-01T12:00:00Z"}\n'), stored=2, quarantined=1, reasons=("invalid UTF-8",), lines=[3]),
     Case("invalid_utf8_csv", "quarantine", write("u.csv", _csv(CSV_HEAD + "uc0,2025-03-01T12:00:00Z,0.1,0.5,m\n") + b"uc1,2025-03-01T12:00:00Z,0.1,0.5,\xff\xfe\nuc2,2025-03-01T12:00:00Z,0.1,0.5,m\n"), stored=2, quarantined=1, reasons=("invalid UTF-8",), lines=[3]),
     Case("epoch_ms_for_seconds", "quarantine", write("ms.jsonl", jsonl(row("ms0", arrival_time=1740830400123), row("ms1", arrival_time=1740830400.123))), stored=1, quarantined=1, fields={"arrival_time"}, reasons=("not guessed",), lines=[1]),
+    Case("durations_all_in_ms", "store", write("allms.jsonl", jsonl(*[row(f"am{i}", ttft_s=150.0 + i, e2e_latency_s=2300.0 + i) for i in range(5)])), stored=5, note="ttft_s: median 152 s is implausible for seconds", notes="each row is under a day: stored, and the file gets a note"),
     Case("duration_ms_for_seconds", "quarantine", write("d.jsonl", jsonl(row("dm0", ttft_s=250.0, e2e_latency_s=125000.0), row("dm1"))), stored=1, quarantined=1, fields={"e2e_latency_s"}, reasons=("implausible_duration", "milliseconds"), lines=[1]),
     Case("negative_duration", "quarantine", write("n.jsonl", jsonl(row("ng0", ttft_s=-0.2), row("ng1"))), stored=1, quarantined=1, fields={"ttft_s"}, reasons=("negative",), lines=[1]),
     Case("nan_token", "quarantine", write("nan.jsonl", jsonl(row("nn0", e2e_latency_s=float("nan")), row("nn1"))), stored=1, quarantined=1, fields={"e2e_latency_s"}, reasons=("not_finite",), lines=[1]),

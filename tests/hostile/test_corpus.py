@@ -104,5 +104,10 @@ def test_case(case: Case, tmp_path, baseline):
         assert any(frag in r for r in q["reason"]), (frag, q["reason"].to_list())
     if case.lines is not None:
         assert sorted(q["source_line"].to_list()) == case.lines
+    if case.note:
+        notes = [n for f in summary["files"] for n in f["notes"]]
+        assert any(case.note in n for n in notes), notes
+    else:
+        assert not [n for f in summary["files"] for n in f["notes"] if "implausible" in n]
     if case.check:
         case.check(st, tmp_path)

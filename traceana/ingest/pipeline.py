@@ -102,6 +102,29 @@ class AdapterBugError(TraceParseError):
     """
 
 
+#: a median above these is implausible for seconds (typical of milliseconds given as seconds)
+PLAUSIBLE_MEDIAN_S = {"ttft_s": 60.0, "tpot_s": 10.0, "e2e_latency_s": 3600.0}
+
+
+def unit_notes(requests: pa.Table) -> list[str]:
+    """Notes (not quarantines) when a whole column looks like milliseconds given as seconds.
+
+    Each row passed validation (< 1 day), so nothing is rejected; the unit is not
+    guessed either: the user is told, with the median that raised the question.
+    """
+    notes = []
+    for col, limit in PLAUSIBLE_MEDIAN_S.items():
+        if col not in requests.column_names or requests.num_rows == 0:
+            continue
+        median = pl.from_arrow(requests.column(col)).median()
+        if median is not None and median > limit:
+            notes.append(
+                f"{col}: median {median:g} s is implausible for seconds (above {limit:g} s); "
+                "were milliseconds given where seconds are expected? Values stored as given"
+            )
+    return notes
+
+
 def _reason_key(reason: str) -> str:
     """The rule label that starts every reason ('negative: -0.2 s' -> 'negative')."""
     return reason.split(";")[0].split(":")[0].strip()
@@ -234,6 +257,8 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime)
         quarantine = conform(qdf.to_arrow(), "quarantine")
     else:
         quarantine = QUARANTINE.empty_table()
+    if "requests" in tables:
+        report.notes += unit_notes(tables["requests"])
     report.records_read = result.records_read if result.records_read is not None else rows_in + len(result.quarantine)
     report.stored = {t: v.num_rows for t, v in tables.items() if v.num_rows}
     report.quarantined = quarantine.num_rows
