@@ -267,3 +267,49 @@ def test_duckdb_reference_for_a_cut_window():
     assert ours["arrivals"].to_list() == [row[1] for row in ref]
     assert ours["littles_law_L"].to_list() == pytest.approx([row[2] for row in ref], rel=1e-9)
     assert ours["empirical_mean"].to_list() == pytest.approx([row[3] for row in ref], rel=1e-9)
+
+
+def brute_inflight(gid, a, d, bounds, n_groups, q):
+    """Max and time-weighted q-quantile of the in-flight count per (group, window) from the
+    elementary intervals between all event times (Python ints, exact fractions)."""
+    from fractions import Fraction
+
+    peak, p_q = [], []
+    for g in range(n_groups):
+        reqs = [(int(x), int(y)) for gg, x, y in zip(gid, a, d, strict=True) if gg == g and y > x]
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            points = sorted({lo, hi} | {t for r in reqs for t in r if lo < t < hi})
+            time_at: dict[int, int] = {}
+            for p0, p1 in zip(points[:-1], points[1:], strict=True):
+                level = sum(1 for x, y in reqs if x <= p0 < y)
+                time_at[level] = time_at.get(level, 0) + (p1 - p0)
+            peak.append(max(time_at))
+            total, acc = sum(time_at.values()), 0
+            for level in sorted(time_at):
+                acc += time_at[level]
+                if acc >= Fraction(str(q)) * total:
+                    p_q.append(level)
+                    break
+    return np.array(peak), np.array(p_q)
+
+
+@pytest.mark.parametrize("scale", [1_000, 2**59])  # 2**59 ns: the packed key does not fit, lexsort path
+def test_inflight_by_window_against_elementary_intervals(scale):
+    from traceana.metrics import _stats
+
+    rng = np.random.default_rng(scale % 97)
+    for _ in range(8):
+        n_groups, n = int(rng.integers(1, 4)), int(rng.integers(0, 40))
+        a = rng.integers(0, 8, n) * (scale // 8)
+        d = a + rng.integers(0, 5, n) * (scale // 8)  # shared times, zero-length requests
+        gid = rng.integers(0, n_groups, n)
+        bounds = np.unique(rng.integers(1, 12, 4)) * (scale // 8)
+        if len(bounds) < 2:
+            bounds = np.array([scale // 8, scale], dtype=np.int64)
+        order = rng.permutation(n)  # the input order must not matter
+        peak, p99 = _stats.inflight_by_window(gid[order], a[order], d[order], bounds, n_groups, 0.99)
+        ref_peak, ref_p99 = brute_inflight(gid, a, d, bounds, n_groups, 0.99)
+        assert peak.tolist() == ref_peak.tolist()
+        assert p99.tolist() == ref_p99.tolist()
+        _, p50 = _stats.inflight_by_window(gid, a, d, bounds, n_groups, 0.5)
+        assert p50.tolist() == brute_inflight(gid, a, d, bounds, n_groups, 0.5)[1].tolist()

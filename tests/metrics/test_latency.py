@@ -287,3 +287,26 @@ def test_group_without_values_for_a_metric_has_no_row():
     assert out["p50"].to_list() == pytest.approx([0.2, 1.5, 3.5])
     none = latency.percentiles(df, metrics=["queue_time_s"], by="model")
     assert none.height == 0 and "p50_ci_low" in none.columns
+
+
+def test_two_keys_with_nulls_sort_nulls_first_and_match_numpy():
+    rng = np.random.default_rng(4)
+    n = 500
+    model = [None if x == "-" else x for x in rng.choice(["b", "a", "-"], n)]
+    route = [None if x == "-" else x for x in rng.choice(["chat", "batch", "-"], n)]
+    e2e = rng.lognormal(0.0, 1.0, n)
+    df = requests_frame(e2e_latency_s=e2e, model=model, route=route)
+    out = latency.percentiles(df, metrics=["e2e_latency_s"], by=["model", "route"])
+
+    def sort_key(k):  # nulls first within each key, then text order
+        return tuple((v is not None, v or "") for v in k)
+
+    groups = sorted({(m, r) for m, r in zip(model, route, strict=True)}, key=sort_key)
+    assert list(zip(out["model"], out["route"], strict=True)) == groups
+    for row, (m, r) in zip(out.iter_rows(named=True), groups, strict=True):
+        x = e2e[[mm == m and rr == r for mm, rr in zip(model, route, strict=True)]]
+        assert row["count"] == len(x)
+        for q, name in zip(QS, NAMES, strict=True):
+            assert row[name] == np.quantile(x, q, method="linear") or row[name] == pytest.approx(
+                np.quantile(x, q, method="linear"), rel=1e-15
+            )
