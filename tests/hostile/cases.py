@@ -9,8 +9,10 @@ Every case is run through the real CLI by ``test_corpus.py``.
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
+import lzma
 import json
 import os
 from collections.abc import Callable
@@ -295,6 +297,8 @@ CASES: list[Case] = [
     Case("gzip_bomb", "refuse", write("bomb.jsonl.gz", _gzip_bomb), args=("--max-decompressed-bytes", "10000000"), message="decompresses past the limit of 10,000,000 bytes"),
     Case("zstd_bomb", "refuse", write("bomb.jsonl.zst", _zstd_bomb), args=("--max-decompressed-bytes", "10000000"), message="decompresses past the limit"),
     Case("zstd_cut", "refuse", write("cut.jsonl.zst", lambda: zstandard.ZstdCompressor().compress(jsonl(*good("z", 50)))[:-9]), message="truncated zstd"),
+    Case("bzip2_cut", "refuse", write("cut.jsonl.bz2", lambda: bz2.compress(jsonl(*good("bz", 50)))[:-30]), message="truncated bzip2"),
+    Case("xz_bomb", "refuse", write("bomb.jsonl.xz", lambda: lzma.compress(b"\0" * (64 << 20))), args=("--max-decompressed-bytes", "10000000"), message="decompresses past the limit"),
     Case("fifo", "refuse", _fifo, message="not a regular file"),
     Case("symlink_loop", "refuse", _symlink_loop, message="cannot open"),
     Case("dangling_symlink", "refuse", _dangling, message="cannot open"),
@@ -315,6 +319,7 @@ CASES: list[Case] = [
     Case("mixed_time_zones", "store", write("tz.jsonl", jsonl(row("tz0", arrival_time="2025-03-01T12:00:00+05:30"), row("tz1", arrival_time="2025-03-01T06:30:00Z"), row("tz2", arrival_time="2025-03-01 06:30:00"), row("tz3", arrival_time="2025-03-01T01:30:00-05:00"), row("tz4", arrival_time=1740810600))), stored=5, check=_same_instant),
     Case("gzip_concatenated_members", "store", write("c.jsonl.gz", _concat_gzip), stored=4),
     Case("zstd_plain", "store", write("z.jsonl.zst", lambda: zstandard.ZstdCompressor().compress(jsonl(*good("zz", 3)))), stored=3),
+    Case("bzip2_and_xz", "store", lambda d: [*write("a.jsonl.bz2", lambda: bz2.compress(jsonl(*good("b2", 2))))(d), *write("b.jsonl.xz", lambda: lzma.compress(jsonl(*good("xz", 3))))(d)], stored=5),
     Case("directory_walk", "store", _directory, stored=5, notes="hidden files and .md are skipped"),
     Case("ten_mb_single_line", "store", write("big.jsonl", _big_line), stored=2),
     Case("hostile_model_names_roundtrip", "store", write("names.jsonl", jsonl(*[row(f"h{i}", model=m) for i, m in enumerate(HOSTILE_MODELS)])), stored=len(HOSTILE_MODELS), check=_models_roundtrip),

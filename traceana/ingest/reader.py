@@ -1,4 +1,4 @@
-"""Finding input files and reading them safely: decompression, size limits, identity.
+"""Finding input files and reading them safely: decompression (gzip, zstd, bzip2, xz), size limits, identity.
 
 A file is refused whole (TraceParseError, one clear message) when it is not a
 regular file, its compression is corrupt or truncated, or it decompresses past
@@ -120,6 +120,41 @@ def _gunzip(path: Path, limit: int) -> bytes:
     return bytes(out)
 
 
+BZ2_MAGIC = b"BZh"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+
+
+def _bounded(path: Path, make, limit: int, kind: str) -> bytes:
+    """bz2 / xz: every stream of the file, output bounded per call, stopping past ``limit``."""
+    import lzma
+
+    with open(path, "rb") as f:
+        buf = f.read()
+    out = bytearray()
+    while buf:
+        d = make()
+        chunk = buf
+        while not d.eof:
+            try:
+                piece = d.decompress(chunk, _CHUNK)
+            except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
+                raise TraceParseError(str(path), f"corrupt {kind} data: {exc}") from None
+            out += piece
+            if len(out) > limit:
+                raise InputLimitError(
+                    str(path),
+                    f"decompresses past the limit of {limit:,} bytes (a compression bomb?). "
+                    "Hint: raise it with --max-decompressed-bytes",
+                )
+            chunk = b""
+            if d.needs_input and not d.eof:
+                raise TraceParseError(str(path), f"truncated {kind} file (cut before the end of the stream)")
+        buf = d.unused_data
+        if not buf.strip(b"\x00"):
+            break
+    return bytes(out)
+
+
 def read_source(path: Path, limits: Limits) -> Source:
     """Read ``path`` (decompressing gzip / zstd by magic bytes) into a Source."""
     _check_regular(path)
@@ -135,6 +170,14 @@ def read_source(path: Path, limits: Limits) -> Source:
             data = _decompress_stream(path, f, d.decompress, limits.max_decompressed_bytes, "zstd")
             if not d.eof:
                 raise TraceParseError(str(path), "truncated zstd file (cut before the end of the frame)")
+    elif magic[:3] == BZ2_MAGIC and len(magic) == 4 and magic[3:4].isdigit():
+        import bz2
+
+        data = _bounded(path, bz2.BZ2Decompressor, limits.max_decompressed_bytes, "bzip2")
+    elif magic == XZ_MAGIC[:4]:
+        import lzma
+
+        data = _bounded(path, lzma.LZMADecompressor, limits.max_decompressed_bytes, "xz")
     else:
         with open(path, "rb") as f:
             data = f.read()
