@@ -180,6 +180,20 @@ def _deep() -> bytes:
     return jsonl(row("ok0")) + f'{{"request_id": "deep", "arrival_time": {deep}}}\n'.encode()
 
 
+def _hostile_file_names(d: Path) -> list[Path]:
+    (d / "names").mkdir()
+    for raw in (b"a\nb;rm -rf $HOME `id` | x.jsonl", b"bad\xff\xfename.jsonl"):
+        (d / "names").joinpath(os.fsdecode(raw)).write_bytes(jsonl(row(raw[:3].hex())))
+    return [d / "names"]
+
+
+def _source_files_shown(store, d: Path) -> None:
+    df = store.requests().collect()
+    got = {r: f.rsplit("/", 1)[-1] for r, f in zip(df["request_id"], df["source_file"])}
+    assert got["610a62"] == "a\nb;rm -rf $HOME `id` | x.jsonl"
+    assert got["626164"] == "bad\\xff\\xfename.jsonl"  # undecodable bytes shown, not mangled
+
+
 def _parquet(table: pa.Table) -> Callable[[], bytes]:
     def make() -> bytes:
         buf = io.BytesIO()
@@ -320,6 +334,7 @@ CASES: list[Case] = [
     Case("gzip_concatenated_members", "store", write("c.jsonl.gz", _concat_gzip), stored=4),
     Case("zstd_plain", "store", write("z.jsonl.zst", lambda: zstandard.ZstdCompressor().compress(jsonl(*good("zz", 3)))), stored=3),
     Case("bzip2_and_xz", "store", lambda d: [*write("a.jsonl.bz2", lambda: bz2.compress(jsonl(*good("b2", 2))))(d), *write("b.jsonl.xz", lambda: lzma.compress(jsonl(*good("xz", 3))))(d)], stored=5),
+    Case("hostile_file_names", "store", _hostile_file_names, stored=2, check=_source_files_shown),
     Case("directory_walk", "store", _directory, stored=5, notes="hidden files and .md are skipped"),
     Case("ten_mb_single_line", "store", write("big.jsonl", _big_line), stored=2),
     Case("hostile_model_names_roundtrip", "store", write("names.jsonl", jsonl(*[row(f"h{i}", model=m) for i, m in enumerate(HOSTILE_MODELS)])), stored=len(HOSTILE_MODELS), check=_models_roundtrip),

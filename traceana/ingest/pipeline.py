@@ -125,6 +125,15 @@ def unit_notes(requests: pa.Table) -> list[str]:
     return notes
 
 
+def source_name(src: Source) -> str:
+    """``source_file`` as stored: the path as given, with bytes that are not UTF-8 shown as ``\\xff``.
+
+    (Python keeps such bytes of a file name as lone surrogates, which no UTF-8
+    column can hold; this keeps them visible and distinct instead of mangled.)
+    """
+    return src.name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _reason_key(reason: str) -> str:
     """The rule label that starts every reason ('negative: -0.2 s' -> 'negative')."""
     return reason.split(";")[0].split(":")[0].strip()
@@ -197,7 +206,7 @@ def _run_adapter(src: Source, adapter: Adapter, column_map: dict | None) -> Adap
 
 
 def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime):
-    report = FileReport(path=src.name, adapter=adapter.name)
+    report = FileReport(path=source_name(src), adapter=adapter.name)
     report.notes = list(result.notes)
     tables: dict[str, pa.Table] = {}
     bad_frames: list[pl.DataFrame] = []
@@ -215,7 +224,7 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime)
         good, bad = split(typed, table, now=now)
         good = good.drop([c for c in good.columns if c.startswith(FAIL_PREFIX)] + ["__row"])
         good = good.with_columns(
-            pl.lit(src.name).alias("source_file"),
+            pl.lit(source_name(src)).alias("source_file"),
             (pl.col("source_format").fill_null(adapter.name) if "source_format" in good.columns else pl.lit(adapter.name)).alias(
                 "source_format"
             ),
@@ -228,7 +237,7 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime)
                     {
                         "table": [table] * bad.height,
                         "source_format": [adapter.name] * bad.height,
-                        "source_file": [src.name] * bad.height,
+                        "source_file": [source_name(src)] * bad.height,
                         "source_line": bad["source_line"] if "source_line" in bad.columns else [None] * bad.height,
                         "field": bad["field"],
                         "reason": bad["reason"],
@@ -243,7 +252,7 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime)
                 {
                     "table": [q.table],
                     "source_format": [adapter.name],
-                    "source_file": [src.name],
+                    "source_file": [source_name(src)],
                     "source_line": [q.line],
                     "field": [q.field],
                     "reason": [q.reason],
@@ -330,7 +339,7 @@ def ingest_paths(
                 tables, quarantine, rep = process(src, adapter, now=now, column_map=column_map)
                 if seen is None:
                     seen = store.request_ids()
-                tables, quarantine, ndup = dedupe_against(tables, quarantine, seen, src.name, now)
+                tables, quarantine, ndup = dedupe_against(tables, quarantine, seen, source_name(src), now)
                 rep.identity = identity
                 if ndup:
                     rep.stored["requests"] = tables["requests"].num_rows
@@ -341,7 +350,7 @@ def ingest_paths(
                     [
                         Commit(
                             identity=identity,
-                            source=src.name,
+                            source=source_name(src),
                             adapter=adapter.name,
                             tables={**tables, "quarantine": quarantine},
                             summary={"records_read": rep.records_read, "stored": rep.stored, "quarantined": rep.quarantined},
