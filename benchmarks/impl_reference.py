@@ -2,7 +2,7 @@
 
 One Arrow read of the 9 needed columns; DuckDB ``quantile_cont`` per model
 (percentiles and the order statistics of their confidence intervals); one numpy
-``np.sort`` of a packed int64 key (instance, time in ns, departure/arrival)
+``np.sort`` (stable: timsort exploits the arrival order) of a packed int64 key (instance, time in ns, departure/arrival)
 plus a cumsum for the in-flight sweep (max, time-weighted p99, busy time); the
 time-average in flight as the sum of in-flight durations / span (no sweep);
 DuckDB per-minute counts and window sums for the burn rates.
@@ -109,7 +109,7 @@ def sweep(gid: np.ndarray, arr_us: np.ndarray, e2e: np.ndarray, n_groups: int) -
     tbits = end_ns.bit_length()
     # one key per event: group | time | kind, departures (0) before arrivals (1) at equal times
     key = np.concatenate(((g << (tbits + 1)) | (d_ns << 1), (g << (tbits + 1)) | (a_ns << 1) | 1))
-    key.sort()
+    key.sort(kind="stable")  # timsort: runs of arrivals already in time order make this ~2x quicksort
     kind = key & 1
     t = (key >> 1) & ((1 << tbits) - 1)
     grp = key >> (tbits + 1)

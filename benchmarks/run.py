@@ -31,8 +31,7 @@ from bench_common import REL_TOL, compare  # noqa: E402
 
 DATA = HERE / "data"
 CORE = ("reference", "traceana", "pandas")
-TARGETS = {"core_vs_reference": 1.25, "pandas_vs_core": 3.0, "report_vs_reference": 2.0, "ingest_throughput": 0.75,
-           "core_rss_gb": 3.5}
+IN_MEMORY_MAX_ROWS = 20_000_000  # the reference and pandas load every row: not above this
 
 
 def traceana_cmd() -> list[str]:
@@ -41,17 +40,25 @@ def traceana_cmd() -> list[str]:
 
 
 def spawn(cmd: list[str], log: Path) -> dict:
-    """Run ``cmd`` to completion; wall seconds, exit code and the child's own peak RSS (MiB)."""
+    """Run ``cmd`` to completion; wall seconds and the command's own peak RSS (MiB).
+
+    The peak comes from ``/usr/bin/time`` (a tiny process that forks and waits): Linux
+    carries the forking process's RSS high-water mark into the child's, so a child
+    forked from this (larger) Python process would report at least our own peak.
+    """
+    rss_file = log.with_suffix(".rss")
+    timer = ["/usr/bin/time", "-f", "%M", "-o", str(rss_file)] if Path("/usr/bin/time").exists() else []
     with open(log, "wb") as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen([*timer, *cmd], stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{tail}")
-    return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024}
+    kb = int(rss_file.read_text().split()[-1]) if timer else usage.ru_maxrss
+    return {"wall": wall, "rss_mb": kb / 1024}
 
 
 def ensure_data(rows: int, jsonl_rows: int) -> Path:
@@ -227,22 +234,20 @@ def summarize(runs: dict, rows: int, smoke: bool) -> dict:
     return {"ratios": ratios, "table": "\n".join(lines), "phases": phases}
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, default=None, help="requests in the trace (default 10M; smoke 200k)")
-    ap.add_argument("--reps", type=int, default=None, help="repetitions (default 5; smoke 1)")
-    ap.add_argument("--jsonl-rows", type=int, default=None, help="rows of the ingest JSON Lines (default min(rows, 1M))")
-    ap.add_argument("--skip", default="", help="comma list of: pandas, reference, traceana, report, ingest")
-    ap.add_argument("--smoke", action="store_true", help="small, one repetition: check agreement, not time")
-    args = ap.parse_args(argv)
-    rows = args.rows or (200_000 if args.smoke else 10_000_000)
-    reps = args.reps or (1 if args.smoke else 5)
-    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    jsonl_rows = 0 if "ingest" in skip else (args.jsonl_rows or min(rows, 1_000_000))
+def run_size(rows: int, reps: int, skip: set[str], jsonl_arg: int | None, smoke: bool) -> tuple[dict, dict, bool]:
+    """All selected benchmarks at one size: (summary, runs, failed)."""
+    skip = set(skip)
+    if rows > IN_MEMORY_MAX_ROWS and not smoke:
+        dropped = sorted({"reference", "pandas"} - skip)
+        if dropped:
+            print(f"note: above {IN_MEMORY_MAX_ROWS:,} rows {' and '.join(dropped)} would not fit in memory: skipped")
+        skip |= {"reference", "pandas"}
+    jsonl_rows = 0 if "ingest" in skip else (jsonl_arg or min(rows, 1_000_000))
     data = ensure_data(rows, jsonl_rows)
-    if "ingest" not in skip and json.loads((data / "meta.json").read_text())["jsonl_rows"] != jsonl_rows:
-        print(f"note: the JSON Lines file holds {json.loads((data / 'meta.json').read_text())['jsonl_rows']:,} rows")
-        jsonl_rows = json.loads((data / "meta.json").read_text())["jsonl_rows"]
+    have = json.loads((data / "meta.json").read_text(encoding="utf-8"))["jsonl_rows"]
+    if "ingest" not in skip and have != jsonl_rows:
+        print(f"note: the JSON Lines file holds {have:,} rows")
+        jsonl_rows = have
     tmp = DATA / f"tmp-{os.getpid()}"
     tmp.mkdir(parents=True, exist_ok=True)
     runs: dict = {}
@@ -262,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     jsonl = runs.pop("_jsonl", None)
-    summary = summarize(runs, rows, args.smoke)
+    summary = summarize(runs, rows, smoke)
     print()
     print(summary["table"])
     if jsonl:
@@ -274,12 +279,54 @@ def main(argv: list[str] | None = None) -> int:
         for b in bad[:10]:
             print(f"       {b}")
         failed |= bool(bad)
+    if not checks:
+        print("  (nothing to compare: the reference did not run)")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = DATA / f"results-n{rows}-{stamp}.json"
     out.write_text(json.dumps({"rows": rows, "reps": reps, "runs": runs, "ratios": summary["ratios"],
                                "checks": {k: v for k, v in checks}, "jsonl": jsonl, "table": summary["table"]},
                               indent=1, default=str), encoding="utf-8")
-    print(f"\nresults: {out}")
+    print(f"\nresults: {out}\n")
+    return summary, runs, failed
+
+
+def scaling_table(results: list[tuple[int, dict]]) -> str:
+    """Time and peak RSS per size, one line per size (medians over repetitions)."""
+    def cell(runs: dict, name: str, key: str, fmt: str) -> str:
+        vals = [r[key] for r in runs.get(name, [])]
+        return format(statistics.median(vals), fmt) if vals else "-"
+
+    lines = ["| rows | core traceana s | core reference s | whole report wall s | core traceana peak RSS MiB "
+             "| whole report peak RSS MiB | report s per 1M rows |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    for rows, runs in results:
+        per_m = cell(runs, "report/traceana", "wall", ".6f")
+        per_m = f"{float(per_m) / (rows / 1e6):.2f}" if per_m != "-" else "-"
+        lines.append(f"| {rows:,} | {cell(runs, 'core/traceana', 'seconds', '.2f')} | "
+                     f"{cell(runs, 'core/reference', 'seconds', '.2f')} | {cell(runs, 'report/traceana', 'wall', '.2f')} | "
+                     f"{cell(runs, 'core/traceana', 'rss_mb', ',.0f')} | {cell(runs, 'report/traceana', 'rss_mb', ',.0f')} | "
+                     f"{per_m} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", default=None,
+                    help="requests in the trace, or a comma list of sizes for the scaling table (default 10M; smoke 200k)")
+    ap.add_argument("--reps", type=int, default=None, help="repetitions (default 5; smoke 1)")
+    ap.add_argument("--jsonl-rows", type=int, default=None, help="rows of the ingest JSON Lines (default min(rows, 1M))")
+    ap.add_argument("--skip", default="", help="comma list of: pandas, reference, traceana, report, ingest")
+    ap.add_argument("--smoke", action="store_true", help="small, one repetition: check agreement, not time")
+    args = ap.parse_args(argv)
+    sizes = [int(float(x)) for x in args.rows.split(",")] if args.rows else [200_000 if args.smoke else 10_000_000]
+    reps = args.reps or (1 if args.smoke else 5)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    results, failed = [], False
+    for rows in sizes:
+        _, runs, bad = run_size(rows, reps, skip, args.jsonl_rows, args.smoke)
+        results.append((rows, runs))
+        failed |= bad
+    if len(sizes) > 1:
+        print("scaling (medians):\n" + scaling_table(results))
     return 1 if failed else 0
 
 
