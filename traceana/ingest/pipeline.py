@@ -269,6 +269,13 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime)
     if "requests" in tables:
         report.notes += unit_notes(tables["requests"])
     report.records_read = result.records_read if result.records_read is not None else rows_in + len(result.quarantine)
+    accounted = sum(t.num_rows for t in tables.values()) + quarantine.num_rows
+    if report.records_read != accounted:
+        # Not the input's fault: the adapter's count and its output disagree. Say so rather than hide it.
+        report.notes.append(
+            f"adapter '{adapter.name}' reported {report.records_read:,} records but {accounted:,} were stored or "
+            "quarantined: a bug in traceana, please report it"
+        )
     report.stored = {t: v.num_rows for t, v in tables.items() if v.num_rows}
     report.quarantined = quarantine.num_rows
     report.reasons = Counter(_reason_key(r) for r in quarantine.column("reason").to_pylist())
