@@ -63,7 +63,7 @@ def per_file(store_dir: Path) -> tuple[dict[str, int], dict[str, int], set[str]]
     names = {v["source"] for v in st.sources().values()}
     rid = st.requests().select(pl.col("request_id").is_duplicated().any()).collect().item()
     assert not rid, "a request stored twice"
-    return dict(zip(req["source_file"], req["len"])), dict(zip(q["source_file"], q["len"])), names
+    return dict(zip(req["source_file"], req["len"], strict=True)), dict(zip(q["source_file"], q["len"], strict=True)), names
 
 
 def assert_whole(store_dir: Path, files: list[Path]) -> int:

@@ -92,10 +92,10 @@ def test_failure_between_write_and_rename_leaves_store_unchanged(tmp_path, monke
     monkeypatch.setattr("traceana.store.os.replace", boom)
     with pytest.raises(OSError, match="simulated crash"):
         st.commit_test_hook = None
+        from traceana.ingest import registry
+        from traceana.ingest.base import Limits
         from traceana.ingest.pipeline import process
         from traceana.ingest.reader import file_identity, read_source
-        from traceana.ingest.base import Limits
-        from traceana.ingest import registry
         from traceana.store import Commit
 
         path = write_rows(tmp_path / "b.jsonl", 10, prefix="b")

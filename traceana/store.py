@@ -30,7 +30,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -229,7 +229,7 @@ class Store:
                 os.replace(path, final)
             for _, rel, table in staged:
                 manifest["parts"][table].append(rel)
-            now = datetime.now(timezone.utc).isoformat()
+            now = datetime.now(UTC).isoformat()
             for c in commits:
                 manifest["sources"][c.identity] = {
                     "source": c.source,

@@ -6,7 +6,7 @@ import json
 import math
 import shutil
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
@@ -26,7 +26,7 @@ from traceana.store import open_store
 
 CANONICAL = registry.get("canonical")
 FIELDS = [f.name for f in arrow_schema("requests") if f.name not in ("source_format", "source_file", "source_line")]
-UTC = timezone.utc
+UTC = UTC
 
 json_values = st.recursive(
     st.none()

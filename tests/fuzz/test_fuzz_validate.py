@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 from hypothesis import given, settings
@@ -14,7 +14,7 @@ from traceana.ingest.coerce import FAIL_PREFIX, polars_dtype
 from traceana.ingest.validate import split
 from traceana.schema import STATUSES, arrow_schema
 
-NOW = datetime(2025, 6, 1, tzinfo=timezone.utc)
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
 DURS = ("queue_time_s", "ttft_s", "tpot_s", "prefill_time_s", "decode_time_s", "e2e_latency_s")
 TOKS = ("prompt_tokens", "output_tokens", "cached_prompt_tokens", "num_preemptions")
 
@@ -26,9 +26,9 @@ def mostly(good: list, bad: list, k: int = 6):
 # Mostly good rows, so that each rule, alone, decides some rows.
 dur = mostly([None, 0.0, 0.05, 0.1, 0.2, 1.0, 86_400.0], [-0.001, 86_400.5, math.nan, math.inf, -math.inf], k=10)
 tok = mostly([None, 0, 5, 10, 11, 100], [-1], k=3)
-T = datetime(2025, 3, 1, 12, tzinfo=timezone.utc)
-good_times = [T, T + timedelta(microseconds=500), T - timedelta(microseconds=500), datetime(2000, 1, 1, tzinfo=timezone.utc), NOW + timedelta(days=1)]
-bad_times = [T - timedelta(microseconds=2000), datetime(1999, 12, 31, 23, 59, 59, tzinfo=timezone.utc), NOW + timedelta(days=1, seconds=1)]
+T = datetime(2025, 3, 1, 12, tzinfo=UTC)
+good_times = [T, T + timedelta(microseconds=500), T - timedelta(microseconds=500), datetime(2000, 1, 1, tzinfo=UTC), NOW + timedelta(days=1)]
+bad_times = [T - timedelta(microseconds=2000), datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC), NOW + timedelta(days=1, seconds=1)]
 
 
 @st.composite
@@ -72,7 +72,7 @@ rows_st = st.lists(row(), min_size=1, max_size=12).map(_ids)
 def oracle_bad(rows: list[dict]) -> list[bool]:
     """Each rule of traceana.ingest.validate, written out per row in plain Python."""
     out, seen = [], set()
-    lo, hi = datetime(2000, 1, 1, tzinfo=timezone.utc), NOW + timedelta(days=1)
+    lo, hi = datetime(2000, 1, 1, tzinfo=UTC), NOW + timedelta(days=1)
     for r in rows:
         bad = r["__fail__ttft_s"]
         rid = r["request_id"]

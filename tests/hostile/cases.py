@@ -12,8 +12,8 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
-import lzma
 import json
+import lzma
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -189,7 +189,7 @@ def _hostile_file_names(d: Path) -> list[Path]:
 
 def _source_files_shown(store, d: Path) -> None:
     df = store.requests().collect()
-    got = {r: f.rsplit("/", 1)[-1] for r, f in zip(df["request_id"], df["source_file"])}
+    got = {r: f.rsplit("/", 1)[-1] for r, f in zip(df["request_id"], df["source_file"], strict=True)}
     assert got["610a62"] == "a\nb;rm -rf $HOME `id` | x.jsonl"
     assert got["626164"] == "bad\\xff\\xfename.jsonl"  # undecodable bytes shown, not mangled
 
@@ -253,7 +253,7 @@ def _same_instant(store, d: Path) -> None:
 def _lines_are(expected: dict[str, int]) -> Callable:
     def check(store, d: Path) -> None:
         df = store.requests().collect()
-        got = {r: ln for r, ln in zip(df["request_id"], df["source_line"]) if r in expected}
+        got = {r: ln for r, ln in zip(df["request_id"], df["source_line"], strict=True) if r in expected}
         assert got == expected
 
     return check
@@ -268,13 +268,13 @@ def _models_roundtrip(store, d: Path) -> None:
 
     df = store.requests().filter(pl.col("request_id").str.starts_with("h")).collect().sort("source_line")
     want = {f"h{i}": m for i, m in enumerate(HOSTILE_MODELS)}
-    assert dict(zip(df["request_id"], df["model"])) == want
+    assert dict(zip(df["request_id"], df["model"], strict=True)) == want
     for ext in ("jsonl", "parquet", "csv"):
         out = d / f"export.{ext}"
         res = CliRunner().invoke(main, ["export", "--store", str(store.root), "--out", str(out)])
         assert res.exit_code == 0, res.output
         back = {"jsonl": pl.read_ndjson, "parquet": pl.read_parquet}.get(ext, lambda p: pl.read_csv(p, infer_schema=False))(out)
-        got = dict(zip(back["request_id"], back["model"]))
+        got = dict(zip(back["request_id"], back["model"], strict=True))
         for k, m in want.items():
             # CSV cannot tell an empty string from null: the only allowed difference.
             assert got[k] == m or (ext == "csv" and m == "" and got[k] is None), (ext, k)

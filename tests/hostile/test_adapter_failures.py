@@ -8,10 +8,8 @@ import sys
 
 import pyarrow as pa
 import pytest
-from click.testing import CliRunner
 
 from hostile.cases import CASES, good, jsonl
-from traceana.cli import main
 from traceana.ingest import ingest_paths, registry
 from traceana.ingest.base import Adapter, AdapterResult
 from traceana.store import MANIFEST, open_store

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -24,7 +24,7 @@ from traceana.ingest.base import Adapter, AdapterResult, Limits, Source
 from traceana.ingest.coerce import FAIL_PREFIX, coerce
 from traceana.ingest.reader import expand_paths, file_identity, read_source
 from traceana.ingest.validate import split
-from traceana.schema import QUARANTINE, arrow_schema, conform
+from traceana.schema import QUARANTINE, conform
 
 DATA_TABLES = ("requests", "engine_samples", "engine_histograms")
 RAW_LIMIT = 4096
@@ -158,7 +158,7 @@ def process(
 
     Returns (canonical tables, quarantine table, report).
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     name = "mapped" if column_map is not None else adapter.name
     result = _run_adapter(src, adapter, column_map)
     try:
@@ -333,7 +333,7 @@ def ingest_paths(
                 progress(str(path), i, len(files))
             report = FileReport(path=str(path))
             summary.files.append(report)
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             try:
                 identity = file_identity(path) if path.is_file() else None
                 report.identity = identity

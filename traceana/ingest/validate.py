@@ -18,7 +18,7 @@ reason it failed; nothing is dropped silently):
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -27,7 +27,7 @@ from traceana.schema import STATUSES
 
 TOLERANCE_S = 1e-3  # clocks and rounding in real sources differ by up to a millisecond
 MAX_DURATION_S = 86_400.0
-MIN_TIME = datetime(2000, 1, 1, tzinfo=timezone.utc)
+MIN_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
 DURATIONS = ("queue_time_s", "ttft_s", "tpot_s", "prefill_time_s", "decode_time_s", "e2e_latency_s")
 TOKENS = ("prompt_tokens", "output_tokens", "cached_prompt_tokens", "num_preemptions")
@@ -163,7 +163,7 @@ def split(df: pl.DataFrame, table: str, now: datetime | None = None) -> tuple[pl
     ``df`` holds canonical columns (any missing are treated as null) plus the
     ``__fail__`` markers of :mod:`traceana.ingest.coerce`.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if table == "requests":
         rules = request_rules(df.columns, now)
     elif table == "engine_samples":
@@ -205,8 +205,8 @@ def split(df: pl.DataFrame, table: str, now: datetime | None = None) -> tuple[pl
     good = work.filter(~pl.col("__any_bad")).select(df.columns)
     badrows = work.filter(pl.col("__any_bad"))
     if badrows.height:
-        fields = pl.concat_list([pl.when(pl.col(b)).then(pl.lit(r[0])) for b, r in zip(bad_cols, rules)]).list.drop_nulls()
-        reasons = pl.concat_list([pl.when(pl.col(b)).then(r[2]) for b, r in zip(bad_cols, rules)]).list.drop_nulls()
+        fields = pl.concat_list([pl.when(pl.col(b)).then(pl.lit(r[0])) for b, r in zip(bad_cols, rules, strict=True)]).list.drop_nulls()
+        reasons = pl.concat_list([pl.when(pl.col(b)).then(r[2]) for b, r in zip(bad_cols, rules, strict=True)]).list.drop_nulls()
         badrows = badrows.with_columns(
             fields.list.first().alias("field"), reasons.list.join("; ").alias("reason")
         )
