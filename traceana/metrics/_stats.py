@@ -3,8 +3,9 @@ order-statistic confidence ranks, exact rationals, group ids, time windows and t
 in-flight sweep.
 
 Everything here works on whole numpy / polars columns: no Python object per row.
-Percentiles themselves are polars group quantiles with linear interpolation
-(= numpy ``method="linear"`` = DuckDB ``quantile_cont``).
+Percentiles themselves (latency.py) are order statistics from a multi-kth
+``np.partition`` with linear interpolation (= numpy ``method="linear"`` = DuckDB
+``quantile_cont``).
 """
 
 from __future__ import annotations

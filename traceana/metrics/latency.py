@@ -121,16 +121,21 @@ def _summarize(lf: pl.LazyFrame, keys: list[str], columns: Sequence[str], confid
         raise TraceanaError(f"confidence must lie in (0, 1), got {confidence}")
     df = lf.select(*keys, *(pl.col(c).cast(pl.Float64) for c in columns)).collect()
     order, sizes, table = group_rows(df, keys)
-    n_groups = len(sizes)
-    group_of = np.repeat(np.arange(n_groups, dtype=np.int64), sizes)
+    starts = np.concatenate(([0], np.cumsum(sizes)))
     n_q = len(PERCENTILES)
     rows: list[tuple[int, int]] = []  # (group, metric)
     counts, means, pcts, bounds = [], [], [], []
     for m, col in enumerate(columns):
         values = df[col].to_numpy()[order]  # a fresh grouped copy: nulls are NaN
         finite = np.isfinite(values)
-        values = values[finite]
-        per = np.bincount(group_of[finite], minlength=n_groups) if n_groups else np.zeros(0, np.int64)
+        if finite.all():
+            per = sizes
+        else:
+            per = np.array(
+                [np.count_nonzero(finite[a:b]) for a, b in zip(starts[:-1], starts[1:], strict=True)]
+            )
+            values = values[finite]
+        del finite
         cut = np.concatenate(([0], np.cumsum(per)))
         for g in np.nonzero(per)[0]:
             seg = values[cut[g] : cut[g + 1]]
