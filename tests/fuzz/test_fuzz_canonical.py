@@ -179,10 +179,12 @@ def test_valid_rows_round_trip_exactly(rows, container):
         summary = ingest_paths(store, [p], fmt="canonical")
         assert summary.quarantined == 0, store.quarantine().collect().to_dicts()
         _assert_same(store.requests().collect().to_dicts(), rows)
-        # ... and out again through `traceana export`
-        out = d / "out.parquet"
-        res = CliRunner().invoke(main, ["export", "--store", str(d / "store"), "--out", str(out)])
-        assert res.exit_code == 0, res.output
-        _assert_same(pl.read_parquet(out).to_dicts(), rows)
+        # ... and out again through `traceana export`, as Parquet and as JSON Lines
+        for ext in ("parquet", "jsonl"):
+            out = d / f"out.{ext}"
+            res = CliRunner().invoke(main, ["export", "--store", str(d / "store"), "--out", str(out)])
+            assert res.exit_code == 0, res.output
+            back = pl.read_parquet(out) if ext == "parquet" else pl.read_ndjson(out, schema=store.requests().collect_schema())
+            _assert_same(back.to_dicts(), rows)
     finally:
         shutil.rmtree(d)
