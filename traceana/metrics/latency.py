@@ -20,7 +20,6 @@ from traceana.metrics._stats import (
     as_lazy,
     check_every,
     ci_ranks,
-    group_ids,
     group_rows,
     min_reliable_n,
     pct_name,
@@ -263,12 +262,16 @@ def latency_budget(
         ):
             schema[c] = pl.Float64()
         return pl.DataFrame(schema=schema)
-    gid, table = group_ids(df, keys)
-    df = df.with_columns(_g=pl.Series(gid)).sort(["_g", "e2e"])
-    counts = np.bincount(df["_g"].to_numpy())
+    # rows by group (key order), each group by e2e: a stable numpy sort per group
+    order, counts, table = group_rows(df, keys)
     offsets = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    e2e = df["e2e"].to_numpy()
+    for lo, n in zip(offsets, counts, strict=True):
+        rows = order[lo : lo + n]
+        order[lo : lo + n] = rows[np.argsort(e2e[rows], kind="stable")]
     csum = {
-        c: np.concatenate(([0.0], np.cumsum(df[c].to_numpy()))) for c in ("e2e", "queue", "prefill", "decode")
+        c: np.concatenate(([0.0], np.cumsum(df[c].to_numpy()[order])))
+        for c in ("e2e", "queue", "prefill", "decode")
     }
     parts = []
     for label, q in (("p50", 0.5), ("p99", 0.99)):
