@@ -153,16 +153,6 @@ def group_rows(df: pl.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, np.nd
     return order, counts, grouped.drop("_row")
 
 
-def group_ids(df: pl.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pl.DataFrame]:
-    """Dense group ids 0..G-1 in sorted key order (nulls first) and the key table, one row per id."""
-    if not keys:
-        return np.zeros(df.height, dtype=np.int64), pl.DataFrame()
-    order, counts, table = group_rows(df, keys)
-    gid = np.empty(df.height, dtype=np.int64)
-    gid[order] = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    return gid, table
-
-
 # ---------------------------------------------------------------- time windows
 
 US = 1_000_000
