@@ -98,3 +98,11 @@ def test_export_round_trip(tmp_path):
     assert run("export", "--store", tmp_path / "s", "--out", out).exit_code == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["request_id"] for r in rows] == [f"r{i}" for i in range(10)]
+
+
+def test_export_to_missing_directory_is_one_line(tmp_path):
+    src = _rows(tmp_path / "a.jsonl")
+    run("ingest", src, "--store", tmp_path / "s")
+    res = runner.invoke(main, ["export", "--store", str(tmp_path / "s"), "--out", str(tmp_path / "nope" / "x.parquet")])
+    assert res.exit_code == 2
+    assert "cannot write" in res.output and "Traceback" not in res.output

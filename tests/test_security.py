@@ -74,10 +74,7 @@ CONFIGS = {
     "invalid_utf8": (b"\xff\xfe[x]\n", "UTF-8"),
     "directory": ("dir", "directory"),
 }
-_CONFIG_BUGS = {
-    "invalid_utf8": "traceana/config.py load_config: UnicodeDecodeError from read_text escapes as a traceback",
-    "directory": "traceana/config.py load_config: IsADirectoryError (OSError) escapes as a traceback",
-}
+_CONFIG_BUGS: dict[str, str] = {}  # config cases with a known bug (strict xfail); fixed ones are removed
 
 
 @pytest.fixture(scope="module")

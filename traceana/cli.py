@@ -137,8 +137,8 @@ def _print_ingest(summary, store_dir) -> None:
     for f in summary.files:
         for note in f.notes:
             con.print(f"note: {f.path}: {note}", markup=False)
-        if f.error:
-            _console(err=True).print(f"refused: {f.error}", markup=False)
+        if f.error:  # one line, never wrapped: scripts grep it
+            click.echo(f"refused: {f.error}", err=True)
 
 
 @main.command()
@@ -238,15 +238,18 @@ def export(store_dir, table, out_path):
     """Export one table of a store to Parquet, CSV or JSON Lines (canonical columns)."""
     from traceana.store import open_store
 
-    lf = open_store(store_dir, create=False).scan(table)
-    if out_path.endswith(".parquet"):
-        lf.sink_parquet(out_path)
-    elif out_path.endswith(".csv"):
-        lf.drop("itl_s", strict=False).sink_csv(out_path)
-    elif out_path.endswith((".jsonl", ".ndjson")):
-        lf.sink_ndjson(out_path)
-    else:
+    if not out_path.endswith((".parquet", ".csv", ".jsonl", ".ndjson")):
         raise click.UsageError("--out must end in .parquet, .csv or .jsonl")
+    lf = open_store(store_dir, create=False).scan(table)
+    try:
+        if out_path.endswith(".parquet"):
+            lf.sink_parquet(out_path)
+        elif out_path.endswith(".csv"):
+            lf.drop("itl_s", strict=False).sink_csv(out_path)  # CSV has no list type
+        else:
+            lf.sink_ndjson(out_path)
+    except OSError as exc:
+        raise TraceanaError(f"{out_path}: cannot write: {exc}") from None
     click.echo(f"wrote {out_path}")
 
 

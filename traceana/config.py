@@ -367,6 +367,10 @@ def load_config(path: str | Path) -> Config:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError("file not found", None, str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (invalid byte at offset {exc.start})", None, str(path)) from None
+    except OSError as exc:  # a directory, a FIFO, no permission
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", None, str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", None, str(path)) from None
     return config_from_dict(data, str(path))

@@ -162,6 +162,10 @@ def load_openslo(path: str | Path) -> list[SLO]:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("file not found", None, str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (invalid byte at offset {exc.start})", None, str(path)) from None
+    except OSError as exc:  # a directory, a FIFO, no permission
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", None, str(path)) from None
     try:
         docs = list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:

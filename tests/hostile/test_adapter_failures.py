@@ -65,7 +65,6 @@ def test_real_process_prints_no_traceback(tmp_path, name):
         assert case.message in " ".join(res.stderr.split())  # rich may wrap a long line: see the test below
 
 
-@pytest.mark.xfail(strict=True, reason="traceana/cli.py _print_ingest prints 'refused: ...' with rich, which wraps long messages over several lines")
 def test_refusal_is_one_line_even_for_long_paths(tmp_path):
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
