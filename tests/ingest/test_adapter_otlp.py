@@ -126,6 +126,57 @@ def test_numbers_instead_of_strings_and_status_names():
     assert r["instance"] is None and r["model"] is None and r["scheduled_time"] is None
 
 
+def _doc(*spans) -> bytes:
+    """One pretty-printed document: records are numbered by span (1-based)."""
+    doc = {"resourceSpans": [{"resource": {}, "scopeSpans": [{"spans": list(spans)}]}]}
+    return json.dumps(doc, indent=1).encode()
+
+
+def _vllm_span(span_id, **attrs) -> dict:
+    kv = [{"key": "gen_ai.latency.e2e", "value": {"doubleValue": 1.5}}]
+    kv += [{"key": k.replace("__", "."), "value": v} for k, v in attrs.items()]
+    return {
+        "spanId": span_id,
+        "name": "llm_request",
+        "startTimeUnixNano": "1544712660000000000",
+        "endTimeUnixNano": "1544712661500000000",
+        "attributes": kv,
+    }
+
+
+def test_vllm_numeric_span_id_becomes_a_string():
+    # fuzz finding: a numeric spanId reached pyarrow as an int (ArrowTypeError)
+    res = vllm_otlp.read(Source(Path("x.json"), _doc(_vllm_span(1), _vllm_span(True))))
+    assert [r["request_id"] for r in res.requests.to_pylist()] == ["1"]
+    assert [(q.line, q.field) for q in res.quarantine] == [(2, "spanId")]
+
+
+def test_vllm_out_of_range_numbers_are_quarantined_per_span():
+    huge = _vllm_span("a", gen_ai__usage__completion_tokens={"intValue": str(2**64)})
+    inf = _vllm_span("b", gen_ai__latency__time_to_first_token={"doubleValue": "Infinity"})
+    late = _vllm_span("c")
+    late["startTimeUnixNano"] = str(10**22)
+    array = _vllm_span("d", gen_ai__request__model={"arrayValue": 5})
+    far = _vllm_span("e", gen_ai__latency__time_in_queue={"doubleValue": 1e300})
+    res = vllm_otlp.read(Source(Path("x.json"), _doc(huge, inf, late, array, far, _vllm_span("f"))))
+    q = [(q.line, q.field) for q in res.quarantine]
+    assert q == [
+        (1, "gen_ai.usage.completion_tokens"),
+        (2, "gen_ai.latency.time_to_first_token"),
+        (3, "startTimeUnixNano"),
+        (4, "gen_ai.request.model"),
+    ]
+    e, f = res.requests.to_pylist()
+    # a queue time of 1e300 s puts scheduled_time outside timestamp[us]: left unknown, not derived
+    assert (e["request_id"], e["queue_time_s"], e["scheduled_time"], e["derived_fields"]) == (
+        "e",
+        1e300,
+        None,
+        None,
+    )
+    assert f["e2e_latency_s"] == 1.5 and res.records_read == 6
+
+
 def test_broken_single_document_is_a_parse_error():
     with pytest.raises(TraceParseError, match="not an OTLP JSON document"):
         vllm_otlp.read(Source(Path("x.json"), b'{\n "resourceSpans": [\n'))
@@ -160,6 +211,29 @@ def test_otel_genai_old_names_errors_and_quarantine():
     assert res.requests.num_rows == 3 and res.records_read == 5
     assert any("2 spans" in n for n in res.notes)  # invoke_agent and execute_tool
     conform(res.requests, "requests")
+
+
+def test_otel_genai_non_string_operation_name_is_quarantined():
+    # fuzz finding: an arrayValue gen_ai.operation.name crashed the agent-span test (unhashable list)
+    def span(span_id, op):
+        return {
+            "spanId": span_id,
+            "startTimeUnixNano": "1760000100000000000",
+            "endTimeUnixNano": "1760000101000000000",
+            "attributes": [
+                {"key": "gen_ai.operation.name", "value": op},
+                {"key": "gen_ai.request.model", "value": {"stringValue": "m"}},
+            ],
+        }
+
+    arr = {"arrayValue": {"values": [{"stringValue": "chat"}]}}
+    doc = _doc(
+        span("a1", arr), span("b2", {"stringValue": "chat"}), span("c3", {"stringValue": "execute_tool"})
+    )
+    res = otel_genai.read(Source(Path("x.jsonl"), doc))
+    assert [r["request_id"] for r in res.requests.to_pylist()] == ["b2"]
+    assert [(q.line, q.field) for q in res.quarantine] == [(1, "gen_ai.operation.name")]
+    assert "chat" in res.quarantine[0].reason and res.records_read == 2
 
 
 def test_otel_genai_reads_a_plain_otlp_example_with_no_model_calls():

@@ -17,6 +17,7 @@ multi-line document.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from traceana.schema import TIMESTAMP
 #: OTLP span status codes (``status.code``): 0 unset, 1 ok, 2 error; enum names accepted too
 STATUS_CODES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
 STATUS_ERROR = 2
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 class FieldError(ValueError):
@@ -87,14 +89,24 @@ def any_value(value: dict, key: str):
     if "boolValue" in value:
         return bool(value["boolValue"])
     if "arrayValue" in value:
-        items = (value["arrayValue"] or {}).get("values") or []
-        return [any_value(x, key) for x in items]
+        return [any_value(x, key) for x in _values(value["arrayValue"], key, "arrayValue")]
     if "kvlistValue" in value:
-        items = (value["kvlistValue"] or {}).get("values") or []
-        return attributes(items)
+        return attributes(_values(value["kvlistValue"], key, "kvlistValue"))
     if "bytesValue" in value:
         return value["bytesValue"]
     return None
+
+
+def _values(container, key: str, kind: str) -> list:
+    """The ``values`` list of an ``arrayValue`` / ``kvlistValue`` (absent or null = empty)."""
+    if container is None:
+        return []
+    items = container.get("values") if isinstance(container, dict) else container
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise FieldError(key, f"{kind} is not an object with a values list: {container!r:.80}")
+    return items
 
 
 def attributes(items) -> dict:
@@ -118,9 +130,24 @@ def _nanos(span: dict, key: str) -> int | None:
     if isinstance(v, bool) or not isinstance(v, int | str):
         raise FieldError(key, f"{key} is not an integer: {v!r:.80}")
     try:
-        return int(v)
+        out = int(v)
     except ValueError:
         raise FieldError(key, f"{key} is not an integer: {v!r:.80}") from None
+    if not 0 < out <= INT64_MAX:
+        raise FieldError(key, f"{key} is out of range (1 .. 2^63-1 ns): {v!r:.80}")
+    return out
+
+
+def _id(span: dict, key: str) -> str | None:
+    """A trace or span id as a string (hex in OTLP/JSON; a number is kept as its decimal text)."""
+    v = span.get(key)
+    if v is None or v == "":
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    raise FieldError(key, f"{key} is not a string: {v!r:.80}")
 
 
 def _status(span: dict) -> tuple[int, str | None]:
@@ -240,8 +267,8 @@ def _span(sp, record: int, resource: dict) -> Span | QuarantineRow:
         return Span(
             record=record,
             name=sp.get("name") if isinstance(sp.get("name"), str) else None,
-            trace_id=sp.get("traceId") or None,
-            span_id=sp.get("spanId") or None,
+            trace_id=_id(sp, "traceId"),
+            span_id=_id(sp, "spanId"),
             start_ns=_nanos(sp, "startTimeUnixNano"),
             end_ns=_nanos(sp, "endTimeUnixNano"),
             attrs=attrs,
@@ -274,7 +301,13 @@ def get_float(attrs: dict, key: str) -> float | None:
         return None
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise FieldError(key, f"expected a number, got {json.dumps(v, default=str)[:80]}")
-    return float(v)
+    try:
+        out = float(v)
+    except OverflowError:  # an int too large for a float
+        out = math.inf
+    if not math.isfinite(out):
+        raise FieldError(key, f"expected a finite number, got {json.dumps(v, default=str)[:80]}")
+    return out
 
 
 def get_int(attrs: dict, key: str) -> int | None:
@@ -282,9 +315,11 @@ def get_int(attrs: dict, key: str) -> int | None:
     if v is None:
         return None
     if isinstance(v, float) and v.is_integer():
-        return int(v)
+        v = int(v)
     if isinstance(v, bool) or not isinstance(v, int):
         raise FieldError(key, f"expected an integer, got {json.dumps(v, default=str)[:80]}")
+    if not INT64_MIN <= v <= INT64_MAX:
+        raise FieldError(key, f"integer out of the int64 range: {v}")
     return v
 
 

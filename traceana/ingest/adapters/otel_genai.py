@@ -55,7 +55,8 @@ def sniff(head: bytes, path: Path) -> bool:
 
 
 def is_model_call(span: otlp.Span) -> bool:
-    if span.attrs.get("gen_ai.operation.name") in NOT_MODEL_CALLS:
+    """True for a model-call span; FieldError when ``gen_ai.operation.name`` is not a string."""
+    if otlp.get_str(span.attrs, "gen_ai.operation.name") in NOT_MODEL_CALLS:
         return False
     return any(k in span.attrs for k in MODEL_CALL_KEYS)
 
@@ -130,10 +131,10 @@ def read(src: Source) -> AdapterResult:
         if isinstance(span, QuarantineRow):
             quarantine.append(span)
             continue
-        if not is_model_call(span):
-            skipped += 1
-            continue
         try:
+            if not is_model_call(span):
+                skipped += 1
+                continue
             row = _row(span)
         except otlp.FieldError as exc:
             quarantine.append(QuarantineRow(span.record, exc.field, exc.reason, raw_json(span.raw)))

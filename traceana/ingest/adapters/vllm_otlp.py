@@ -32,6 +32,7 @@ Not canonical, ignored: V0 ``time_in_scheduler``, ``time_in_model_forward`` /
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -114,11 +115,12 @@ def _scheduled(rows: dict[str, list]) -> tuple[list, list[bool]]:
         rows["arrival_ns"], rows["ttft_s"], rows["prefill_time_s"], rows["queue_time_s"], strict=True
     ):
         delay = ttft - prefill if ttft is not None and prefill is not None else queue
-        if delay is None:
-            out.append(None)
+        us = None if delay is None or not math.isfinite(delay) else arr // 1000 + round(delay * 1e6)
+        if us is None or not otlp.INT64_MIN <= us <= otlp.INT64_MAX:
+            out.append(None)  # unknown, or latencies so large the time does not fit timestamp[us]
             derived.append(False)
         else:
-            out.append(arr // 1000 + round(delay * 1e6))
+            out.append(us)
             derived.append(True)
     return out, derived
 
