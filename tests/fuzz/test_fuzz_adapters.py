@@ -233,7 +233,6 @@ OPEN_BUGS: dict[str, str] = {
     "burstgpt_huge_timestamp": "burstgpt.py: Timestamp 1e34 -> polars InvalidOperationError (f64 -> i64 cast)",
     "genai_perf_null_response_timestamp": "genai_perf.py:92: a null in response_timestamps -> TypeError (None - int)",
     "genai_perf_int_response_timestamps": "genai_perf.py:89: response_timestamps = 5 -> TypeError (int not iterable)",
-    "prometheus_range_values_bool": "prometheus_range.py:117: values = true -> TypeError (bool not iterable)",
     "azure_zstd_magic_after_decompression": "_e_columns.py:50 read_csv_strings: polars decompresses zstd/gzip magic itself -> OSError 'incomplete frame'",
 }
 

@@ -274,6 +274,35 @@ def test_range_json_array_and_vector_result():
     assert row["time"] == datetime(2025, 10, 9, 8, 53, 20, 500000, tzinfo=UTC)
 
 
+def test_range_bad_values_times_and_capacities_are_quarantined():
+    # fuzz finding: "values": true crashed the adapter (bool not iterable); also times and capacities
+    # that do not fit int64 microseconds / a token count must be quarantined, not crash pyarrow
+    def series(name, values):
+        return {"metric": {"__name__": name, "instance": "h:1"}, "values": values}
+
+    result = [
+        series("vllm:num_requests_running", True),
+        series(
+            "vllm:num_requests_running", [[1760000000, "2"], [1e300, "3"], ["inf", "4"], [2**2000, "1"], 7]
+        ),
+        series("sglang:max_total_num_tokens", [[1760000000, "+Inf"], [1760000000, "1e30"]]),
+        series("vllm:num_requests_waiting", {"a": 1}),
+    ]
+    doc = {"status": "success", "data": {"resultType": "matrix", "result": result}}
+    res = read_bytes(prometheus_range, json.dumps(doc, indent=1).encode(), "dumps/h.json")
+    (row,) = res.engine_samples.to_pylist()
+    assert (row["num_running"], row["kv_cache_capacity_tokens"]) == (2.0, None)
+    assert row["time"] == datetime.fromtimestamp(1760000000, tz=UTC)
+    fields = sorted(q.field for q in res.quarantine)
+    assert fields == sorted(
+        ["vllm:num_requests_running", "vllm:num_requests_waiting"]  # values not a list
+        + ["vllm:num_requests_running", "vllm:num_requests_running"]  # 2**2000 and 7: bad samples
+        + ["time", "time"]  # 1e300 and inf
+        + ["kv_cache_capacity_tokens", "kv_cache_capacity_tokens"]
+    )
+    assert res.records_read == 1 + len(res.quarantine)
+
+
 def test_tgi_gauges_and_histograms():
     data = (
         b"# scrape 1760000000\n"

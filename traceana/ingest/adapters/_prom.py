@@ -85,6 +85,8 @@ SAMPLE_FIELDS_F = (
     "generation_tokens_per_s",
 )
 ENGINE_LABELS = ("engine", "dp_rank")
+#: largest |sample time| accepted, epoch s (~ year 33658): keeps times inside int64 microseconds
+MAX_EPOCH_S = 1e12
 
 
 def metric_of_interest(name: str) -> bool:
@@ -232,15 +234,18 @@ def _le(text: str | None) -> float:
 
 
 def _capacity(labels: dict) -> int | None:
-    """vLLM cache_config_info: kv_cache_size_tokens (newer), else num_gpu_blocks * block_size."""
+    """vLLM cache_config_info: kv_cache_size_tokens (newer), else num_gpu_blocks * block_size.
+
+    None when absent, not an integer, or outside 0 .. 2^63-1 (not a token count).
+    """
     try:
-        return int(labels["kv_cache_size_tokens"])
+        cap = int(labels["kv_cache_size_tokens"])
     except (KeyError, ValueError):
-        pass
-    try:
-        return int(labels["num_gpu_blocks"]) * int(labels["block_size"])
-    except (KeyError, ValueError):
-        return None
+        try:
+            cap = int(labels["num_gpu_blocks"]) * int(labels["block_size"])
+        except (KeyError, ValueError):
+            return None
+    return cap if 0 <= cap < 1 << 63 else None
 
 
 def _instance_names(keys: set[tuple[str, str | None]]) -> dict[tuple[str, str | None], str]:
@@ -273,6 +278,17 @@ def to_tables(
     bad: list[QuarantineRow] = []
     nan = 0
     for t, name, lab, v, line, key in zip(s.time, s.name, s.labels, s.value, s.line, keys, strict=True):
+        if not (math.isfinite(t) and abs(t) <= MAX_EPOCH_S):
+            bad.append(
+                QuarantineRow(
+                    line,
+                    "time",
+                    f"sample time is not an epoch time in seconds: {t!r}",
+                    f"{name}{lab} {v}",
+                    "engine_samples",
+                )
+            )
+            continue
         if math.isnan(v):
             nan += 1  # Prometheus' "no value" (e.g. a ratio over an idle interval): not a measurement
             continue
@@ -282,6 +298,13 @@ def to_tables(
             row["model"] = lab["model_name"]
         if name in GAUGES:
             fld, pref = GAUGES[name]
+            if fld == "kv_cache_capacity_tokens" and not 0 <= v < 2.0**63:
+                bad.append(
+                    QuarantineRow(
+                        line, fld, f"{name} is not a token count: {v!r}", f"{name}{lab} {v}", "engine_samples"
+                    )
+                )
+                continue
             if pref < row["_pref"].get(fld, 99):
                 row[fld], row["_pref"][fld] = v, pref
         elif name in COUNTERS:
@@ -355,8 +378,10 @@ def _samples_table(rows: dict, source_format: str, notes: list[str]) -> pa.Table
         if r.get("generation_tokens_per_s") is None and r.get("gen_throughput") is not None:
             r["generation_tokens_per_s"] = r["gen_throughput"]
         if r.get("kv_cache_capacity_tokens") is None and r.get("num_used_tokens") and r.get("kv_cache_usage"):
-            r["kv_cache_capacity_tokens"] = round(r["num_used_tokens"] / r["kv_cache_usage"])
-            derived_capacity += 1
+            cap = r["num_used_tokens"] / r["kv_cache_usage"]
+            if math.isfinite(cap) and 0 <= cap < 2.0**63:  # else not a capacity: left unknown
+                r["kv_cache_capacity_tokens"] = round(cap)
+                derived_capacity += 1
     if derived_capacity:
         notes.append(
             f"kv_cache_capacity_tokens derived as sglang:num_used_tokens / sglang:token_usage "

@@ -114,10 +114,25 @@ def _series(doc, line: int | None, out: _prom.Samples, bad: list[QuarantineRow])
             continue
         labels = {k: str(v) for k, v in metric.items() if k != "__name__"}
         points = series.get("values") if kind == "matrix" else [series.get("value")]
-        for p in points or []:
+        if points is None:
+            points = []
+        if not isinstance(points, list):
+            bad.append(
+                QuarantineRow(
+                    line,
+                    name,
+                    f"values is not a list of [time, value] pairs: {str(points)[:80]}",
+                    raw_json(series),
+                    TABLE,
+                )
+            )
+            continue
+        for p in points:
             try:
+                if not isinstance(p, list):
+                    raise TypeError
                 t, v = float(p[0]), float(p[1])
-            except (TypeError, ValueError, IndexError, KeyError):
+            except (TypeError, ValueError, IndexError, KeyError, OverflowError):
                 bad.append(QuarantineRow(line, name, f"bad sample {str(p)[:80]}", raw_json(p), TABLE))
                 continue
             out.add(t, name, labels, v, line or 0)
