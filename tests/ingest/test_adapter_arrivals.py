@@ -158,3 +158,51 @@ def test_unquoted_ragged_and_empty_rows_are_quarantined_not_dropped():
     res, t = read(azure.ADAPTER, Path("AzureLLMInferenceTrace_conv.csv"), data)
     assert [r["source_line"] for r in t.to_pylist()] == [2, 6]
     assert sorted((q.line, q.field) for q in res.quarantine) == [(3, None), (4, "arrival_time")]
+
+
+# --- fuzz findings (tests/fuzz): out-of-range numbers and compression magic are rows, not crashes
+
+
+def test_burstgpt_out_of_range_timestamps_are_quarantined_per_row():
+    data = (
+        b"Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+        b"1e34,ChatGPT,472,18,490,Conversation log\n"
+        b"NaN,ChatGPT,1,2,3,Conversation log\n"
+        b"inf,ChatGPT,1,2,3,Conversation log\n"
+        b"2.5,GPT-4,4,2,6,API log\n"
+        b"-inf,ChatGPT,1,2,3,Conversation log\n"
+    )
+    res, t = read(burstgpt.ADAPTER, Path("BurstGPT_1.csv"), data)
+    got = t.to_pylist()
+    assert [r["source_line"] for r in got] == [5]
+    assert got[0]["arrival_time"] == ANCHOR + timedelta(seconds=2.5)
+    q = sorted(res.quarantine, key=lambda r: r.line)
+    assert [(r.line, r.field) for r in q] == [
+        (2, "arrival_time"),
+        (3, "arrival_time"),
+        (4, "arrival_time"),
+        (6, "arrival_time"),
+    ]
+    assert "1e+34" in q[0].reason and "nan" in q[1].reason and "-inf" in q[3].reason
+
+
+@pytest.mark.parametrize("magic", [b"\x28\xb5\x2f\xfd", b"\x1f\x8b", b"x^"])
+def test_csv_starting_with_compression_magic_is_read_as_text(magic):
+    # polars would decompress such bytes itself (OSError "incomplete frame"); the file is text here
+    data = magic + b"TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:04,1,2\n"
+    with pytest.raises(TraceParseError) as err:  # the first column is not TIMESTAMP any more
+        read(azure.ADAPTER, Path("AzureLLMInferenceTrace_conv.csv"), data)
+    assert "AzureLLMInferenceTrace_conv.csv" in str(err.value) and "columns not found" in str(err.value)
+
+
+def test_burstgpt_header_starting_like_zlib_is_still_csv():
+    # b"x^" is zlib's magic to polars; a header may well start with it
+    data = b"x^,Timestamp,Model,Request tokens,Response tokens\n1,3,ChatGPT,10,20\n"
+    res, t = read(burstgpt.ADAPTER, Path("BurstGPT_x.csv"), data)
+    r = t.to_pylist()[0]
+    assert (r["arrival_time"], r["prompt_tokens"], r["output_tokens"]) == (
+        ANCHOR + timedelta(seconds=3),
+        10,
+        20,
+    )
+    assert res.quarantine == []

@@ -35,14 +35,25 @@ class Frame:
     skipped_blank: int = 0
 
 
+#: leading bytes polars takes as a compressed stream and decompresses itself (gzip, zlib, zstd);
+#: the data here is already decompressed (within the limits), so such content is parsed by the
+#: Python readers as text instead. ``x^`` (zlib) can begin a legitimate CSV header.
+_POLARS_MAGIC = (b"\x1f\x8b", b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda", b"\x28\xb5\x2f\xfd")
+
+
 def _text(src: Source) -> bytes:
     return src.data[3:] if src.data.startswith(b"\xef\xbb\xbf") else src.data
+
+
+def _polars_safe(data: bytes) -> bool:
+    """False when polars would sniff ``data`` as compressed (it must then not see it)."""
+    return not data.startswith(_POLARS_MAGIC)
 
 
 def read_csv_strings(src: Source) -> Frame:
     """A CSV file with a header, every column as a string."""
     data = _text(src)
-    if b'"' not in data:
+    if b'"' not in data and _polars_safe(data):
         shape = _line_shape(data)
         if shape is not None:
             blank, n_rows = shape
@@ -125,12 +136,13 @@ def read_ndjson(src: Source, schema: dict[str, pl.DataType]) -> Frame:
     data = _text(src)
     lines_all = data.splitlines()
     nonblank = [i for i, ln in enumerate(lines_all, start=1) if ln.strip()]
-    try:
-        df = pl.read_ndjson(io.BytesIO(data), schema=schema)
-        if df.height == len(nonblank):
-            return Frame(df, np.array(nonblank, dtype=np.int64))
-    except (pl.exceptions.PolarsError, ValueError):
-        pass  # a line that does not parse or fit: the per-line reader finds it
+    if _polars_safe(data):
+        try:
+            df = pl.read_ndjson(io.BytesIO(data), schema=schema)
+            if df.height == len(nonblank):
+                return Frame(df, np.array(nonblank, dtype=np.int64))
+        except (pl.exceptions.PolarsError, ValueError):
+            pass  # a line that does not parse or fit: the per-line reader finds it
     return _read_ndjson_python(src, lines_all, schema)
 
 

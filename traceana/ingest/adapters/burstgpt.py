@@ -25,6 +25,8 @@ from traceana.ingest.base import Adapter, AdapterResult, Source
 
 NAME = "burstgpt"
 REQUIRED = ["Timestamp", "Model", "Request tokens", "Response tokens"]
+#: largest Timestamp offset accepted (1e11 s, ~3000 years): anchor + offset stays inside int64 microseconds
+_MAX_OFFSET_S = 1e11
 
 
 def read(src: Source) -> AdapterResult:
@@ -35,7 +37,16 @@ def read(src: Source) -> AdapterResult:
         "Timestamp", pl.Float64, "arrival_time", "Timestamp is not a number of seconds", required=True
     )
     c.check(secs < 0, "arrival_time", "Timestamp is negative", secs)
-    arrival_us = (secs * 1_000_000).round(0).cast(pl.Int64) + RELATIVE_ANCHOR_US
+    # NaN, inf and offsets past _MAX_OFFSET_S would not fit timestamp[us]: quarantined, and null here
+    out_of_range = secs.is_nan() | (secs > _MAX_OFFSET_S)
+    c.check(
+        out_of_range,
+        "arrival_time",
+        f"Timestamp is not a finite offset of at most {_MAX_OFFSET_S:.0e} s",
+        secs,
+    )
+    usable = pl.select(pl.when(secs.is_finite() & (secs.abs() <= _MAX_OFFSET_S)).then(secs)).to_series()
+    arrival_us = (usable * 1_000_000).round(0).cast(pl.Int64) + RELATIVE_ANCHOR_US
     prompt = c.cast(
         "Request tokens", pl.Int64, "prompt_tokens", "Request tokens is not an integer", required=True
     )
