@@ -32,8 +32,6 @@ SEED_FILES = {
 #: (property, adapter) -> the bug, for bugs found and not fixed by their owners yet (strict xfail).
 #: The ci profile is derandomized, so each of these fails the same way on every run.
 KNOWN_BUGS: dict[tuple[str, str], str] = {
-    ("mutated", "burstgpt"): "burstgpt.py: a huge Timestamp (1e34) raises polars InvalidOperationError casting f64 -> i64",
-    ("json", "genai_perf"): "genai_perf.py:89-92: response_timestamps not a list of ints raises TypeError",
 }
 
 HOSTILE_TOKENS = [
@@ -226,14 +224,11 @@ REPROS = {
     "vllm_otlp_lone_surrogate": ("vllm_otlp", ".json", lambda: json.dumps(_set(_seed_json("vllm_otlp.json"), ["resourceSpans", 0, "resource", "attributes", 1, "value", "stringValue"], "\ud800x")).encode()),
     "aiperf_lone_surrogate": ("aiperf", ".jsonl", lambda: _lines_with("aiperf.jsonl", ["metadata", "x_request_id"], "\ud800x")),
     "litellm_lone_surrogate": ("litellm", ".jsonl", lambda: _lines_with("litellm.jsonl", ["id"], "\ud800x")),
+    "genai_perf_requests_not_a_list": ("genai_perf", ".json", lambda: json.dumps(_set(_seed_json("genai_perf.json"), ["experiments", 0, "requests"], True)).encode()),
     "otel_genai_lone_surrogate": ("otel_genai", ".jsonl", lambda: _lines_with("otel_genai__spans.jsonl", ["resourceSpans", 0, "scopeSpans", 0, "spans", 0, "startTimeUnixNano"], "\ud800x")),
 }
 #: repro -> the bug, while its owner has not fixed it (strict: a fix makes the xfail fail, so this list shrinks)
 OPEN_BUGS: dict[str, str] = {
-    "burstgpt_huge_timestamp": "burstgpt.py: Timestamp 1e34 -> polars InvalidOperationError (f64 -> i64 cast)",
-    "genai_perf_null_response_timestamp": "genai_perf.py:92: a null in response_timestamps -> TypeError (None - int)",
-    "genai_perf_int_response_timestamps": "genai_perf.py:89: response_timestamps = 5 -> TypeError (int not iterable)",
-    "azure_zstd_magic_after_decompression": "_e_columns.py:50 read_csv_strings: polars decompresses zstd/gzip magic itself -> OSError 'incomplete frame'",
 }
 
 

@@ -193,6 +193,33 @@ def test_genai_perf_openai_usage_and_epoch_timestamps():
     assert [(q.line, q.field) for q in res.quarantine] == [(3, "timestamp")]
 
 
+def test_genai_perf_bad_response_timestamps_are_quarantined():
+    # fuzz findings: response_timestamps = 5, a null inside it, or numbers past int64 crashed the adapter
+    good = {"timestamp": 5_000_000, "response_timestamps": [7_000_000, 8_000_000]}
+    reqs = [
+        {"timestamp": 1_000_000, "response_timestamps": 5},
+        {"timestamp": 1_000_000, "response_timestamps": [2_000_000, None]},
+        {"timestamp": 2**70, "response_timestamps": []},
+        {"timestamp": 1_000_000, "response_timestamps": [2**64]},
+        {"timestamp": 1_000_000, "response_timestamps": [2_000_000], "response_outputs": 7},
+        good,
+    ]
+    doc = {"experiments": [{"requests": reqs}, {"requests": True}]}  # thorough fuzzing: requests = true
+    res = genai_perf.read(Source(Path("pa.json"), json.dumps(doc).encode()))
+    t = rows(res)
+    assert [r["request_id"] for r in t] == ["pa#5", "pa#6"]
+    assert t[1]["ttft_s"] == pytest.approx(0.002) and t[1]["e2e_latency_s"] == pytest.approx(0.003)
+    q = [(r.line, r.field) for r in res.quarantine]
+    assert q == [
+        (1, "response_timestamps"),
+        (2, "response_timestamps"),
+        (3, "timestamp"),
+        (4, "response_timestamps"),
+        (None, "requests"),
+    ]
+    assert "5" in res.quarantine[0].reason and str(2**70) in res.quarantine[2].reason
+
+
 # ---------------------------------------------------------------- LLMPerf
 
 

@@ -151,6 +151,9 @@ def q_record(line: int | None, field: str | None, reason: str, obj) -> Quarantin
     return QuarantineRow(line, field, reason, raw=raw_json(obj))
 
 
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
 def as_int(value, field: str) -> int | None:
     """An integer count (ints, integral floats, numeric strings); None stays None; else ValueError."""
     if value is None:
@@ -158,12 +161,16 @@ def as_int(value, field: str) -> int | None:
     if isinstance(value, bool):
         raise ValueError(f"{field}: not a count: {value!r}")
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-        return int(value)
-    raise ValueError(f"{field}: not an integer: {value!r}")
+        out = value
+    elif isinstance(value, float) and value.is_integer():
+        out = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,30}\s*", value):
+        out = int(value)
+    else:
+        raise ValueError(f"{field}: not an integer: {value!r:.80}")
+    if not _INT64_MIN <= out <= _INT64_MAX:
+        raise ValueError(f"{field}: out of the int64 range: {value!r:.80}")
+    return out
 
 
 def as_float(value, field: str) -> float | None:

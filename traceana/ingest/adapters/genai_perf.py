@@ -47,6 +47,8 @@ from traceana.units import DURATION_UNITS
 
 NAME = "genai_perf"
 _NS = DURATION_UNITS["ns"]
+#: |timestamp| bound in ns (2^62, year ~2116): keeps arrival_time + the relative anchor inside int64 us
+_NS_LIMIT = 1 << 62
 
 
 def _json_text(text):
@@ -61,10 +63,20 @@ def _json_text(text):
         return None
 
 
+def _ns(value, field: str) -> int | None:
+    """An integer ns timestamp that fits int64 (so arrival_time fits timestamp[us]); else ValueError."""
+    v = as_int(value, field)
+    if v is not None and not -_NS_LIMIT <= v <= _NS_LIMIT:
+        raise ValueError(f"{field}: out of range for a ns timestamp: {v!r}")
+    return v
+
+
 def _usage(outputs) -> dict | None:
     """The last OpenAI ``usage`` object found in the response outputs (SSE chunks or a JSON body)."""
     found = None
-    for out in outputs or []:
+    if not isinstance(outputs, list):
+        return None
+    for out in outputs:
         body = out.get("response") if isinstance(out, dict) else None
         if not isinstance(body, str):
             continue
@@ -83,10 +95,20 @@ def _usage(outputs) -> dict | None:
 def _row(req: dict, n: int, file_stem: str) -> tuple[dict, int]:
     if not isinstance(req, dict):
         raise ValueError("expected a request object")
-    ts = as_int(req.get("timestamp"), "timestamp")
+    ts = _ns(req.get("timestamp"), "timestamp")
     if ts is None:
         raise ValueError("timestamp: missing")
-    resp = [as_int(t, "response_timestamps") for t in req.get("response_timestamps") or []]
+    stamps = req.get("response_timestamps")
+    if stamps is None:
+        stamps = []
+    if not isinstance(stamps, list):
+        raise ValueError(f"response_timestamps: expected a list of ns timestamps, found {stamps!r:.80}")
+    resp = []
+    for t in stamps:
+        v = _ns(t, "response_timestamps")
+        if v is None:
+            raise ValueError("response_timestamps: a null entry")
+        resp.append(v)
     row: dict = {"request_id": f"{file_stem}#{n}", "source_line": n}
     if resp:
         row["ttft_s"] = (resp[0] - ts) * _NS
@@ -122,7 +144,11 @@ def read(src: Source) -> AdapterResult:
             )
             continue
         for exp in experiments:
-            for req in (exp.get("requests") if isinstance(exp, dict) else None) or []:
+            reqs = exp.get("requests") if isinstance(exp, dict) else None
+            if reqs is not None and not isinstance(reqs, list):
+                bad.append(q_record(None, "requests", f"requests is not a list: {reqs!r:.80}", exp))
+                continue
+            for req in reqs or []:
                 n += 1
                 try:
                     row, ts = _row(req, n, file_stem)
