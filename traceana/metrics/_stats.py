@@ -238,7 +238,9 @@ def _levels_by_window(
         dur = np.bincount(inv, weights=duration, minlength=len(uniq)).astype(np.int64)
     w = uniq // span
     lv = uniq % span
-    last = np.flatnonzero(np.diff(w)) if len(w) else w
+    if not len(w):  # only zero-length segments
+        return out, peak
+    last = np.flatnonzero(np.diff(w))
     peak[w[last]] = lv[last]
     peak[w[-1]] = lv[-1]  # levels ascend within a window: its last entry is the max
     total = np.bincount(w, weights=dur.astype(np.float64), minlength=n_windows).astype(np.int64)
