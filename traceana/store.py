@@ -35,6 +35,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from traceana.errors import StoreError
@@ -194,13 +195,18 @@ class Store:
         if table == "quarantine":
             groups = [("", data)]
         else:
-            col = _TIME_COL[table]
-            df = pl.from_arrow(data)
-            df = df.with_columns(pl.col(col).dt.date().cast(pl.String).fill_null("unknown").alias("__day"))
-            groups = [
-                (f"day={key[0]}", g.drop("__day").to_arrow())
-                for key, g in df.partition_by("__day", as_dict=True, maintain_order=True).items()
-            ]
+            # Partition in Arrow: a round trip through polars would copy every string column twice.
+            days = pc.cast(pc.floor_temporal(data.column(_TIME_COL[table]), unit="day"), pa.date32())
+            keys = pc.unique(days).to_pylist()
+            if len(keys) == 1:
+                groups = [(f"day={keys[0] or 'unknown'}", data)]
+            else:
+                groups = [
+                    (f"day={k}", data.filter(pc.equal(days, pa.scalar(k, pa.date32()))))
+                    if k is not None
+                    else ("day=unknown", data.filter(pc.is_null(days)))
+                    for k in keys
+                ]
         schema = arrow_schema(table)
         for subdir, tbl in groups:
             rel = Path(table) / subdir / part if subdir else Path(table) / part

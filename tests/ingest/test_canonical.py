@@ -125,3 +125,16 @@ def test_unknown_format_lists_supported(tmp_path):
     path.write_text("hello world\n")
     with pytest.raises(TraceParseError, match="Supported formats: .*canonical"):
         read_file(path)
+
+
+def test_bad_rows_spread_over_a_multi_chunk_read(tmp_path):
+    # polars' JSON reader returns several chunks here; list ops on them panicked before a rechunk
+    path = tmp_path / "t.jsonl"
+    rows = [
+        {"request_id": f"r{i}", "arrival_time": 1740830400 + i * 7.0, "ttft_s": -1.0 if i % 1000 == 999 else 0.1, "e2e_latency_s": 0.5}
+        for i in range(5000)
+    ]
+    path.write_bytes(_jsonl(rows))
+    tables, q, rep = read_file(path)
+    assert tables["requests"].num_rows == 4995
+    assert sorted(q.column("source_line").to_pylist()) == [1000, 2000, 3000, 4000, 5000]

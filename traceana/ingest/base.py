@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 
 
@@ -63,9 +64,10 @@ class AdapterResult:
     was assumed (e.g. an anchor for a source with no absolute times).
     """
 
-    requests: pa.Table | None = None
-    engine_samples: pa.Table | None = None
-    engine_histograms: pa.Table | None = None
+    # pyarrow Tables, or polars DataFrames (no conversion needed: the pipeline works in polars)
+    requests: pa.Table | pl.DataFrame | None = None
+    engine_samples: pa.Table | pl.DataFrame | None = None
+    engine_histograms: pa.Table | pl.DataFrame | None = None
     quarantine: list[QuarantineRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     records_read: int | None = None  # source records (rows in + rows quarantined); None = rows of the tables

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from traceana.errors import InputLimitError, TraceanaError, TraceParseError
 from traceana.ingest import registry
@@ -116,7 +117,8 @@ def unit_notes(requests: pa.Table) -> list[str]:
     for col, limit in PLAUSIBLE_MEDIAN_S.items():
         if col not in requests.column_names or requests.num_rows == 0:
             continue
-        median = pl.from_arrow(requests.column(col)).median()
+        column = requests.column(col)
+        median = pc.quantile(column, q=0.5)[0].as_py() if column.null_count < len(column) else None
         if median is not None and median > limit:
             notes.append(
                 f"{col}: median {median:g} s is implausible for seconds (above {limit:g} s); "
@@ -215,7 +217,8 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime)
         data = getattr(result, table)
         if data is None:
             continue
-        df = pl.from_arrow(data) if isinstance(data, pa.Table) else data
+        # rechunk: a multi-chunk frame straight from a reader trips a polars panic in list ops (polars 2.1)
+        df = pl.from_arrow(data) if isinstance(data, pa.Table) else data.rechunk()
         if isinstance(df, pl.Series):
             df = df.to_frame()
         rows_in += df.height
@@ -287,11 +290,13 @@ def dedupe_against(tables: dict[str, pa.Table], quarantine: pa.Table, seen: pl.S
     req = tables.get("requests")
     if req is None or req.num_rows == 0 or seen is None or seen.len() == 0:
         return tables, quarantine, 0
-    df = pl.from_arrow(req)
-    dup = df["request_id"].is_in(seen.implode())
-    n = int(dup.sum())
+    # Test membership on the Arrow column: converting the whole table to polars costs more than the check.
+    dup_arrow = pc.fill_null(pc.is_in(req.column("request_id"), value_set=seen.to_arrow().cast(pa.string())), False)
+    n = int(pc.sum(dup_arrow).as_py() or 0)
     if n == 0:
         return tables, quarantine, 0
+    df = pl.from_arrow(req)
+    dup = pl.from_arrow(dup_arrow)
     bad = df.filter(dup)
     q = pl.DataFrame(
         {
