@@ -22,6 +22,7 @@ reference pass and the pandas script must be independent of it.
 from __future__ import annotations
 
 import math
+import os
 import tomllib
 from datetime import datetime
 from pathlib import Path
@@ -211,6 +212,13 @@ class Phases:
         now = self._clock()
         self.seconds[name] = self.seconds.get(name, 0.0) + now - self._last
         self._last = now
+        if os.environ.get("BENCH_VERBOSE"):  # phase, seconds, peak RSS so far: where memory goes
+            import resource
+            import sys
+
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"phase {name}: {self.seconds[name]:.2f} s, peak RSS so far {peak:,.0f} MiB", file=sys.stderr,
+                  flush=True)
 
     def total(self) -> float:
         return self._clock() - self.t0
