@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -315,6 +316,10 @@ def dedupe_against(tables: dict[str, pa.Table], quarantine: pa.Table, seen: pl.S
     return tables, quarantine, n
 
 
+# hashlib and file reads release the GIL: the source identity is computed beside the parse
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="traceana-hash")
+
+
 def ingest_paths(
     store,
     paths: list[str | Path],
@@ -340,8 +345,15 @@ def ingest_paths(
             summary.files.append(report)
             now = datetime.now(UTC)
             try:
-                identity = file_identity(path) if path.is_file() else None
-                report.identity = identity
+                stat = path.stat() if path.is_file() else None
+                hashing = None
+                if stat is not None and store.seen_file(str(path), stat.st_size, stat.st_mtime_ns):
+                    identity = file_identity(path)  # probably a re-ingest: confirm before parsing
+                elif stat is not None:
+                    identity = None  # a new file: hash it on the other core while this one parses
+                    hashing = _POOL.submit(file_identity, path)
+                else:
+                    identity = None
                 if identity and store.has_source(identity):
                     report.status = "skipped"
                     report.notes.append("already ingested (same bytes): nothing added")
@@ -349,6 +361,14 @@ def ingest_paths(
                 src = read_source(path, limits)
                 adapter = forced or registry.detect(src.data[: 64 << 10], path)
                 tables, quarantine, rep = process(src, adapter, now=now, column_map=column_map)
+                if hashing is not None:
+                    identity = hashing.result()
+                    if store.has_source(identity):  # same bytes under another name or mtime
+                        report.identity = identity
+                        report.status = "skipped"
+                        report.notes.append("already ingested (same bytes): nothing added")
+                        continue
+                report.identity = identity
                 if seen is None:
                     seen = store.request_ids()
                 tables, quarantine, ndup = dedupe_against(tables, quarantine, seen, source_name(src), now)
@@ -365,7 +385,13 @@ def ingest_paths(
                             source=source_name(src),
                             adapter=adapter.name,
                             tables={**tables, "quarantine": quarantine},
-                            summary={"records_read": rep.records_read, "stored": rep.stored, "quarantined": rep.quarantined},
+                            summary={
+                                "records_read": rep.records_read,
+                                "stored": rep.stored,
+                                "quarantined": rep.quarantined,
+                                "size": stat.st_size if stat else None,
+                                "mtime_ns": stat.st_mtime_ns if stat else None,
+                            },
                         )
                     ]
                 )

@@ -1,6 +1,6 @@
 """The metric library: one module per family, pure functions from a LazyFrame to a small table.
 
-Families: latency, concurrency, slo, cost, capacity, degradation, checklist.
+Families: latency, concurrency, utilization, slo, cost, capacity, degradation, checklist.
 Definitions follow DESIGN.md section 3; each function's docstring states its
 formula and units.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-FAMILIES = ("latency", "concurrency", "slo", "cost", "capacity", "degradation", "checklist")
+FAMILIES = ("latency", "concurrency", "utilization", "slo", "cost", "capacity", "degradation", "checklist")
 
 __all__ = list(FAMILIES)
 

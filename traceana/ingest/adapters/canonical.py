@@ -19,7 +19,16 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from traceana.ingest.base import Adapter, AdapterResult, QuarantineRow, Source, iter_lines, load_json_line, raw_json
+from traceana.ingest.adapters._duckjson import read_typed
+from traceana.ingest.base import (
+    Adapter,
+    AdapterResult,
+    QuarantineRow,
+    Source,
+    iter_lines,
+    load_json_line,
+    raw_json,
+)
 from traceana.schema import arrow_schema
 
 NAME = "canonical"
@@ -146,20 +155,38 @@ def _string_schema(table: str) -> dict[str, pl.DataType]:
 _BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
 
 
-def _simple_line_numbers(data: bytes, limits) -> np.ndarray | None:
-    """Line numbers of the rows when every line is a row and no line passes the length limit.
+def _simple_line_numbers(data: bytes) -> np.ndarray | None:
+    """Line numbers of the rows when every line is a row (no blank or white-space-only line).
 
-    Cheap C-speed checks on the bytes (no pass of Python or numpy per byte in
-    the common case); None sends the caller to the exact numpy bookkeeping.
+    C-speed checks on the bytes, no pass of Python or numpy per byte; None sends
+    the caller to the exact numpy bookkeeping.
     """
     if not data or data[:1] in b" \t\r\n" or _BLANK_LINE.search(data):
         return None
     n = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-    if len(data) > limits.max_line_bytes:
-        nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-        if np.diff(nl, prepend=-1).max(initial=0) > limits.max_line_bytes or len(data) - 1 - (nl[-1] if len(nl) else -1) > limits.max_line_bytes:
-            return None
     return np.arange(1, n + 1, dtype=np.int64)
+
+
+def _may_have_long_line(data: bytes, limit: int) -> bool:
+    """False only when no line can be longer than ``limit``: a few C-speed finds, no pass per byte.
+
+    A line of >= limit bytes contains a whole window [k*step, (k+1)*step) with
+    step = limit // 2, so a newline in every window rules it out.
+    """
+    if len(data) <= limit:
+        return False
+    step = max(1, limit // 2)
+    return any(data.find(b"\n", p, p + step) == -1 for p in range(0, len(data) - step + 1, step))
+
+
+def _longest_line(data: bytes) -> int:
+    nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    bounds = np.concatenate(([-1], nl, [len(data)]))
+    return int((np.diff(bounds) - 1).max())
+
+
+#: below this size polars' string path is as fast and DuckDB's start-up is not worth it
+_DUCKDB_FROM_BYTES = 4 << 20
 
 
 def _read_jsonl(src: Source, table: str) -> AdapterResult:
@@ -167,7 +194,13 @@ def _read_jsonl(src: Source, table: str) -> AdapterResult:
     if _SURROGATE_ESCAPE.search(data):
         # polars turns a lone "\ud800" into "\x00"; the slow path quarantines such lines.
         return _read_jsonl_slow(src, table)
-    lines = _simple_line_numbers(data, src.limits)
+    lines = _simple_line_numbers(data)
+    if lines is not None and _may_have_long_line(data, src.limits.max_line_bytes):
+        lines = None if _longest_line(data) > src.limits.max_line_bytes else lines
+    if lines is not None and len(data) >= _DUCKDB_FROM_BYTES:
+        df = read_typed(src, table, len(lines))
+        if df is not None:
+            return AdapterResult(**{table: df.with_columns(pl.Series("source_line", lines, dtype=pl.Int64))})
     if lines is None:
         if _over_limits(data, src.limits):
             return _read_jsonl_slow(src, table)  # quarantines over-long lines exactly
