@@ -200,7 +200,7 @@ def _read_jsonl(src: Source, table: str) -> AdapterResult:
     if lines is not None and len(data) >= _DUCKDB_FROM_BYTES:
         df = read_typed(src, table, len(lines))
         if df is not None:
-            return AdapterResult(**{table: df.with_columns(pl.Series("source_line", lines, dtype=pl.Int64))})
+            return _without_deep(df.with_columns(pl.Series("source_line", lines, dtype=pl.Int64)), table, src.limits)
     if lines is None:
         if _over_limits(data, src.limits):
             return _read_jsonl_slow(src, table)  # quarantines over-long lines exactly
@@ -210,10 +210,63 @@ def _read_jsonl(src: Source, table: str) -> AdapterResult:
         df = pl.read_ndjson(io.BytesIO(data), schema=_string_schema(table))
         if df.height == len(lines):
             df = df.with_columns(pl.Series("source_line", lines, dtype=pl.Int64))
-            return AdapterResult(**{table: df})  # the pipeline works in polars: no Arrow round trip
+            return _without_deep(df, table, src.limits)  # the pipeline works in polars: no Arrow round trip
     except (pl.exceptions.PolarsError, OSError, ValueError, OverflowError):
         pass
     return _read_jsonl_slow(src, table)
+
+
+def _json_depth(text: str) -> int:
+    """Bracket nesting depth of JSON text (brackets inside strings skipped)."""
+    depth = deepest = 0
+    in_str = esc = False
+    for ch in text:
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _without_deep(df: pl.DataFrame, table: str, limits) -> AdapterResult:
+    """Quarantine rows whose nested JSON value (read into a text column) is deeper than the limit.
+
+    The fast readers have their own depth guards, so this only enforces the
+    user's --max-json-depth: a value can only be that deep if its text is longer
+    than the limit, which a vectorized length test finds; the rare candidates
+    are measured exactly.
+    """
+    limit = limits.max_json_depth
+    text_cols = [c for c, t in df.schema.items() if t == pl.String and c != "source_line"]
+    if not text_cols or df.height == 0:
+        return AdapterResult(**{table: df})
+    long = df.select(pl.any_horizontal([pl.col(c).str.len_bytes() > limit for c in text_cols]).fill_null(False)).to_series()
+    if not long.any():
+        return AdapterResult(**{table: df})
+    quarantine = []
+    deep = [False] * df.height
+    for i in long.arg_true().to_list():
+        row = df.row(i, named=True)
+        for c in text_cols:
+            v = row[c]
+            if v and v[:1] in "[{" and _json_depth(v) > limit:
+                deep[i] = True
+                quarantine.append(QuarantineRow(row["source_line"], c, f"JSON nested deeper than {limit} levels", v[:4096], table))
+                break
+    if not quarantine:
+        return AdapterResult(**{table: df})
+    mask = pl.Series(deep)
+    return AdapterResult(**{table: df.filter(~mask)}, quarantine=quarantine)
 
 
 def _read_jsonl_slow(src: Source, table: str) -> AdapterResult:
