@@ -212,6 +212,14 @@ def _otel_array_attr() -> bytes:
     return json.dumps(doc).encode() + b"\n"
 
 
+def _vllm_far_queue() -> bytes:
+    doc = _seed_json("vllm_otlp.json")
+    spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    for span in spans:
+        span["attributes"] = [*span.get("attributes", []), {"key": "gen_ai.latency.time_in_queue", "value": {"doubleValue": -9.2e12}}]
+    return json.dumps(doc).encode()
+
+
 REPROS = {
     "burstgpt_huge_timestamp": ("burstgpt", ".csv", lambda: b"Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n1e34,ChatGPT,472,18,490,Conversation log\n"),
     "genai_perf_null_response_timestamp": ("genai_perf", ".json", lambda: json.dumps(_set(_seed_json("genai_perf.json"), ["experiments", 0, "requests", 0, "response_timestamps", 0], None)).encode()),
@@ -225,10 +233,15 @@ REPROS = {
     "aiperf_lone_surrogate": ("aiperf", ".jsonl", lambda: _lines_with("aiperf.jsonl", ["metadata", "x_request_id"], "\ud800x")),
     "litellm_lone_surrogate": ("litellm", ".jsonl", lambda: _lines_with("litellm.jsonl", ["id"], "\ud800x")),
     "genai_perf_requests_not_a_list": ("genai_perf", ".json", lambda: json.dumps(_set(_seed_json("genai_perf.json"), ["experiments", 0, "requests"], True)).encode()),
+    "vllm_otlp_scheduled_time_beyond_polars": ("vllm_otlp", ".json", _vllm_far_queue),
+    "mooncake_huge_timestamp": ("mooncake", ".jsonl", lambda: b'{"timestamp": 1e34, "input_length": 3, "output_length": 4}\n'),
+    "mooncake_timestamp_beyond_polars": ("mooncake", ".jsonl", lambda: b'{"timestamp": 9e15, "input_length": 3, "output_length": 4}\n'),
     "otel_genai_lone_surrogate": ("otel_genai", ".jsonl", lambda: _lines_with("otel_genai__spans.jsonl", ["resourceSpans", 0, "scopeSpans", 0, "spans", 0, "startTimeUnixNano"], "\ud800x")),
 }
 #: repro -> the bug, while its owner has not fixed it (strict: a fix makes the xfail fail, so this list shrinks)
 OPEN_BUGS: dict[str, str] = {
+    "mooncake_huge_timestamp": "mooncake.py:38: timestamp 1e34 -> polars InvalidOperationError (f64 -> i64 cast), as burstgpt had",
+    "mooncake_timestamp_beyond_polars": "mooncake.py:38: timestamp 9e15 ms fits int64 us but validate.split panics formatting it (polars 'invalid or out-of-range datetime')",
 }
 
 

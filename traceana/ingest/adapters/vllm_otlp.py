@@ -44,6 +44,8 @@ from traceana.schema import TIMESTAMP
 from traceana.units import derive_tpot
 
 NAME = "vllm_otlp"
+#: |scheduled_time| bound, epoch us (~3170 years from 1970): polars cannot even show times near int64
+MAX_TIME_US = 10**17
 SPAN_NAME = "llm_request"
 INSTANCE_KEYS = ("service.instance.id", "host.name", "service.name")
 FLOATS = {
@@ -116,7 +118,7 @@ def _scheduled(rows: dict[str, list]) -> tuple[list, list[bool]]:
     ):
         delay = ttft - prefill if ttft is not None and prefill is not None else queue
         us = None if delay is None or not math.isfinite(delay) else arr // 1000 + round(delay * 1e6)
-        if us is None or not otlp.INT64_MIN <= us <= otlp.INT64_MAX:
+        if us is None or abs(us) > MAX_TIME_US:
             out.append(None)  # unknown, or latencies so large the time does not fit timestamp[us]
             derived.append(False)
         else:
