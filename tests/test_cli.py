@@ -106,3 +106,19 @@ def test_export_to_missing_directory_is_one_line(tmp_path):
     res = runner.invoke(main, ["export", "--store", str(tmp_path / "s"), "--out", str(tmp_path / "nope" / "x.parquet")])
     assert res.exit_code == 2
     assert "cannot write" in res.output and "Traceback" not in res.output
+
+
+def test_readme_column_map_example_is_valid(tmp_path):
+    from traceana.ingest.adapters.mapped import load_column_map
+
+    text = (ROOT / "README.md").read_text()
+    block = text.split("In-house logs", 1)[1].split("```toml", 1)[1].split("```", 1)[0]
+    path = tmp_path / "map.toml"
+    path.write_text(block)
+    cmap = load_column_map(path)
+    csv = tmp_path / "logs.csv"
+    csv.write_text("req,ts,first_token_ms,total_ms,model_name\nq1,2025-03-01T12:00:00Z,250,1500,m\n")
+    res = run("ingest", csv, "--map", path, "--store", tmp_path / "s", "--json")
+    out = json.loads(res.output)
+    assert res.exit_code == 0 and out["stored"] == 1, out
+    assert cmap is not None
