@@ -2,7 +2,7 @@
 
 One Arrow read of the 9 needed columns; DuckDB ``quantile_cont`` per model
 (percentiles and the order statistics of their confidence intervals); one numpy
-``np.sort`` (stable: timsort exploits the arrival order) of a packed int64 key (instance, time in ns, departure/arrival)
+``np.sort`` (stable: timsort merges each instance's arrival and departure runs) of a packed int64 key (instance, time in ns, departure/arrival)
 plus a cumsum for the in-flight sweep (max, time-weighted p99, busy time); the
 time-average in flight as the sum of in-flight durations / span (no sweep);
 DuckDB per-minute counts and window sums for the burn rates.
@@ -91,45 +91,58 @@ def latency(con, models: list[str]) -> dict:
 def sweep(gid: np.ndarray, arr_us: np.ndarray, e2e: np.ndarray, n_groups: int) -> dict:
     """Per group: arrivals, e2e sum, in-flight area (s), max and time-weighted p99 in flight, busy s, span T (s)."""
     valid = np.isfinite(e2e) & (e2e >= 0)
-    g, arr, e = gid[valid], arr_us[valid], e2e[valid]
-    start = int(arr.min())
-    rel = (arr - start) / US
-    dep = rel + e
+    if not valid.all():
+        gid, arr_us, e2e = gid[valid], arr_us[valid], e2e[valid]
+    start = int(arr_us.min())
+    rel = (arr_us - start) / US
+    dep = rel + e2e
     span = float(dep.max())
     arrived = rel < span
-    arrivals = np.bincount(g[arrived], minlength=n_groups)
-    e2e_sum = np.bincount(g[arrived], weights=e[arrived], minlength=n_groups)
-    area = np.bincount(g, weights=dep - rel, minlength=n_groups)  # whole trace: nothing to clip
+    arrivals = np.bincount(gid[arrived], minlength=n_groups)
+    e2e_sum = np.bincount(gid[arrived], weights=e2e[arrived], minlength=n_groups)
+    dep -= rel  # the time each request is in flight; the whole trace clips nothing
+    area = np.bincount(gid, weights=dep, minlength=n_groups)
+    del rel, dep, arrived
 
-    a_ns = (arr - start) * 1000
-    d_ns = a_ns + np.rint(e * 1e9).astype(np.int64)
+    a_ns = (arr_us - start) * 1000
+    d_ns = a_ns + np.rint(e2e * 1e9).astype(np.int64)
     live = d_ns > a_ns
-    g, a_ns, d_ns = g[live], a_ns[live], d_ns[live]
+    if not live.all():
+        gid, a_ns, d_ns = gid[live], a_ns[live], d_ns[live]
     end_ns = max(int(d_ns.max()), 1)
     tbits = end_ns.bit_length()
-    # one key per event: group | time | kind, departures (0) before arrivals (1) at equal times
-    key = np.concatenate(((g << (tbits + 1)) | (d_ns << 1), (g << (tbits + 1)) | (a_ns << 1) | 1))
-    key.sort(kind="stable")  # timsort: runs of arrivals already in time order make this ~2x quicksort
-    kind = key & 1
-    t = (key >> 1) & ((1 << tbits) - 1)
-    grp = key >> (tbits + 1)
-    level = np.cumsum(2 * kind - 1)
-    first = np.searchsorted(grp, np.arange(n_groups), side="left")
-    last = np.searchsorted(grp, np.arange(n_groups), side="right") - 1
-    present = last >= first
+    shift = tbits + 1
+    # one key per event: instance | time | kind, departures (0) before arrivals (1) at equal
+    # times. Laid out instance by instance (rows grouped by a radix pass, arrival order kept),
+    # arrivals then departures, so the stable sort (timsort) merges two long runs per instance.
+    order = np.argsort(gid.astype(np.uint16), kind="stable")
+    g = gid[order]
+    counts = np.bincount(g, minlength=n_groups)
+    first = np.cumsum(counts) - counts
+    pos = np.arange(len(g)) + first[g]
+    key = np.empty(2 * len(g), np.int64)
+    key[pos] = (g << shift) | (a_ns[order] << 1) | 1
+    key[pos + counts[g]] = (g << shift) | (d_ns[order] << 1)
+    del order, g, pos, a_ns, d_ns
+    key.sort(kind="stable")
+
     peak = np.zeros(n_groups, np.int64)
-    peak[present] = np.maximum.reduceat(level, first[present])
-    same = grp[1:] == grp[:-1]
-    seg_level, seg_grp, seg_dt = level[:-1][same], grp[:-1][same], (t[1:] - t[:-1])[same]
-    width = int(peak.max()) + 1
-    hist = np.bincount(seg_grp * width + seg_level, weights=seg_dt, minlength=n_groups * width)
-    hist = np.rint(hist).astype(np.int64).reshape(n_groups, width)
-    covered = np.where(present, t[np.maximum(last, 0)] - t[np.minimum(first, len(t) - 1)], 0)
-    hist[:, 0] += end_ns - covered  # idle before the first and after the last event
-    cum = np.cumsum(hist, axis=1)
-    p99 = np.argmax(cum * 100 >= 99 * end_ns, axis=1)
-    busy_s = (end_ns - hist[:, 0]) / 1e9
-    return {"arrivals": arrivals, "e2e_sum": e2e_sum, "area": area, "max": peak, "p99": p99, "busy_s": busy_s,
+    p99 = np.zeros(n_groups, np.int64)
+    busy = np.zeros(n_groups)
+    for k in range(n_groups):  # the rest per instance: small, cache-friendly temporaries
+        a, b = 2 * first[k], 2 * (first[k] + counts[k])
+        if a == b:
+            continue
+        seg = key[a:b]
+        level = np.cumsum((seg & 1) * 2 - 1)
+        t = (seg >> 1) & ((1 << tbits) - 1)
+        peak[k] = level.max()
+        hist = np.bincount(level[:-1], weights=np.diff(t), minlength=int(peak[k]) + 1)
+        hist = np.rint(hist).astype(np.int64)
+        hist[0] += end_ns - int(t[-1] - t[0])  # idle before the first and after the last event
+        p99[k] = np.argmax(np.cumsum(hist) * 100 >= 99 * end_ns)
+        busy[k] = (end_ns - hist[0]) / 1e9
+    return {"arrivals": arrivals, "e2e_sum": e2e_sum, "area": area, "max": peak, "p99": p99, "busy_s": busy,
             "span": span}
 
 
