@@ -220,6 +220,15 @@ def _vllm_far_queue() -> bytes:
     return json.dumps(doc).encode()
 
 
+def _genai_deep_payload() -> bytes:
+    """JSON text nested 100k deep inside a string (the depth limit only sees the outer document)."""
+    doc = _seed_json("genai_perf.json")
+    req = doc["experiments"][0]["requests"][0]
+    req["request_inputs"] = {"payload": "[" * 100_000}
+    req["response_outputs"] = [{"response": "data: {" + "[" * 100_000}]
+    return json.dumps(doc).encode()
+
+
 REPROS = {
     "burstgpt_huge_timestamp": ("burstgpt", ".csv", lambda: b"Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n1e34,ChatGPT,472,18,490,Conversation log\n"),
     "genai_perf_null_response_timestamp": ("genai_perf", ".json", lambda: json.dumps(_set(_seed_json("genai_perf.json"), ["experiments", 0, "requests", 0, "response_timestamps", 0], None)).encode()),
@@ -236,6 +245,7 @@ REPROS = {
     "vllm_otlp_scheduled_time_beyond_polars": ("vllm_otlp", ".json", _vllm_far_queue),
     "mooncake_huge_timestamp": ("mooncake", ".jsonl", lambda: b'{"timestamp": 1e34, "input_length": 3, "output_length": 4}\n'),
     "mooncake_timestamp_beyond_polars": ("mooncake", ".jsonl", lambda: b'{"timestamp": 9e15, "input_length": 3, "output_length": 4}\n'),
+    "genai_perf_deeply_nested_payload_string": ("genai_perf", ".json", _genai_deep_payload),
     "otel_genai_lone_surrogate": ("otel_genai", ".jsonl", lambda: _lines_with("otel_genai__spans.jsonl", ["resourceSpans", 0, "scopeSpans", 0, "spans", 0, "startTimeUnixNano"], "\ud800x")),
 }
 #: repro -> the bug, while its owner has not fixed it (strict: a fix makes the xfail fail, so this list shrinks)

@@ -220,6 +220,23 @@ def test_genai_perf_bad_response_timestamps_are_quarantined():
     assert "5" in res.quarantine[0].reason and str(2**70) in res.quarantine[2].reason
 
 
+def test_genai_perf_deeply_nested_payload_text_is_not_json():
+    # the payload and SSE bodies are JSON inside strings: 100k levels of nesting made json.loads
+    # raise RecursionError; such text is now "not JSON" (no model, no usage), the request is kept
+    req = {
+        "timestamp": 1_000_000,
+        "response_timestamps": [3_000_000],
+        "request_inputs": {"payload": "[" * 100_000},
+        "response_outputs": [{"response": "data: {" + "[" * 100_000}],
+    }
+    res = genai_perf.read(
+        Source(Path("pa.json"), json.dumps({"experiments": [{"requests": [req]}]}).encode())
+    )
+    (r,) = rows(res)
+    assert (r["model"], r["output_tokens"], r["ttft_s"]) == (None, None, pytest.approx(0.002))
+    assert res.quarantine == []
+
+
 # ---------------------------------------------------------------- LLMPerf
 
 

@@ -59,7 +59,7 @@ def _json_text(text):
         return None
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: pathologically nested text
         return None
 
 
