@@ -53,9 +53,9 @@ def limit_options(f):
 
 
 def _console(err: bool = False):
-    from rich.console import Console
+    from traceana._console import console
 
-    return Console(stderr=err, soft_wrap=False)
+    return console(err=err, soft_wrap=False)
 
 
 @main.command()

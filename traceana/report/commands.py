@@ -101,11 +101,10 @@ def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, un
 
 
 def _print_summary(rep: dict, written) -> None:
-    from rich.console import Console
-
+    from traceana._console import console
     from traceana.report.tables import fmt_pct, window_text
 
-    con = Console(stderr=False, soft_wrap=True, highlight=False)
+    con = console(soft_wrap=True, highlight=False)
     r, w = rep["requests"], rep["window"]
     con.print(f"window {window_text(w)} ({w['seconds']:,.0f} s); requests {r['total']:,} (ok {r['ok']:,}, failed {r['failed']:,})",
               markup=False)
@@ -154,12 +153,12 @@ def cost(paths, store_dir, fmt, config_path, slo_files, since, until, as_json, n
 
 
 def _print_cost(out: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from traceana._console import console
     from traceana.report.tables import autoscale_table, cost_table
 
-    con = Console(soft_wrap=False, highlight=False)
+    con = console(soft_wrap=False, highlight=False)
     c = out.get("cost")
     if not c:
         con.print("no cost: the config has no [gpu_prices] (or no GPU-hours could be found)", markup=False)
