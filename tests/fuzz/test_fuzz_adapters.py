@@ -250,8 +250,6 @@ REPROS = {
 }
 #: repro -> the bug, while its owner has not fixed it (strict: a fix makes the xfail fail, so this list shrinks)
 OPEN_BUGS: dict[str, str] = {
-    "mooncake_huge_timestamp": "mooncake.py:38: timestamp 1e34 -> polars InvalidOperationError (f64 -> i64 cast), as burstgpt had",
-    "mooncake_timestamp_beyond_polars": "mooncake.py:38: timestamp 9e15 ms fits int64 us but validate.split panics formatting it (polars 'invalid or out-of-range datetime')",
 }
 
 

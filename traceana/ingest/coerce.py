@@ -29,6 +29,8 @@ _TS_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
 )
 
+_MAX_ABS_US = 10**17
+
 #: one type-failure marker column per coerced column
 FAIL_PREFIX = "__fail__"
 
@@ -141,6 +143,16 @@ def coerce(df: pl.DataFrame, table: str) -> pl.DataFrame:
             continue
         dtype = polars_dtype(f.type)
         src = df.schema[f.name]
+        if src == dtype and dtype == pl.Datetime("us", "UTC"):
+            # An adapter's timestamp can fit int64 yet lie past what polars can format (year ~262,000):
+            # validation would panic printing it. Beyond +-1e17 us (year ~5100) it is not a time.
+            far = pl.col(f.name).dt.epoch("us").abs() > _MAX_ABS_US
+            if df.select(far.any()).item():
+                df = df.with_columns(far.fill_null(False).alias(FAIL_PREFIX + f.name)).with_columns(
+                    pl.when(~pl.col(FAIL_PREFIX + f.name)).then(pl.col(f.name)).alias(f.name)
+                )
+                fails.append(f.name)
+            continue
         if src == dtype:
             continue
         if dtype == pl.Datetime("us", "UTC") and src == pl.String:

@@ -25,6 +25,8 @@ from traceana.ingest.base import Adapter, AdapterResult, Source
 from traceana.units import DURATION_UNITS
 
 NAME = "mooncake"
+#: largest offset accepted (1e14 ms, ~3000 years): anchor + offset stays inside int64 microseconds
+_MAX_OFFSET_MS = 1e14
 SCHEMA = {"timestamp": pl.Float64, "input_length": pl.Int64, "output_length": pl.Int64}
 
 
@@ -34,8 +36,11 @@ def read(src: Source) -> AdapterResult:
     c = Caster(frame)
     ms = c.cast("timestamp", pl.Float64, "arrival_time", "timestamp is not a number of ms", required=True)
     c.check(ms < 0, "arrival_time", "timestamp is negative", ms)
+    # NaN, inf and offsets past _MAX_OFFSET_MS would not fit timestamp[us] (as in burstgpt): quarantined, null here
+    c.check(ms.is_nan() | (ms > _MAX_OFFSET_MS), "arrival_time", f"timestamp is not a finite offset of at most {_MAX_OFFSET_MS:.0e} ms", ms)
+    usable = pl.select(pl.when(ms.is_finite() & (ms.abs() <= _MAX_OFFSET_MS)).then(ms)).to_series()
     us_per_ms = DURATION_UNITS["ms"] / DURATION_UNITS["us"]
-    arrival_us = (ms * us_per_ms).round(0).cast(pl.Int64) + RELATIVE_ANCHOR_US
+    arrival_us = (usable * us_per_ms).round(0).cast(pl.Int64) + RELATIVE_ANCHOR_US
     prompt = c.cast(
         "input_length", pl.Int64, "prompt_tokens", "input_length is not an integer", required=True
     )
