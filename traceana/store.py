@@ -197,8 +197,18 @@ class Store:
                 con.read_parquet(files, union_by_name=True).create_view(t, replace=True)
         return con
 
-    def request_ids(self) -> pl.Series:
-        return self.scan("requests").select("request_id").collect()["request_id"]
+    def request_ids(self, days: set[str] | None = None) -> pl.Series:
+        """Stored request ids, optionally only those in the given ``YYYY-MM-DD`` day partitions.
+
+        Reading only the days a new file touches keeps the duplicate check of an
+        ingest proportional to those days, not to the whole store.
+        """
+        files = self.files("requests")
+        if days is not None:
+            files = [f for f in files if f.parent.name.removeprefix("day=") in days]
+        if not files:
+            return pl.Series("request_id", [], dtype=pl.String)
+        return pl.scan_parquet([str(f) for f in files], hive_partitioning=False).select("request_id").collect()["request_id"]
 
     # ------------------------------------------------------------------- writes
     @contextlib.contextmanager

@@ -286,6 +286,14 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime)
     return tables, quarantine, report
 
 
+def _days(requests: pa.Table | None) -> set[str]:
+    """The ``YYYY-MM-DD`` day partitions (UTC) the rows of ``requests`` fall in."""
+    if requests is None or requests.num_rows == 0:
+        return set()
+    days = pc.unique(pc.cast(pc.floor_temporal(requests.column("arrival_time"), unit="day"), pa.date32()))
+    return {str(d) for d in days.to_pylist() if d is not None}
+
+
 def dedupe_against(tables: dict[str, pa.Table], quarantine: pa.Table, seen: pl.Series | None, src: str, now: datetime):
     """Quarantine requests whose request_id is already stored from another source."""
     req = tables.get("requests")
@@ -337,7 +345,6 @@ def ingest_paths(
     forced = registry.get(fmt) if fmt else None
     with store.lock():
         store.clean_orphans()
-        seen: pl.Series | None = None
         for i, path in enumerate(files):
             if progress:
                 progress(str(path), i, len(files))
@@ -369,8 +376,8 @@ def ingest_paths(
                         report.notes.append("already ingested (same bytes): nothing added")
                         continue
                 report.identity = identity
-                if seen is None:
-                    seen = store.request_ids()
+                # Duplicates are looked for in the day partitions this file's requests fall in.
+                seen = store.request_ids(_days(tables.get("requests")))
                 tables, quarantine, ndup = dedupe_against(tables, quarantine, seen, source_name(src), now)
                 rep.identity = identity
                 if ndup:
@@ -395,8 +402,6 @@ def ingest_paths(
                         )
                     ]
                 )
-                if "requests" in tables and tables["requests"].num_rows:
-                    seen = pl.concat([seen, pl.from_arrow(tables["requests"].column("request_id"))])
             except TraceanaError as exc:
                 report.status = "refused"
                 report.error = str(exc)
