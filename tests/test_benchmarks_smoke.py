@@ -89,3 +89,43 @@ def test_ci_ranks_against_exact_binomial(bench, n, q):
     highs = [u for u in range(1, n + 1) if 1 - cdf[u - 1] <= half]  # P(B >= u)
     expected = (lows[-1], highs[0]) if lows and highs else None
     assert bench["bench_common"].ci_ranks(n, q) == expected
+
+
+def test_busy_hours_is_the_union_of_intervals():
+    """traceana's busy time (which the benchmarks compare with a ns sweep at 1e-6) against a
+    brute-force union in microseconds: ties, touching and nested intervals, nulls, clipping."""
+    import datetime as dt
+
+    import polars as pl
+
+    from traceana.metrics import cost
+
+    rng = np.random.default_rng(3)
+    lo_us, hi_us = 10_000_000, 30_000_000
+    for trial in range(150):
+        n = int(rng.integers(1, 30))
+        inst = rng.choice(np.array(["a", "b", "c", None], dtype=object), n, p=[0.4, 0.3, 0.2, 0.1])
+        arr = rng.integers(0, 40, n) * 1_000_000
+        if trial % 2:
+            arr = np.sort(arr)  # arrival order: starts need no sort
+        e2e = rng.choice(np.array([0.0, 0.5, 1.0, 2.0, 7.0, None, 1e-7], dtype=object), n)
+        frame = pl.DataFrame({
+            "instance": list(inst),
+            "arrival_time": pl.Series(arr).cast(pl.Datetime("us", "UTC")),
+            "e2e_latency_s": pl.Series(list(e2e), dtype=pl.Float64),
+        })
+        clip = trial % 3 == 1
+        window = (dt.datetime.fromtimestamp(lo_us / 1e6, dt.UTC), dt.datetime.fromtimestamp(hi_us / 1e6, dt.UTC))
+        got = cost.busy_hours(frame, *window) if clip else cost.busy_hours(frame)
+        covered: dict[str, set[int]] = {}
+        for i in range(n):
+            if inst[i] is None or e2e[i] is None:
+                continue
+            a, b = int(arr[i]), int(arr[i]) + round(e2e[i] * 1e6)
+            if clip:
+                a, b = max(a, lo_us), min(b, hi_us)
+            if b > a:  # unit cells of 0.1 s: every endpoint here is a multiple of 0.1 s
+                covered.setdefault(inst[i], set()).update(range(a // 100_000, b // 100_000))
+        want = {k: len(v) * 100_000 / 3.6e9 for k, v in sorted(covered.items())}
+        assert got["instance"].to_list() == list(want)
+        assert got["busy_hours"].to_list() == pytest.approx(list(want.values()), rel=1e-12)
