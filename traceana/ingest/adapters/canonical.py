@@ -401,7 +401,8 @@ def read(src: Source) -> AdapterResult:
         keep = [c for c in t.column_names if c in _string_schema(table)]
         t = t.select(keep).append_column("source_line", pa.array(np.arange(1, t.num_rows + 1), pa.int64()))
         return AdapterResult(**{table: t})
-    stripped = data.lstrip()
+    # Strip only the head: bytes.lstrip() on the whole file copies all of it.
+    stripped = data[: 1 << 20].lstrip()
     if stripped.startswith(b"{"):
         table = _table_for(_first_json_keys(stripped[: 1 << 20])) or "requests"
         return _read_jsonl(src, table)
