@@ -25,6 +25,7 @@ import polars as pl
 from traceana.ingest.base import Source
 from traceana.schema import arrow_schema
 
+
 def _duck_type(t) -> str:
     import pyarrow as pa
 

@@ -57,6 +57,14 @@ class Span:
     raw: dict
 
 
+def typed_columns(rows: dict[str, list], floats=(), ints=(), strings=()) -> dict[str, pa.Array]:
+    """Arrow columns of the row lists, float64 / int64 / string by the names given."""
+    cols = {k: pa.array(rows[k], type=pa.float64()) for k in floats}
+    cols.update({k: pa.array(rows[k], type=pa.int64()) for k in ints})
+    cols.update({k: pa.array(rows[k], type=pa.string()) for k in strings})
+    return cols
+
+
 def sniff_otlp(head: bytes) -> bool:
     """OTLP/JSON trace export: a JSON object with ``resourceSpans``."""
     text = head.lstrip()

@@ -440,3 +440,16 @@ def _hist_table(hists: dict, rows: dict, source_format: str, notes: list[str]) -
             "source_format": pa.array([source_format] * len(cols["time"]), type=pa.string()),
         }
     )
+
+
+def adapter_result(engine: pa.Table, hists: pa.Table, notes: list[str], quarantine: list[QuarantineRow]):
+    """The AdapterResult of a Prometheus source: each sample row and each bad sample is a record."""
+    from traceana.ingest.base import AdapterResult
+
+    return AdapterResult(
+        engine_samples=engine,
+        engine_histograms=hists,
+        quarantine=quarantine,
+        notes=notes,
+        records_read=engine.num_rows + hists.num_rows + len(quarantine),
+    )

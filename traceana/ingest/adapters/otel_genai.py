@@ -114,11 +114,8 @@ def build_table(rows: dict[str, list]) -> pa.Table:
         "derived_fields": pa.array(["tpot_s" if x else None for x in ok], type=pa.string()),
         "source_format": pa.array([NAME] * n, type=pa.string()),
         "source_line": pa.array(rows["source_line"], type=pa.int64()),
+        **otlp.typed_columns(rows, ints=INTS, strings=STRINGS),
     }
-    for k in INTS:
-        cols[k] = pa.array(rows[k], type=pa.int64())
-    for k in STRINGS:
-        cols[k] = pa.array(rows[k], type=pa.string())
     return pa.table(cols)
 
 

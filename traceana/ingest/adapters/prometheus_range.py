@@ -150,14 +150,7 @@ def read(src: Source) -> AdapterResult:
         n_series += _series(doc, line, samples, bad)
     engine, hists, notes, bad2 = _prom.to_tables(samples, instance_from_path(src.path), NAME)
     notes.insert(0, f"{n_series} series read; times are the query's evaluation steps")
-    quarantine = bad + bad2
-    return AdapterResult(
-        engine_samples=engine,
-        engine_histograms=hists,
-        quarantine=quarantine,
-        notes=notes,
-        records_read=engine.num_rows + hists.num_rows + len(quarantine),
-    )
+    return _prom.adapter_result(engine, hists, notes, bad + bad2)
 
 
 ADAPTER = Adapter(

@@ -106,14 +106,7 @@ def read(src: Source) -> AdapterResult:
         "counter rates (tokens/s, preemptions per interval) need two scrapes of an instance; "
         "the first scrape of each instance has none"
     )
-    quarantine = bad + bad2
-    return AdapterResult(
-        engine_samples=engine,
-        engine_histograms=hists,
-        quarantine=quarantine,
-        notes=notes,
-        records_read=engine.num_rows + hists.num_rows + len(quarantine),
-    )
+    return _prom.adapter_result(engine, hists, notes, bad + bad2)
 
 
 ADAPTER = Adapter(
