@@ -81,12 +81,15 @@ def _decompress_stream(path: Path, raw, decomp, limit: int, kind: str) -> bytes:
             raise TraceParseError(str(path), f"corrupt {kind} data: {exc}") from None
         out += piece
         if len(out) > limit:
-            raise InputLimitError(
-                str(path),
-                f"decompresses past the limit of {limit:,} bytes (a compression bomb?). "
-                "Hint: raise it with --max-decompressed-bytes",
-            )
+            raise _too_big(path, limit)
     return bytes(out)
+
+
+def _too_big(path: Path, limit: int) -> InputLimitError:
+    return InputLimitError(
+        str(path),
+        f"decompresses past the limit of {limit:,} bytes (a compression bomb?). Hint: raise it with --max-decompressed-bytes",
+    )
 
 
 def _gunzip(path: Path, limit: int) -> bytes:
@@ -104,11 +107,7 @@ def _gunzip(path: Path, limit: int) -> bytes:
                 raise TraceParseError(str(path), f"corrupt gzip data: {exc}") from None
             out += piece
             if len(out) > limit:
-                raise InputLimitError(
-                    str(path),
-                    f"decompresses past the limit of {limit:,} bytes (a compression bomb?). "
-                    "Hint: raise it with --max-decompressed-bytes",
-                )
+                raise _too_big(path, limit)
             chunk = d.unconsumed_tail
             if d.eof or (not chunk and not piece):
                 break
@@ -141,11 +140,7 @@ def _bounded(path: Path, make, limit: int, kind: str) -> bytes:
                 raise TraceParseError(str(path), f"corrupt {kind} data: {exc}") from None
             out += piece
             if len(out) > limit:
-                raise InputLimitError(
-                    str(path),
-                    f"decompresses past the limit of {limit:,} bytes (a compression bomb?). "
-                    "Hint: raise it with --max-decompressed-bytes",
-                )
+                raise _too_big(path, limit)
             chunk = b""
             if d.needs_input and not d.eof:
                 raise TraceParseError(str(path), f"truncated {kind} file (cut before the end of the stream)")
