@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import numpy as np
 import polars as pl
 
 from traceana.config import TOKEN_MODES, Deployment
@@ -134,34 +133,12 @@ def busy_hours(requests: pl.LazyFrame | pl.DataFrame, start: datetime | None = N
     if end is not None:
         hi = int(pl.Series([end]).cast(pl.Datetime("us", "UTC")).cast(pl.Int64)[0])
         lf = lf.with_columns(e=pl.min_horizontal("e", pl.lit(hi)))
-    df = lf.filter(pl.col("e") > pl.col("s")).collect()
-    if df.height == 0:
-        return pl.DataFrame({"instance": [], "busy_hours": []}, schema={"instance": pl.String, "busy_hours": pl.Float64})
-    names, code = np.unique(df["instance"].to_numpy().astype(str), return_inverse=True)
-    s_us, e_us = df["s"].to_numpy(), df["e"].to_numpy()
-    base = s_us.min()
-    span = int(e_us.max() - base) + 1
-    # Lay the instances end to end on one time axis (instance k starts at k * span), so one sort and one
-    # running max cover them all: a request adds the part of its interval past everything before it ended.
-    if span * len(names) < 2**62:
-        off = code.astype(np.int64) * span - base
-        order = np.argsort(s_us + off, kind="stable")
-    else:  # too long a time range to pack: sort by (instance, start)
-        off = code.astype(np.int64) * 0
-        order = np.lexsort((s_us, code))
-    s_k, e_k, c_k = (s_us + off)[order], (e_us + off)[order], code[order]
-    if off.any():
-        reach = np.maximum.accumulate(e_k)
-        prev = np.concatenate(([np.iinfo(np.int64).min], reach[:-1]))
-    else:  # running max per instance, restarting at each instance's first row
-        prev = np.empty_like(e_k)
-        for k in np.unique(c_k):
-            idx = np.flatnonzero(c_k == k)
-            reach = np.maximum.accumulate(e_k[idx])
-            prev[idx] = np.concatenate(([np.iinfo(np.int64).min], reach[:-1]))
-    added = np.clip(e_k - np.maximum(s_k, prev), 0, None)
-    busy_us = np.bincount(c_k, weights=added.astype(np.float64), minlength=len(names))
-    return pl.DataFrame({"instance": names.tolist(), "busy_hours": busy_us / _US_PER_H})
+    lf = lf.filter(pl.col("e") > pl.col("s")).sort("instance", "s")
+    # A new busy segment starts where a request arrives after everything before it ended.
+    prev_end = pl.col("e").cum_max().shift(1).over("instance")
+    seg = (prev_end.is_null() | (pl.col("s") > prev_end)).cum_sum()
+    return (lf.with_columns(seg=seg).group_by("instance", "seg").agg(us=pl.col("e").max() - pl.col("s").min())
+            .group_by("instance").agg(busy_hours=pl.col("us").sum() / _US_PER_H).sort("instance").collect())
 
 
 def tokens_label(tokens: str, prompt_weight: float | None = None) -> str:
