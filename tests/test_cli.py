@@ -9,8 +9,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from traceana.cli import main
 from tests.conftest import ROOT
+from traceana.cli import main
 
 runner = CliRunner()
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
+from tests.conftest import ROOT
 from traceana import schema
 from traceana.errors import SchemaError
-
-from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize("table", ["requests", "engine_samples", "engine_histograms", "quarantine"])

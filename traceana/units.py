@@ -6,7 +6,7 @@ Canonical units: durations in float seconds, times as ``timestamp[us, UTC]``.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import numpy as np
 import pyarrow as pa
@@ -46,7 +46,7 @@ def epoch_to_timestamp(values, unit: str) -> pa.Array:
 
 def epoch_scalar_to_datetime(value: float, unit: str = "s") -> datetime:
     scale = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}[unit]
-    return datetime.fromtimestamp(float(value) * scale, tz=timezone.utc)
+    return datetime.fromtimestamp(float(value) * scale, tz=UTC)
 
 
 _RUST_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*(ns|µs|μs|us|ms|s|m|h)\s*$")
@@ -63,7 +63,7 @@ def parse_duration(text: str) -> float:
     return float(m.group(1)) * DURATION_UNITS[m.group(2)]
 
 
-def parse_datetime(text: str, naive_tz: timezone = timezone.utc) -> datetime:
+def parse_datetime(text: str, naive_tz: timezone = UTC) -> datetime:
     """ISO-8601 or 'YYYY-mm-dd HH:MM:SS[.ffffff]' as an aware UTC datetime (naive taken as UTC)."""
     t = text.strip()
     if t.endswith("Z"):
@@ -71,7 +71,7 @@ def parse_datetime(text: str, naive_tz: timezone = timezone.utc) -> datetime:
     dt = datetime.fromisoformat(t)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=naive_tz)
-    return dt.astimezone(timezone.utc)
+    return dt.astimezone(UTC)
 
 
 def datetimes_to_timestamp(values: list[datetime | None]) -> pa.Array:

@@ -13,9 +13,9 @@ import json
 import pytest
 
 import traceana
+from tests.conftest import SHARED
 from traceana.ingest import ingest_paths
 from traceana.metrics import checklist
-from tests.conftest import SHARED
 
 SAMPLES = sorted(p for p in (SHARED / "formats" / "samples").rglob("*") if p.is_file()) if SHARED.is_dir() else []
 
