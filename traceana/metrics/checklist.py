@@ -71,22 +71,27 @@ def _fills(lf: pl.LazyFrame | None, table: str) -> dict[tuple[str, str], tuple[i
     if lf is None:
         return {k: (0, 0.0) for k in specs}
     cols = set(lf.collect_schema().names())
-    # Masks must be row-wise columns: a bare literal would sum to 1, not to the row count.
-    every_row = pl.int_range(pl.len()) >= 0
-    is_ok = (pl.col("status") == "ok").fill_null(True) if "status" in cols else every_row
-    failed = (pl.col("status").is_not_null() & ~is_ok) if "status" in cols else ~every_row
-    masks = {"all": every_row, "ok": is_ok, "failed": failed}
-    exprs = []
+    # one scan: the row counts per mask once, each field's filled count under its mask
+    if "status" in cols:
+        is_ok = (pl.col("status") == "ok").fill_null(True)
+        failed = pl.col("status").is_not_null() & ~is_ok
+        counts = [pl.len().alias("n|all"), is_ok.sum().alias("n|ok"), failed.sum().alias("n|failed")]
+    else:  # without a status every row counts as ok
+        is_ok = failed = None
+        counts = [pl.len().alias("n|all"), pl.len().alias("n|ok"), pl.lit(0).alias("n|failed")]
+    masks = {"all": None, "ok": is_ok, "failed": failed}
+    exprs = list(counts)
     for field, applies in sorted(specs):
-        m = masks[applies]
-        filled = pl.col(field).is_not_null() if field in cols else pl.lit(False)
-        exprs.append(m.cast(pl.Int64).sum().alias(f"n|{field}|{applies}"))
-        exprs.append((m & filled).cast(pl.Int64).sum().alias(f"f|{field}|{applies}"))
+        if field in cols and not (applies == "failed" and failed is None):
+            filled = pl.col(field).is_not_null()
+            if masks[applies] is not None:
+                filled = filled & masks[applies]
+            exprs.append(filled.sum().alias(f"f|{field}|{applies}"))
     row = lf.select(exprs).collect().row(0, named=True)
     out = {}
     for field, applies in specs:
-        n = row[f"n|{field}|{applies}"] or 0
-        f = row[f"f|{field}|{applies}"] or 0
+        n = row[f"n|{applies}"] or 0
+        f = row.get(f"f|{field}|{applies}") or 0  # absent column: nothing filled
         out[(field, applies)] = (n, f / n if n else 0.0)
     return out
 
