@@ -313,3 +313,30 @@ def test_inflight_by_window_against_elementary_intervals(scale):
         assert p99.tolist() == ref_p99.tolist()
         _, p50 = _stats.inflight_by_window(gid, a, d, bounds, n_groups, 0.5)
         assert p50.tolist() == brute_inflight(gid, a, d, bounds, n_groups, 0.5)[1].tolist()
+
+
+@pytest.mark.parametrize("every", ["1m", "7s", "1h"])
+def test_summary_and_series_equal_the_separate_calls(every):
+    rng = np.random.default_rng(11)
+    n = 4000
+    arrival = np.sort(rng.uniform(0, 900, n)).round(6)
+    e2e = rng.lognormal(0.5, 1.2, n)
+    e2e[rng.random(n) < 0.05] = np.nan  # unknown occupancy: left out by both
+    df = requests_frame(arrival_s=arrival.tolist(), e2e_latency_s=[None if np.isnan(x) else float(x) for x in e2e])
+    whole, series = cc.summary_and_series(df, every=every)
+    alone = cc.summary(df)
+    assert whole.keys() == alone.keys()
+    for k, v in alone.items():
+        assert whole[k] == (pytest.approx(v, rel=1e-12) if isinstance(v, float) else v), k
+    sep = cc.in_flight_series(df, every=every)
+    assert series.columns == sep.columns and series.height == sep.height > 0
+    assert series.drop("mean_in_flight").equals(sep.drop("mean_in_flight"))
+    assert np.allclose(series["mean_in_flight"].to_numpy(), sep["mean_in_flight"].to_numpy(), rtol=1e-12)
+    # and the max over the whole span is the largest window max
+    assert whole["empirical_max"] == series["max_in_flight"].max()
+
+
+def test_summary_and_series_of_nothing():
+    df = requests_frame(arrival_s=[1.0], e2e_latency_s=[None])
+    whole, series = cc.summary_and_series(df)
+    assert whole["arrivals"] == 0 and series.height == 0

@@ -279,8 +279,14 @@ def to_epoch_us(value: object) -> int:
 
 
 def inflight_by_window(
-    gid: np.ndarray, a_ns: np.ndarray, d_ns: np.ndarray, bounds_ns: np.ndarray, n_groups: int, q: float = 0.99
-) -> tuple[np.ndarray, np.ndarray]:
+    gid: np.ndarray,
+    a_ns: np.ndarray,
+    d_ns: np.ndarray,
+    bounds_ns: np.ndarray,
+    n_groups: int,
+    q: float = 0.99,
+    totals: bool = False,
+) -> tuple[np.ndarray, ...]:
     """Max and time-weighted q-quantile of the in-flight count per (group, window).
 
     Sweep over intervals [a, d) (integer ns): +1 at a, -1 at d, departures before
@@ -292,7 +298,9 @@ def inflight_by_window(
     lexsort; the window of each segment is the last marker before it (a running
     count of markers, no search). Input in group order with arrivals in time order
     (a trace as read, grouped) makes the stable sort a merge of a few runs.
-    Returns two int64 arrays indexed group * W + window (W = len(bounds_ns) - 1).
+    Returns two int64 arrays indexed group * W + window (W = len(bounds_ns) - 1);
+    with ``totals`` also the max and q-quantile per group over all its windows
+    together (the same segments, one more bincount: no second sweep).
     """
     n_windows = len(bounds_ns) - 1
     size = n_groups * n_windows
@@ -301,7 +309,8 @@ def inflight_by_window(
         gid, a_ns, d_ns = gid[keep], a_ns[keep], d_ns[keep]
     del keep
     if not len(gid):
-        return np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64)
+        zeros = (np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64))
+        return zeros + ((np.zeros(n_groups, dtype=np.int64),) * 2 if totals else ())
     gid = gid.astype(np.int64, copy=False)
     origin = min(int(a_ns.min()), int(bounds_ns[0]))
     n, n_marks = len(gid), n_groups * len(bounds_ns)
@@ -355,4 +364,7 @@ def inflight_by_window(
     duration, cell, level = gap[counted], cell[counted], level[counted]
     del gap, counted
     p_q, peak = _levels_by_window(cell, level, duration, size, q)
-    return peak, p_q
+    if not totals:
+        return peak, p_q
+    p_q_all, peak_all = _levels_by_window(cell // n_windows, level, duration, n_groups, q)
+    return peak, p_q, peak_all, p_q_all

@@ -48,6 +48,7 @@ __all__ = [
     "summary",
     "sweep",
     "in_flight_series",
+    "summary_and_series",
     "engine_vs_littles",
     "UTILIZATION_COLUMNS",
     "utilization",
@@ -156,30 +157,39 @@ def _empty(keys_schema: dict[str, pl.DataType]) -> pl.DataFrame:
 
 def _inflight_per_group(
     a_ns: np.ndarray, d_ns: np.ndarray, sizes: np.ndarray, bounds_ns: np.ndarray, q: float = 0.99
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`inflight_by_window` one group at a time (rows in group order, ``sizes`` rows each).
 
     Same results; the sweep's event arrays (several int64 copies of twice the rows)
     then hold one group's requests, not the whole trace's: at 100M requests on 16
-    instances that is ~1 GB instead of ~10 GB.
+    instances that is ~1 GB instead of ~10 GB. Also returns each group's max and
+    q-quantile over all its windows together.
     """
     n_win = len(bounds_ns) - 1
     peak = np.zeros(len(sizes) * n_win, dtype=np.int64)
     p99 = np.zeros(len(sizes) * n_win, dtype=np.int64)
+    peak_all = np.zeros(len(sizes), dtype=np.int64)
+    p99_all = np.zeros(len(sizes), dtype=np.int64)
     at = 0
     for g, n in enumerate(sizes):
         if n:
             rows = slice(at, at + n)
             cells = slice(g * n_win, (g + 1) * n_win)
-            peak[cells], p99[cells] = inflight_by_window(
-                np.zeros(n, dtype=np.int64), a_ns[rows], d_ns[rows], bounds_ns, 1, q
+            peak[cells], p99[cells], peak_all[g : g + 1], p99_all[g : g + 1] = inflight_by_window(
+                np.zeros(n, dtype=np.int64), a_ns[rows], d_ns[rows], bounds_ns, 1, q, totals=True
             )
         at += n
-    return peak, p99
+    return peak, p99, peak_all, p99_all
 
 
-def _window_table(df: pl.DataFrame, keys: list[str], every: str | None, start: Any, end: Any) -> pl.DataFrame:
-    """The per (group, window) Little's law table of :func:`sweep` from loaded rows."""
+def _window_table(
+    df: pl.DataFrame, keys: list[str], every: str | None, start: Any, end: Any, totals: bool = False
+) -> pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame]:
+    """The per (group, window) Little's law table of :func:`sweep` from loaded rows.
+
+    With ``totals`` also the table of each group over the whole span [start, end)
+    as one window (what ``every=None`` gives), from the same sweep.
+    """
     arr_us = df["_arr"].to_numpy()
     e2e = df["_e2e"].to_numpy()
     start_us = to_epoch_us(start) if start is not None else int(arr_us.min())
@@ -270,20 +280,56 @@ def _window_table(df: pl.DataFrame, keys: list[str], every: str | None, start: A
     if keys:
         a_ns, d_ns = a_ns[order], d_ns[order]
     del order, gid
-    peak, p99 = _inflight_per_group(a_ns, d_ns, sizes, bounds_ns)
+    peak, p99, peak_all, p99_all = _inflight_per_group(a_ns, d_ns, sizes, bounds_ns)
     del a_ns, d_ns
 
     seconds = np.diff(bounds)
     gi = np.repeat(np.arange(n_groups), n_win)
     wi = np.tile(np.arange(n_win), n_groups)
+    if keys:
+        table = table.with_columns(pl.col(pl.Categorical).cast(pl.String))
+    out = _little_table(
+        table[gi] if keys else None, keys, grid[:-1][wi], grid[1:][wi], seconds[wi], arrivals, e2e_sum, area, peak, p99
+    )
+    if not totals:
+        return out
+    per_group = (n_groups, n_win)
+    whole = _little_table(
+        table if keys else None,
+        keys,
+        np.full(n_groups, grid[0]),
+        np.full(n_groups, grid[-1]),
+        np.full(n_groups, float(bounds[-1] - bounds[0])),
+        arrivals.reshape(per_group).sum(axis=1),
+        e2e_sum.reshape(per_group).sum(axis=1),
+        area.reshape(per_group).sum(axis=1),
+        peak_all,
+        p99_all,
+    )
+    return out, whole
+
+
+def _little_table(
+    key_table: pl.DataFrame | None,
+    keys: list[str],
+    start_us: np.ndarray,
+    end_us: np.ndarray,
+    seconds: np.ndarray,
+    arrivals: np.ndarray,
+    e2e_sum: np.ndarray,
+    area: np.ndarray,
+    peak: np.ndarray,
+    p99: np.ndarray,
+) -> pl.DataFrame:
+    """Rows of :func:`sweep` from per-cell sums: arrivals, sum of their e2e, in-flight area (request-s)."""
     out = pl.DataFrame(
         {
-            "window_start": pl.Series(grid[:-1][wi]).cast(TS),
-            "window_end": pl.Series(grid[1:][wi]).cast(TS),
-            "seconds": seconds[wi],
+            "window_start": pl.Series(start_us).cast(TS),
+            "window_end": pl.Series(end_us).cast(TS),
+            "seconds": seconds,
             "arrivals": arrivals.astype(np.int64),
             "_e2e_sum": e2e_sum,
-            "empirical_mean": area / seconds[wi],
+            "empirical_mean": area / seconds,
             "empirical_max": peak,
             "empirical_p99": p99,
         }
@@ -297,11 +343,9 @@ def _window_table(df: pl.DataFrame, keys: list[str], every: str | None, start: A
         ratio=pl.when(pl.col("littles_law_L") > 0).then(pl.col("empirical_mean") / pl.col("littles_law_L")),
     )
     out = out.with_columns(verdict=_verdict_expr())
-    if keys:
-        table = table.with_columns(pl.col(pl.Categorical).cast(pl.String))
-        out = pl.concat([table[gi], out], how="horizontal")
-    cols = [*keys, *_empty({}).columns]
-    return out.select(cols)
+    if key_table is not None:
+        out = pl.concat([key_table, out], how="horizontal")
+    return out.select([*keys, *_empty({}).columns])
 
 
 def sweep(
@@ -343,7 +387,10 @@ def summary(lf: pl.LazyFrame | pl.DataFrame, start: Any = None, end: Any = None)
     window littles_law_L = sum(e2e) / T = empirical_mean. Requests without an
     e2e_latency_s are left out.
     """
-    out = sweep(lf, by=(), every=None, start=start, end=end)
+    return _summary_row(sweep(lf, by=(), every=None, start=start, end=end))
+
+
+def _summary_row(out: pl.DataFrame) -> dict:
     if not out.height:
         return {c: None for c in out.columns} | {
             "arrivals": 0,
@@ -352,13 +399,7 @@ def summary(lf: pl.LazyFrame | pl.DataFrame, start: Any = None, end: Any = None)
     return out.row(0, named=True)
 
 
-def in_flight_series(
-    lf: pl.LazyFrame | pl.DataFrame, every: str = "1m", by: str | Sequence[str] = ()
-) -> pl.DataFrame:
-    """Time series for charts: window_start, by..., mean_in_flight, max_in_flight,
-    arrival_rate_per_s, mean_latency_s, littles_law_L (formulas as :func:`sweep`)."""
-    keys = _keys(by)
-    out = sweep(lf, by=keys, every=every)
+def _series(out: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     return out.select(
         "window_start",
         *keys,
@@ -368,6 +409,31 @@ def in_flight_series(
         mean_latency_s="mean_latency_s",
         littles_law_L="littles_law_L",
     ).sort(["window_start", *keys], nulls_last=False)
+
+
+def in_flight_series(
+    lf: pl.LazyFrame | pl.DataFrame, every: str = "1m", by: str | Sequence[str] = ()
+) -> pl.DataFrame:
+    """Time series for charts: window_start, by..., mean_in_flight, max_in_flight,
+    arrival_rate_per_s, mean_latency_s, littles_law_L (formulas as :func:`sweep`)."""
+    keys = _keys(by)
+    return _series(sweep(lf, by=keys, every=every), keys)
+
+
+def summary_and_series(lf: pl.LazyFrame | pl.DataFrame, every: str = "1m") -> tuple[dict, pl.DataFrame]:
+    """:func:`summary` and :func:`in_flight_series` (whole fleet) from one load and one sweep.
+
+    The whole-span row adds the windows' arrivals, e2e sums and in-flight areas
+    (the same clipped pieces) and takes the max and p99 from the same sweep
+    segments, so it equals :func:`summary` up to float summation order.
+    """
+    check_every(every)
+    df = _load(lf, [])
+    if not df.height:
+        empty = _empty({})
+        return _summary_row(empty), _series(empty, [])
+    per_window, whole = _window_table(df, [], every, None, None, totals=True)
+    return _summary_row(whole), _series(per_window, [])
 
 
 def engine_vs_littles(
