@@ -310,3 +310,19 @@ def test_two_keys_with_nulls_sort_nulls_first_and_match_numpy():
             assert row[name] == np.quantile(x, q, method="linear") or row[name] == pytest.approx(
                 np.quantile(x, q, method="linear"), rel=1e-15
             )
+
+
+def test_without_confidence_same_percentiles_and_no_intervals():
+    rng = np.random.default_rng(5)
+    n = 3000
+    ttft = rng.lognormal(-1, 0.8, n)
+    ttft[rng.choice(n, 300, replace=False)] = np.nan  # per-group finite counts differ
+    arrivals = [T0 + dt.timedelta(seconds=float(s)) for s in np.sort(rng.uniform(0, 3600, n))]
+    df = requests_frame(ttft_s=pa.array(ttft, from_pandas=True), arrival_time=arrivals)
+    with_ci = latency.percentiles(df, metrics=["ttft_s"], every="5m")
+    bare = latency.percentiles(df, metrics=["ttft_s"], every="5m", confidence=None)
+    same = ["window_start", "metric", "count", "mean", *NAMES]
+    assert bare.select(same).equals(with_ci.select(same)) and bare.height == 12
+    assert with_ci["p50_ci_low"].null_count() == 0
+    for name in NAMES:
+        assert bare[f"{name}_ci_low"].null_count() == bare[f"{name}_ci_high"].null_count() == bare.height

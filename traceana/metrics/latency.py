@@ -78,7 +78,7 @@ def _empty(key_schema: dict[str, pl.DataType]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def _order_stats(seg: np.ndarray, confidence: float) -> tuple[list[float], list[float | None]]:
+def _order_stats(seg: np.ndarray, confidence: float | None) -> tuple[list[float], list[float | None]]:
     """Linear percentiles and CI order statistics of one group's values (``seg`` is reordered in place).
 
     One ``np.partition`` with every needed rank as kth: the floor/ceil ranks of
@@ -93,7 +93,7 @@ def _order_stats(seg: np.ndarray, confidence: float) -> tuple[list[float], list[
         lows.append(i)
         fracs.append(h - i)
         kth.update((i, min(i + 1, n - 1)))
-        ranks = ci_ranks(n, q, confidence)
+        ranks = ci_ranks(n, q, confidence) if confidence is not None else None
         cis.append(ranks)
         if ranks:
             kth.update((ranks[0] - 1, ranks[1] - 1))
@@ -108,7 +108,7 @@ def _order_stats(seg: np.ndarray, confidence: float) -> tuple[list[float], list[
     return pcts, bounds
 
 
-def _summarize(lf: pl.LazyFrame, keys: list[str], columns: Sequence[str], confidence: float) -> pl.DataFrame:
+def _summarize(lf: pl.LazyFrame, keys: list[str], columns: Sequence[str], confidence: float | None) -> pl.DataFrame:
     """Long table (keys..., metric, stats) for each value column, from one collect.
 
     The rows are grouped once (hash group-by -> row order per group); per metric the
@@ -116,7 +116,7 @@ def _summarize(lf: pl.LazyFrame, keys: list[str], columns: Sequence[str], confid
     percentiles and CI order statistics come from one multi-kth ``np.partition``
     (O(n) selection, no sort); mean = pairwise sum / n.
     """
-    if not 0 < float(confidence) < 1:
+    if confidence is not None and not 0 < float(confidence) < 1:
         raise TraceanaError(f"confidence must lie in (0, 1), got {confidence}")
     schema = lf.collect_schema()
     # string keys load as categoricals (sorted lexically, like strings): no string per row is
@@ -135,9 +135,9 @@ def _summarize(lf: pl.LazyFrame, keys: list[str], columns: Sequence[str], confid
         if finite.all():
             per = sizes
         else:
-            per = np.array(
-                [np.count_nonzero(finite[a:b]) for a, b in zip(starts[:-1], starts[1:], strict=True)]
-            )
+            seen = np.concatenate(([0], np.cumsum(finite, dtype=np.int64)))
+            per = seen[starts[1:]] - seen[starts[:-1]]
+            del seen
             values = values[finite]
         del finite
         cut = np.concatenate(([0], np.cumsum(per)))
@@ -179,7 +179,7 @@ def percentiles(
     by: str | Sequence[str] = (),
     every: str | None = None,
     ok_only: bool = True,
-    confidence: float = 0.95,
+    confidence: float | None = 0.95,
 ) -> pl.DataFrame:
     """Exact latency percentiles per group (and window), one row per metric.
 
@@ -189,7 +189,9 @@ def percentiles(
         mean = sum(x) / n; count = n = non-null finite values of that metric.
         pXX_ci_low / pXX_ci_high = order statistics x_(l), x_(u) with
               P(l <= B < u) >= confidence, B ~ Binomial(n, q), equal-tailed
-              (distribution-free); null when n is too small for such ranks.
+              (distribution-free); null when n is too small for such ranks, and
+              for every row with ``confidence=None`` (a chart's many small
+              windows: no CI work at all).
         pXX_reliable = n * (1 - q) >= 10: p50 needs n >= 20, p90 100, p95 200,
               p99 1000, p99.9 10000.
     Units: seconds (as the metric columns).
