@@ -28,22 +28,17 @@ def _rows(obj: Any) -> list[dict]:
     return clean(list(obj))
 
 
-def concurrency(lf: pl.LazyFrame, sec) -> dict | None:
+def concurrency(lf: pl.LazyFrame, every: str, sec) -> tuple[dict | None, list[dict]]:
+    """The whole-window Little's law check and, per window, the time-average in flight
+    (sweep) against Little's L = lambda x W of that window: one load, one sweep."""
     from traceana.metrics import concurrency as conc
 
-    out = sec.run("concurrency", conc.summary, lf)
-    return clean(dict(out)) if out is not None else None
-
-
-def concurrency_series(lf: pl.LazyFrame, every: str, sec) -> list[dict]:
-    """Per window: time-average in flight (sweep) and Little's L = lambda x W of that window."""
-    from traceana.metrics import concurrency as conc
-
-    df = sec.run("concurrency over time", conc.in_flight_series, lf, every=every)
-    if df is None:
-        return []
-    return records(df.select("window_start", in_flight_mean="mean_in_flight", littles_law_L="littles_law_L",
-                             max_in_flight="max_in_flight", arrival_rate_per_s="arrival_rate_per_s"))
+    out = sec.run("concurrency", conc.summary_and_series, lf, every=every)
+    if out is None:
+        return None, []
+    whole, df = out
+    return clean(dict(whole)), records(df.select("window_start", in_flight_mean="mean_in_flight", littles_law_L="littles_law_L",
+                                                 max_in_flight="max_in_flight", arrival_rate_per_s="arrival_rate_per_s"))
 
 
 def queue_vs_utilization(lf: pl.LazyFrame, every: str, sec) -> list[dict]:
@@ -57,7 +52,8 @@ def percentiles_over_time(lf: pl.LazyFrame, every: str, sec) -> list[dict]:
 
     cols = set(lf.collect_schema().names())
     metrics = [m for m in PCT_SERIES_METRICS if m in cols]
-    df = sec.run("percentiles over time", latency.percentiles, lf, metrics=metrics, every=every, ok_only=True)
+    df = sec.run("percentiles over time", latency.percentiles, lf, metrics=metrics, every=every, ok_only=True,
+                 confidence=None)  # the chart draws p50, p90, p99 only
     if df is None:
         return []
     return records(df.select("window_start", "metric", "count", "p50", "p90", "p99").sort("metric", "window_start"))
