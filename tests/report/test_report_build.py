@@ -166,3 +166,34 @@ def test_engine_series_coarsen_for_many_instances():
     assert choose_every(2 * 86400) == "5m"  # 576 windows x 20 instances would pass the cap
     assert 0 < len(out) <= MAX_ENGINE_ROWS
     assert {r["instance"] for r in out} == {f"i{j}" for j in range(20)}
+
+
+def test_one_or_two_workers_give_the_same_report():
+    from traceana.report.build import report_workers
+
+    req, eng = synthetic_requests(), synthetic_engine()
+    kw = dict(config=Config(gpu_prices={"H100": 4.0}), slos=[TTFT_SLO, AVAIL_SLO], by=("model",))
+    one = build_report(req, eng, workers=1, **kw)
+    two = build_report(req, eng, workers=2, **kw)
+    for r in (one, two):
+        r.pop("generated_at")
+    assert one.keys() == two.keys() and one["warnings"] == two["warnings"]
+
+    def same(a, b, path="") -> None:
+        if isinstance(a, dict):
+            assert a.keys() == b.keys(), path
+            for k in a:
+                same(a[k], b[k], f"{path}.{k}")
+        elif isinstance(a, list):
+            assert len(a) == len(b), path
+            for i, (x, y) in enumerate(zip(a, b, strict=True)):
+                same(x, y, f"{path}[{i}]")
+        elif isinstance(a, float):
+            assert b == pytest.approx(a, rel=1e-12, abs=1e-15), path
+        else:
+            assert a == b, path
+
+    same(one, two)
+    assert report_workers(10_000_000) in (1, 2) and report_workers(100_000_000) == 1 and report_workers(5, 3) == 3
+    with pytest.raises(Exception, match="workers"):
+        report_workers(5, 0)
