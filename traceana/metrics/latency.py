@@ -123,21 +123,27 @@ def _summarize(lf: pl.LazyFrame, keys: list[str], columns: Sequence[str], confid
     # materialized (100M rows: ~2 GB less); the key table is cast back below
     key_cols = [pl.col(k).cast(pl.Categorical) if schema[k] == pl.String else pl.col(k) for k in keys]
     df = lf.select(*key_cols, *(pl.col(c).cast(pl.Float64) for c in columns)).collect()
-    order, sizes, table = group_rows(df, keys)
-    table = table.with_columns(pl.col(pl.Categorical).cast(pl.String))
-    starts = np.concatenate(([0], np.cumsum(sizes)))
+    if keys:
+        order, sizes, table = group_rows(df, keys)
+        table = table.with_columns(pl.col(pl.Categorical).cast(pl.String))
+    else:  # one group: no index array, no gather (100M rows: 0.8 GB and ~2 s per metric less)
+        order, sizes, table = None, np.array([df.height], dtype=np.int64), pl.DataFrame()
+    ends = np.cumsum(sizes)
     n_q = len(PERCENTILES)
     rows: list[tuple[int, int]] = []  # (group, metric)
     counts, means, pcts, bounds = [], [], [], []
     for m, col in enumerate(columns):
-        values = df[col].to_numpy()[order]  # a fresh grouped copy: nulls are NaN
+        # a fresh writable copy in group order (nulls are NaN); the column leaves the frame
+        series = df.drop_in_place(col)
+        values = series.to_numpy(writable=True) if order is None else series.to_numpy()[order]
+        del series
         finite = np.isfinite(values)
         if finite.all():
             per = sizes
-        else:
-            seen = np.concatenate(([0], np.cumsum(finite, dtype=np.int64)))
-            per = seen[starts[1:]] - seen[starts[:-1]]
-            del seen
+        else:  # few non-finite values as a rule: count them per group by position
+            bad = np.flatnonzero(~finite)
+            per = sizes - np.bincount(np.searchsorted(ends, bad, side="right"), minlength=len(sizes))
+            del bad
             values = values[finite]
         del finite
         cut = np.concatenate(([0], np.cumsum(per)))
@@ -288,23 +294,33 @@ def latency_budget(
         ):
             schema[c] = pl.Float64()
         return pl.DataFrame(schema=schema)
-    # rows by group (key order), each group by e2e: a stable numpy sort per group
-    order, counts, table = group_rows(df, keys)
+    # rows by group (key order); per group the band of e2e ranks by selection (_rank_band).
+    # Only e2e is copied out whole; the other components are gathered at the band rows
+    # (~1% of them): 100M requests, one 0.8 GB array instead of four, no index array.
+    if keys:
+        order, counts, table = group_rows(df, keys)
+    else:
+        order, counts, table = None, np.array([df.height], dtype=np.int64), pl.DataFrame()
     offsets = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    cols = {c: df[c].to_numpy() for c in ("e2e", "queue", "prefill", "decode")}
+    e2e_all = df.drop_in_place("e2e").to_numpy()
+    parts_of = {c: df.drop_in_place(c) for c in ("queue", "prefill", "decode")}
+    del df
     bands = {}
     for label, q in (("p50", 0.5), ("p99", 0.99)):
         lo = np.floor((q - BUDGET_BAND) * (counts - 1) + 0.5).astype(np.int64).clip(0, counts - 1)
         hi = np.floor((q + BUDGET_BAND) * (counts - 1) + 0.5).astype(np.int64).clip(0, counts - 1)
         bands[label] = lo, hi
-    sums = {label: {c: np.zeros(len(counts)) for c in cols} for label in bands}
+    names = ("e2e", "queue", "prefill", "decode")
+    sums = {label: {c: np.zeros(len(counts)) for c in names} for label in bands}
     for g, (at, n) in enumerate(zip(offsets, counts, strict=True)):
-        rows = order[at : at + n]
-        e2e = cols["e2e"][rows]
+        rows = None if order is None else order[at : at + n]
+        e2e = e2e_all if rows is None else e2e_all[rows]
         for label, (lo, hi) in bands.items():
-            band = rows[_rank_band(e2e, int(lo[g]), int(hi[g]))]
-            for c, v in cols.items():
-                sums[label][c][g] = v[band].sum()
+            pos = _rank_band(e2e, int(lo[g]), int(hi[g]))
+            band = pos if rows is None else rows[pos]
+            sums[label]["e2e"][g] = e2e[pos].sum()
+            for c, series in parts_of.items():
+                sums[label][c][g] = series.gather(band).to_numpy().sum()
     parts = []
     for label, (lo, hi) in bands.items():
         band = hi - lo + 1
