@@ -32,18 +32,60 @@ class Limits:
     max_json_depth: int = 64
 
 
-@dataclass
 class Source:
-    """One input file, already decompressed (within the limits)."""
+    """One input file: its bytes, already decompressed (within the limits).
 
-    path: Path
-    data: bytes
-    limits: Limits = field(default_factory=Limits)
+    A plain file on disk is not read into memory up front: ``data`` reads it on
+    first use, and readers that can open the path themselves (DuckDB) check
+    :attr:`on_disk` and never touch ``data``. ``scan`` is the future of the
+    pass over the file that hashes it (:func:`traceana.ingest.reader.scan_file`),
+    when the pipeline started one.
+    """
+
+    def __init__(self, path: Path, data: bytes | None = None, limits: Limits | None = None, *, size: int | None = None,
+                 head: bytes = b"", scan=None):
+        self.path = path
+        self.limits = limits if limits is not None else Limits()
+        self._data = data
+        self._head = head if data is None else b""
+        self.size = len(data) if data is not None else int(size or 0)  # bytes of the content
+        self.scan = scan
 
     @property
     def name(self) -> str:
         """What goes into ``source_file``."""
         return str(self.path)
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            from traceana.errors import TraceParseError
+
+            try:
+                with open(self.path, "rb") as f:
+                    self._data = f.read()
+            except OSError as exc:
+                raise TraceParseError(str(self.path), f"cannot read: {exc.strerror or exc}") from None
+            self.size = len(self._data)
+        return self._data
+
+    def head(self, n: int) -> bytes:
+        """The first ``n`` bytes of the content (without reading a plain file whole)."""
+        if self._data is None and n <= len(self._head):
+            return self._head[:n]
+        return self.data[:n]
+
+    @property
+    def on_disk(self) -> bool:
+        """True when the content is the file's bytes as stored: a reader may open ``path`` itself."""
+        if self._data is None:
+            return True
+        try:
+            return self.path.is_file() and self.path.stat().st_size == len(self._data) and not self._data.startswith(
+                (b"\x1f\x8b", b"\x28\xb5\x2f\xfd")
+            )
+        except OSError:
+            return False
 
 
 @dataclass

@@ -24,7 +24,7 @@ from traceana.errors import InputLimitError, TraceanaError, TraceParseError
 from traceana.ingest import registry
 from traceana.ingest.base import Adapter, AdapterResult, Limits, Source
 from traceana.ingest.coerce import FAIL_PREFIX, coerce
-from traceana.ingest.reader import expand_paths, file_identity, read_source
+from traceana.ingest.reader import expand_paths, file_identity, read_head, read_source, scan_file
 from traceana.ingest.validate import split
 from traceana.schema import QUARANTINE, conform
 
@@ -269,7 +269,7 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime)
         qdf = pl.concat(bad_frames, how="vertical_relaxed").with_columns(pl.lit(now).alias("ingested_at"))
         quarantine = conform(qdf.to_arrow(), "quarantine")
     else:
-        quarantine = QUARANTINE.empty_table()
+        quarantine = pa.Table.from_batches([], schema=QUARANTINE)  # Schema.empty_table() imports pandas (0.2 s)
     if "requests" in tables:
         report.notes += unit_notes(tables["requests"])
     report.records_read = result.records_read if result.records_read is not None else rows_in + len(result.quarantine)
@@ -357,19 +357,21 @@ def ingest_paths(
                 if stat is not None and store.seen_file(str(path), stat.st_size, stat.st_mtime_ns):
                     identity = file_identity(path)  # probably a re-ingest: confirm before parsing
                 elif stat is not None:
-                    identity = None  # a new file: hash it on the other core while this one parses
-                    hashing = _POOL.submit(file_identity, path)
+                    # A new file: hash it on the other core while this one parses. The same pass counts
+                    # what the JSON Lines fast path needs (newlines, 'true'/'false'), so the file is read once.
+                    identity = None
+                    hashing = _POOL.submit(scan_file, path)
                 else:
                     identity = None
                 if identity and store.has_source(identity):
                     report.status = "skipped"
                     report.notes.append("already ingested (same bytes): nothing added")
                     continue
-                src = read_source(path, limits)
-                adapter = forced or registry.detect(src.data[: 64 << 10], path)
+                src = read_source(path, limits, scan=hashing)
+                adapter = forced or registry.detect(read_head(src), path)
                 tables, quarantine, rep = process(src, adapter, now=now, column_map=column_map)
                 if hashing is not None:
-                    identity = hashing.result()
+                    identity = hashing.result().identity
                     if store.has_source(identity):  # same bytes under another name or mtime
                         report.identity = identity
                         report.status = "skipped"

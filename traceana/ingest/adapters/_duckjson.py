@@ -13,16 +13,32 @@ path by cheap byte checks:
   (DuckDB rounds 1.5 to 2 when asked for BIGINT);
 - timestamps are read as text and parsed by traceana (epoch numbers included).
 
-Only plain files on disk qualify (DuckDB reads the path itself); compressed
-inputs were decompressed into memory under the size limits and stay on the
-string path.
+Only plain files on disk qualify (DuckDB reads the path itself; the file is
+never copied into Python); compressed inputs were decompressed into memory
+under the size limits and stay on the string path. What the string path
+learns from the bytes comes from one pass in a worker thread, beside the
+parse (:func:`traceana.ingest.reader.scan_file`, which also hashes the file):
+
+- the number of lines: DuckDB skips blank lines and refuses a line holding
+  more or less than one object, so when it returns as many rows as the file
+  has lines, row i is line i + 1, exactly;
+- whether 'true' or 'false' occur anywhere (see above);
+- lines over ``--max-line-bytes``: DuckDB refuses longer objects
+  (``maximum_object_size``), and a few finds rule out long white space.
+
+Lone surrogate escapes and invalid UTF-8 make DuckDB refuse the file (the
+string path then quarantines the lines).
 """
 
 from __future__ import annotations
 
+import mmap
+
+import numpy as np
 import polars as pl
 
 from traceana.ingest.base import Source
+from traceana.ingest.reader import FileScan, scan_file
 from traceana.schema import arrow_schema
 
 
@@ -36,15 +52,48 @@ def _duck_type(t) -> str:
     return "VARCHAR"  # strings, and timestamps (parsed by coerce)
 
 
-def read_typed(src: Source, table: str, rows_expected: int) -> pl.DataFrame | None:
-    """The file as a polars frame with numeric columns typed, or None to use the string path."""
+def _line_scan(src: Source) -> FileScan | None:
+    """The worker's pass over the file (newlines, 'true'/'false'), or one made now."""
+    scan = None
+    if src.scan is not None:
+        try:
+            scan = src.scan.result()
+        except OSError:
+            return None
+    if scan is None or scan.newlines is None:
+        try:
+            scan = scan_file(src.path, digest=False)
+        except OSError:
+            return None
+    return scan
+
+
+def may_have_long_line(data, limit: int) -> bool:
+    """False only when no line can be longer than ``limit``: a few C-speed finds, no pass per byte.
+
+    A line of >= limit bytes contains a whole window [k*step, (k+1)*step) with
+    step = limit // 2, so a newline in every window rules it out.
+    """
+    if len(data) <= limit:
+        return False
+    step = max(1, limit // 2)
+    return any(data.find(b"\n", p, p + step) == -1 for p in range(0, len(data) - step + 1, step))
+
+
+def _file_may_have_long_line(src: Source) -> bool:
+    limit = src.limits.max_line_bytes
+    if src.size <= limit:
+        return False
     try:
-        on_disk = src.path.is_file() and src.path.stat().st_size == len(src.data)
-    except OSError:
-        return None
-    # A plain substring search (memmem) is ~20x faster than a word-boundary regex; a 'true' inside
-    # some text value only costs this file the fast path.
-    if not on_disk or src.data.startswith((b"\x1f\x8b", b"\x28\xb5\x2f\xfd")) or b"true" in src.data or b"false" in src.data:
+        with open(src.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            return may_have_long_line(m, limit)
+    except (OSError, ValueError):
+        return True
+
+
+def read_typed(src: Source, table: str) -> pl.DataFrame | None:
+    """The file as a polars frame with numeric columns typed and ``source_line``, or None to use the string path."""
+    if not src.on_disk:
         return None
     import duckdb
 
@@ -57,9 +106,16 @@ def read_typed(src: Source, table: str, rows_expected: int) -> pl.DataFrame | No
             columns=columns,
             maximum_object_size=int(min(src.limits.max_line_bytes, 2**31 - 1)),
         )
-        df = pl.from_arrow(rel.to_arrow_table())
+        tbl = rel.to_arrow_table()
     except (duckdb.Error, OSError, ValueError, RuntimeError):
         return None
-    if not isinstance(df, pl.DataFrame) or df.height != rows_expected:
+    scan = _line_scan(src)  # by now usually done: it ran beside DuckDB
+    if scan is None or scan.newlines is None or scan.bool_literal or scan.size != src.size:
         return None
-    return df
+    lines = scan.newlines + (0 if scan.ends_with_newline else 1)
+    if tbl.num_rows != lines or _file_may_have_long_line(src):
+        return None
+    df = pl.from_arrow(tbl)
+    if not isinstance(df, pl.DataFrame) or df.height != lines:
+        return None
+    return df.with_columns(pl.Series("source_line", np.arange(1, lines + 1, dtype=np.int64)))

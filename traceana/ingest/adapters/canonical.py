@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from traceana.ingest.adapters._duckjson import read_typed
+from traceana.ingest.adapters._duckjson import may_have_long_line, read_typed
 from traceana.ingest.base import (
     Adapter,
     AdapterResult,
@@ -167,18 +167,6 @@ def _simple_line_numbers(data: bytes) -> np.ndarray | None:
     return np.arange(1, n + 1, dtype=np.int64)
 
 
-def _may_have_long_line(data: bytes, limit: int) -> bool:
-    """False only when no line can be longer than ``limit``: a few C-speed finds, no pass per byte.
-
-    A line of >= limit bytes contains a whole window [k*step, (k+1)*step) with
-    step = limit // 2, so a newline in every window rules it out.
-    """
-    if len(data) <= limit:
-        return False
-    step = max(1, limit // 2)
-    return any(data.find(b"\n", p, p + step) == -1 for p in range(0, len(data) - step + 1, step))
-
-
 def _longest_line(data: bytes) -> int:
     nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
     bounds = np.concatenate(([-1], nl, [len(data)]))
@@ -190,17 +178,17 @@ _DUCKDB_FROM_BYTES = 4 << 20
 
 
 def _read_jsonl(src: Source, table: str) -> AdapterResult:
+    if src.size >= _DUCKDB_FROM_BYTES:
+        df = read_typed(src, table)  # None: DuckDB refused the file, or rows do not map to lines one to one
+        if df is not None:
+            return _without_deep(df, table, src.limits)
     data = src.data
     if _SURROGATE_ESCAPE.search(data):
         # polars turns a lone "\ud800" into "\x00"; the slow path quarantines such lines.
         return _read_jsonl_slow(src, table)
     lines = _simple_line_numbers(data)
-    if lines is not None and _may_have_long_line(data, src.limits.max_line_bytes):
+    if lines is not None and may_have_long_line(data, src.limits.max_line_bytes):
         lines = None if _longest_line(data) > src.limits.max_line_bytes else lines
-    if lines is not None and len(data) >= _DUCKDB_FROM_BYTES:
-        df = read_typed(src, table, len(lines))
-        if df is not None:
-            return _without_deep(df.with_columns(pl.Series("source_line", lines, dtype=pl.Int64)), table, src.limits)
     if lines is None:
         if _over_limits(data, src.limits):
             return _read_jsonl_slow(src, table)  # quarantines over-long lines exactly
@@ -381,8 +369,8 @@ def _has_surrogate(text: str) -> bool:
 
 
 def read(src: Source) -> AdapterResult:
-    data = src.data
-    if data.startswith(b"PAR1"):
+    if src.head(4) == b"PAR1":
+        data = src.data
         try:
             t = pq.read_table(io.BytesIO(data))
         except (pa.ArrowException, OSError) as exc:
@@ -402,7 +390,7 @@ def read(src: Source) -> AdapterResult:
         t = t.select(keep).append_column("source_line", pa.array(np.arange(1, t.num_rows + 1), pa.int64()))
         return AdapterResult(**{table: t})
     # Strip only the head: bytes.lstrip() on the whole file copies all of it.
-    stripped = data[: 1 << 20].lstrip()
+    stripped = src.head(1 << 20).lstrip()
     if stripped.startswith(b"{"):
         table = _table_for(_first_json_keys(stripped[: 1 << 20])) or "requests"
         return _read_jsonl(src, table)

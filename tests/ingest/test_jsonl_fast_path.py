@@ -1,0 +1,198 @@
+"""The large-file JSON Lines path (DuckDB reads the path; one worker pass hashes and counts the bytes).
+
+It must give exactly what the string path gives: same rows, same line numbers,
+same quarantine. Files here are over the 4 MiB threshold of the fast path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from traceana.ingest import read_file
+from traceana.ingest.adapters import _duckjson, canonical
+from traceana.ingest.reader import _CARRY, _CHUNK, _has_bool_literal, scan_file
+
+ROWS = 30_000  # ~5 MB of rows: over canonical._DUCKDB_FROM_BYTES
+T0 = datetime(2025, 3, 3, tzinfo=UTC)
+
+
+def _row(i: int, **over) -> dict:
+    r = {
+        "request_id": f"r{i:07d}",
+        "arrival_time": (T0 + timedelta(microseconds=1_000_017 * i)).isoformat().replace("+00:00", "Z"),
+        "queue_time_s": 0.01,
+        "num_preemptions": 0,
+        "prompt_tokens": 100 + i % 7,
+        "output_tokens": 20,
+        "cached_prompt_tokens": 0,
+        "ttft_s": 0.05,
+        "tpot_s": 0.01,
+        "prefill_time_s": 0.02,
+        "decode_time_s": 0.19,
+        "instance": f"gpu-{i % 4}",
+        "model": "llama-3.1-8b-instruct",
+        "status": "ok",
+        "error_type": None,
+        "finish_reason": "stop",
+        "e2e_latency_s": 0.25,
+        "route": "/v1/chat/completions?truncate=else",  # 'ru' and 'ls' bigrams that are not literals
+    }
+    r.update(over)
+    return r
+
+
+def _write(path, lines: list[str], end: str = "\n"):
+    path.write_bytes(("\n".join(lines) + end).encode())
+    assert path.stat().st_size >= canonical._DUCKDB_FROM_BYTES
+    return path
+
+
+def _lines(n=ROWS, bad=None) -> list[str]:
+    return [json.dumps(_row(i, **(bad or {}).get(i, {}))) for i in range(n)]
+
+
+@pytest.fixture
+def fast_used(monkeypatch):
+    """Records whether the DuckDB path returned the rows (True) or handed the file on (False)."""
+    seen: list[bool] = []
+    real = canonical.read_typed
+
+    def spy(src, table):
+        out = real(src, table)
+        seen.append(out is not None)
+        return out
+
+    monkeypatch.setattr(canonical, "read_typed", spy)
+    return seen
+
+
+def _string_path(monkeypatch, path):
+    """The same file through the string path only (the reference)."""
+    with monkeypatch.context() as m:
+        m.setattr(canonical, "_DUCKDB_FROM_BYTES", 1 << 62)
+        return read_file(path)
+
+
+def _same(a, b):
+    ta, qa, ra = a
+    tb, qb, rb = b
+    assert ta["requests"].drop_columns(["source_file"]).equals(tb["requests"].drop_columns(["source_file"]))
+    cols = ["source_line", "field", "reason"]  # raw: the fast path shows numbers as read (0.0, not 0)
+    assert qa.select(cols).to_pylist() == qb.select(cols).to_pylist()
+    assert ra.records_read == rb.records_read
+
+
+def test_clean_file_takes_the_fast_path_and_matches_the_string_path(tmp_path, monkeypatch, fast_used):
+    path = _write(tmp_path / "r.jsonl", _lines(bad={17: {"ttft_s": -1.0}, 29_999: {"status": "weird"}}))
+    got = read_file(path)
+    assert fast_used == [True]
+    assert got[0]["requests"].num_rows == ROWS - 2
+    assert got[1].column("source_line").to_pylist() == [18, 30_000]
+    _same(got, _string_path(monkeypatch, path))
+
+
+def test_no_trailing_newline(tmp_path, monkeypatch, fast_used):
+    path = _write(tmp_path / "r.jsonl", _lines(bad={ROWS - 1: {"ttft_s": -2.0}}), end="")
+    got = read_file(path)
+    assert fast_used == [True]
+    assert got[1].column("source_line").to_pylist() == [ROWS]
+    _same(got, _string_path(monkeypatch, path))
+
+
+@pytest.mark.parametrize(
+    "name, edit",
+    [
+        ("bool in a number", lambda ls: ls.__setitem__(1234, ls[1234].replace('"num_preemptions": 0', '"num_preemptions": true'))),
+        ("false in a number", lambda ls: ls.__setitem__(99, ls[99].replace('"output_tokens": 20', '"output_tokens": false'))),
+        ("blank line", lambda ls: ls.insert(500, "")),
+        ("white space line", lambda ls: ls.insert(7, " \t\r")),
+        ("lone surrogate", lambda ls: ls.__setitem__(3000, ls[3000].replace('"gpu-', '"\\ud800gpu-'))),
+        ("not JSON", lambda ls: ls.__setitem__(4000, ls[4000][:-5])),
+        ("two objects on a line", lambda ls: ls.__setitem__(10, ls[10] + " " + ls[11])),
+    ],
+)
+def test_what_the_fast_path_cannot_number_goes_to_the_exact_path(tmp_path, monkeypatch, fast_used, name, edit):
+    lines = _lines()
+    edit(lines)
+    path = _write(tmp_path / "r.jsonl", lines)
+    got = read_file(path)
+    assert fast_used == [False], name
+    _same(got, _string_path(monkeypatch, path))
+    assert got[1].num_rows >= 1 or name in ("blank line", "white space line")
+
+
+def test_bool_literal_quarantined_with_its_line(tmp_path, fast_used):
+    lines = _lines()
+    lines[1234] = lines[1234].replace('"num_preemptions": 0', '"num_preemptions": true')
+    tables, q, _ = read_file(_write(tmp_path / "r.jsonl", lines))
+    assert q.column("source_line").to_pylist() == [1235]
+    assert q.column("field").to_pylist() == ["num_preemptions"]
+
+
+def test_long_line_limit_still_applies(tmp_path, fast_used):
+    from traceana.ingest.base import Limits
+
+    lines = _lines()
+    lines[20] = lines[20][:-1] + ', "pad": "' + "x" * 5000 + '"}'
+    path = _write(tmp_path / "r.jsonl", lines)
+    tables, q, _ = read_file(path, limits=Limits(max_line_bytes=4096))
+    assert q.column("source_line").to_pylist() == [21]
+    assert "longer than" in q.column("reason")[0].as_py()
+
+
+def test_scan_file_counts_and_hashes(tmp_path):
+    data = b"".join(json.dumps(_row(i)).encode() + b"\n" for i in range(20_000))
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(data)
+    s = scan_file(path)
+    assert s.identity == hashlib.sha256(data).hexdigest()
+    assert s.size == len(data)
+    assert s.newlines == data.count(b"\n")
+    assert s.ends_with_newline
+    assert s.bool_literal is False
+
+
+@pytest.mark.parametrize("word", [b"true", b"false"])
+@pytest.mark.parametrize("shift", range(-6, 2))
+def test_scan_file_finds_a_literal_across_a_chunk_boundary(tmp_path, word, shift):
+    size = 4 * _CHUNK + 4096
+    buf = bytearray(b"a" * size)
+    at = 4 * _CHUNK + shift  # the reads are 4 * _CHUNK bytes long
+    buf[at : at + len(word)] = word
+    path = tmp_path / "b.bin"
+    path.write_bytes(bytes(buf))
+    assert scan_file(path).bool_literal is True
+    assert _CARRY >= len(word) - 1
+
+
+def test_bool_literal_check_is_exact():
+    rng = np.random.default_rng(5)
+    alphabet = np.frombuffer(b"truefalsx \"", dtype=np.uint8)
+    for _ in range(300):
+        data = alphabet[rng.integers(0, len(alphabet), rng.integers(0, 40))].tobytes()
+        assert _has_bool_literal(np.frombuffer(data, dtype=np.uint8)) == (b"true" in data or b"false" in data), data
+
+
+def test_compressed_file_gets_no_line_scan(tmp_path):
+    import gzip
+
+    path = tmp_path / "c.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"a": true}\n' * 10))
+    s = scan_file(path)
+    assert s.newlines is None and s.bool_literal is None and s.identity
+
+
+def test_read_typed_refuses_in_memory_content(tmp_path):
+    from traceana.ingest.base import Source
+
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"request_id": "a", "arrival_time": "2025-01-01T00:00:00Z"}\n')
+    assert _duckjson.read_typed(Source(path, b'{"request_id": "b"}\n'), "requests") is None
+    df = _duckjson.read_typed(Source(path, path.read_bytes()), "requests")
+    assert isinstance(df, pl.DataFrame) and df["source_line"].to_list() == [1]
