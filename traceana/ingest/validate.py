@@ -157,6 +157,17 @@ def engine_rules(columns: list[str], now: datetime) -> list[tuple[str, pl.Expr, 
     return rules
 
 
+def _all_distinct(ids: pl.Series) -> bool:
+    """True when the non-null values of ``ids`` are pairwise distinct, shown by their 64-bit hashes.
+
+    Equal values hash alike, so distinct hashes prove distinct values; a
+    collision (or a real duplicate) returns False and the caller does the
+    exact check.
+    """
+    present = ids.drop_nulls()
+    return present.hash().n_unique() == present.len()
+
+
 def split(df: pl.DataFrame, table: str, now: datetime | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split ``df`` into (good rows, bad rows with ``field`` and ``reason``).
 
@@ -194,14 +205,19 @@ def split(df: pl.DataFrame, table: str, now: datetime | None = None) -> tuple[pl
     any_bad = pl.any_horizontal(bad_cols)
     if table == "requests":
         # Duplicates within the file: the first occurrence is kept, later ones are quarantined.
-        dup = pl.col("request_id").is_not_null() & pl.col("request_id").is_duplicated() & ~pl.col(
-            "request_id"
-        ).is_first_distinct()
+        if _all_distinct(work["request_id"]):
+            dup = pl.lit(False)  # exact: distinct hashes mean distinct ids (the hash pass is ~5x cheaper)
+        else:
+            dup = pl.col("request_id").is_not_null() & pl.col("request_id").is_duplicated() & ~pl.col(
+                "request_id"
+            ).is_first_distinct()
         work = work.with_columns(dup.alias("__dup"))
         rules = [*rules, ("request_id", pl.col("__dup"), pl.lit("duplicate: request_id seen earlier in the file"))]
         bad_cols.append("__dup")
         any_bad = any_bad | pl.col("__dup")
     work = work.with_columns(any_bad.alias("__any_bad"))
+    if not work["__any_bad"].any():
+        return df, df.clear().with_columns(pl.lit(None, pl.String).alias("field"), pl.lit(None, pl.String).alias("reason"))
     good = work.filter(~pl.col("__any_bad")).select(df.columns)
     badrows = work.filter(pl.col("__any_bad"))
     if badrows.height:
