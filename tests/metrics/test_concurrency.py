@@ -340,3 +340,35 @@ def test_summary_and_series_of_nothing():
     df = requests_frame(arrival_s=[1.0], e2e_latency_s=[None])
     whole, series = cc.summary_and_series(df)
     assert whole["arrivals"] == 0 and series.height == 0
+
+
+@pytest.mark.parametrize("window", [(None, None), (95.0, 1300.0)])
+def test_fleet_table_in_time_slices_equals_one_pass(monkeypatch, window):
+    """Above SWEEP_CHUNK_ROWS the fleet table is computed slice by slice: same rows, same max/p99."""
+    rng = np.random.default_rng(23)
+    n = 6000
+    arrival = np.concatenate((rng.uniform(0, 500, n // 2), rng.uniform(700, 1200, n // 2)))  # a gap
+    e2e = rng.lognormal(0.0, 1.5, n)
+    e2e[:40] = rng.uniform(200, 900, 40)  # requests in flight across several slices
+    e2e[40:60] = 0.0
+    df = requests_frame(arrival_s=arrival.round(6).tolist(), e2e_latency_s=e2e.tolist())
+    start, end = (at(window[0]), at(window[1])) if window[0] is not None else (None, None)
+    one = cc.sweep(df, by=(), every="1m", start=start, end=end)
+    whole_one, series_one = cc.summary_and_series(df, every="1m") if start is None else (None, None)
+    monkeypatch.setattr(cc, "SWEEP_CHUNK_ROWS", 700)
+    calls = []
+    at_once = cc._window_table_at_once
+    monkeypatch.setattr(cc, "_window_table_at_once", lambda *a: calls.append(a[0].height) or at_once(*a))
+    sliced = cc.sweep(df, by=(), every="1m", start=start, end=end)
+    assert len(calls) >= 5 and max(calls) < n  # sliced: each slice holds part of the requests
+    assert sliced.height == one.height > 15
+    exact = ["window_start", "window_end", "arrivals", "empirical_max", "empirical_p99"]
+    assert sliced.select(exact).equals(one.select(exact))
+    for c in ("seconds", "empirical_mean", "littles_law_L", "mean_latency_s"):
+        assert np.allclose(sliced[c].to_numpy(), one[c].to_numpy(), rtol=1e-9, equal_nan=True), c
+    if whole_one is not None:
+        whole, series = cc.summary_and_series(df, every="1m")
+        assert series.select("window_start", "max_in_flight").equals(series_one.select("window_start", "max_in_flight"))
+        for k, v in whole_one.items():
+            assert whole[k] == (pytest.approx(v, rel=1e-9) if isinstance(v, float) else v), k
+        assert whole == {**whole, "empirical_p99": cc.summary(df)["empirical_p99"]}

@@ -299,8 +299,10 @@ def inflight_by_window(
     count of markers, no search). Input in group order with arrivals in time order
     (a trace as read, grouped) makes the stable sort a merge of a few runs.
     Returns two int64 arrays indexed group * W + window (W = len(bounds_ns) - 1);
-    with ``totals`` also the max and q-quantile per group over all its windows
-    together (the same segments, one more bincount: no second sweep).
+    with ``totals`` also, per group, the time (ns) spent at each level over all
+    its windows together (int64 array indexed by level; the same segments, one
+    more bincount, no second sweep): :func:`level_stats` gives its max and
+    quantile, and histograms of disjoint time slices add up.
     """
     n_windows = len(bounds_ns) - 1
     size = n_groups * n_windows
@@ -310,7 +312,7 @@ def inflight_by_window(
     del keep
     if not len(gid):
         zeros = (np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64))
-        return zeros + ((np.zeros(n_groups, dtype=np.int64),) * 2 if totals else ())
+        return zeros + (([np.zeros(0, dtype=np.int64) for _ in range(n_groups)],) if totals else ())
     gid = gid.astype(np.int64, copy=False)
     origin = min(int(a_ns.min()), int(bounds_ns[0]))
     n, n_marks = len(gid), n_groups * len(bounds_ns)
@@ -366,5 +368,27 @@ def inflight_by_window(
     p_q, peak = _levels_by_window(cell, level, duration, size, q)
     if not totals:
         return peak, p_q
-    p_q_all, peak_all = _levels_by_window(cell // n_windows, level, duration, n_groups, q)
-    return peak, p_q, peak_all, p_q_all
+    span = int(level.max()) + 1 if len(level) else 0
+    key = (cell // n_windows).astype(np.int64)
+    key *= span
+    key += level
+    # exact: each group's total is at most its span in ns (< 2**53 for ~104 days)
+    hist = np.bincount(key, weights=duration, minlength=n_groups * span).astype(np.int64)
+    return peak, p_q, list(hist.reshape(n_groups, span))
+
+
+def level_stats(hist: np.ndarray, q: float) -> tuple[int, int]:
+    """(max level, time-weighted q-quantile) of a time-per-level histogram (ns per level).
+
+    The quantile is the smallest level c with (time at level <= c) >= q * (total time),
+    in exact integer arithmetic, as :func:`time_quantile_levels`; (0, 0) when no time.
+    """
+    hist = np.asarray(hist, dtype=np.int64)
+    filled = np.flatnonzero(hist)
+    if not len(filled):
+        return 0, 0
+    frac = Fraction(Decimal(repr(q)))
+    cum = [int(x) for x in np.cumsum(hist)]  # Python ints: no overflow in the products
+    need = cum[-1] * frac.numerator
+    level = next(i for i, c in enumerate(cum) if c * frac.denominator >= need)
+    return int(filled[-1]), level

@@ -33,6 +33,7 @@ from traceana.metrics._stats import (
     check_every,
     group_rows,
     inflight_by_window,
+    level_stats,
     require_columns,
     to_epoch_us,
     window_grid,
@@ -157,29 +158,32 @@ def _empty(keys_schema: dict[str, pl.DataType]) -> pl.DataFrame:
 
 def _inflight_per_group(
     a_ns: np.ndarray, d_ns: np.ndarray, sizes: np.ndarray, bounds_ns: np.ndarray, q: float = 0.99
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """:func:`inflight_by_window` one group at a time (rows in group order, ``sizes`` rows each).
 
     Same results; the sweep's event arrays (several int64 copies of twice the rows)
     then hold one group's requests, not the whole trace's: at 100M requests on 16
-    instances that is ~1 GB instead of ~10 GB. Also returns each group's max and
-    q-quantile over all its windows together.
+    instances that is ~1 GB instead of ~10 GB. Also returns each group's time per
+    in-flight level over all its windows (see :func:`level_stats`).
     """
     n_win = len(bounds_ns) - 1
     peak = np.zeros(len(sizes) * n_win, dtype=np.int64)
     p99 = np.zeros(len(sizes) * n_win, dtype=np.int64)
-    peak_all = np.zeros(len(sizes), dtype=np.int64)
-    p99_all = np.zeros(len(sizes), dtype=np.int64)
+    hists = [np.zeros(0, dtype=np.int64)] * len(sizes)
     at = 0
     for g, n in enumerate(sizes):
         if n:
             rows = slice(at, at + n)
             cells = slice(g * n_win, (g + 1) * n_win)
-            peak[cells], p99[cells], peak_all[g : g + 1], p99_all[g : g + 1] = inflight_by_window(
+            peak[cells], p99[cells], (hists[g],) = inflight_by_window(
                 np.zeros(n, dtype=np.int64), a_ns[rows], d_ns[rows], bounds_ns, 1, q, totals=True
             )
         at += n
-    return peak, p99, peak_all, p99_all
+    return peak, p99, hists
+
+
+# Above this many requests the whole-fleet table is computed a slice of windows at a time
+SWEEP_CHUNK_ROWS = 2_000_000
 
 
 def _window_table(
@@ -189,7 +193,94 @@ def _window_table(
 
     With ``totals`` also the table of each group over the whole span [start, end)
     as one window (what ``every=None`` gives), from the same sweep.
+
+    Without keys and above SWEEP_CHUNK_ROWS requests the windows are cut into
+    consecutive slices of about that many arrivals, each computed from the requests
+    that overlap it (:func:`_chunked_fleet_table`): the temporaries then scale with
+    a slice, not with the trace (100M requests: ~20 GB -> a few GB).
     """
+    if every is not None and not keys and df.height > SWEEP_CHUNK_ROWS:
+        out = _chunked_fleet_table(df, every, start, end, SWEEP_CHUNK_ROWS)
+        if out is not None:
+            return out if totals else out[0]
+    out, whole, _, _ = _window_table_at_once(df, keys, every, start, end)
+    return (out, whole) if totals else out
+
+
+def _chunked_fleet_table(
+    df: pl.DataFrame, every: str, start: Any, end: Any, chunk_rows: int
+) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """:func:`_window_table_at_once` (no keys) slice by slice of windows; None when one slice would do.
+
+    A slice [g_i, g_j) of the global window grid takes every request that arrives
+    before g_j and is still in flight after g_i, computed with start = g_i and
+    end = g_j (the last slice keeps the caller's end, so its last window still
+    ends at the last completion). Arrivals are counted only in the slice they
+    arrive in; in-flight time is clipped to the slice; the sweep of a slice sees
+    every request in flight during it, so per-window max and p99 are exact. The
+    whole-span row adds the slices' sums and merges their time-per-level
+    histograms. Equal to the one-pass table up to float summation order.
+    """
+    arr_us = df["_arr"].to_numpy()
+    e2e = df["_e2e"].to_numpy()
+    start_us = to_epoch_us(start) if start is not None else int(arr_us.min())
+    if end is not None:
+        end_us = to_epoch_us(end)
+    else:
+        end_us = start_us + math.ceil(float(((arr_us - start_us) / US + e2e).max()) * US)
+    if end_us <= start_us:
+        return None  # the one-pass table raises the error
+    grid = window_grid(start_us, end_us, every)
+    n_win = len(grid) - 1
+    k = np.searchsorted(grid, arr_us, side="right") - 1
+    per_window = np.bincount(np.clip(k, 0, n_win - 1), minlength=n_win)
+    del k
+    cuts, acc = [0], 0
+    for w, n in enumerate(per_window[:-1]):
+        acc += int(n)
+        if acc >= chunk_rows:
+            cuts.append(w + 1)
+            acc = 0
+    if len(cuts) == 1:
+        return None
+    cuts.append(n_win)
+    # rows bucketed by the slice they arrive in (a stable radix argsort of small ints), plus
+    # the few still in flight when a later slice starts: O(rows) once, not once per slice
+    edges = grid[cuts]  # slice boundaries, epoch us
+    dep_us = arr_us + e2e * US  # float: only selects the overlapping rows, clipping is exact below
+    small = np.int16 if len(cuts) < 2**15 else np.int32  # radix sort for 16 bits
+    slice_of = np.clip(np.searchsorted(edges, arr_us, side="right") - 1, 0, len(cuts) - 2).astype(small)
+    order = np.argsort(slice_of, kind="stable")
+    bounds = np.searchsorted(slice_of[order], np.arange(len(cuts)))
+    spill = np.flatnonzero(dep_us > edges[slice_of.astype(np.int64) + 1])  # in flight past their slice
+    spill_slice, spill_dep = slice_of[spill], dep_us[spill]
+    del slice_of, dep_us
+    parts, spans, hist = [], [], np.zeros(0, dtype=np.int64)
+    for c, (i, j) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
+        lo, hi = int(grid[i]), int(grid[j])
+        carried = spill[(spill_slice < c) & (spill_dep > lo)]
+        sub = df[np.concatenate((carried, order[bounds[c] : bounds[c + 1]]))]
+        part, _, span, (h,) = _window_table_at_once(sub, [], every, start if i == 0 else lo, end if j == n_win else hi)
+        del sub
+        parts.append(part)
+        spans.append(span)
+        if len(h) > len(hist):
+            hist = np.concatenate((hist, np.zeros(len(h) - len(hist), dtype=np.int64)))
+        hist[: len(h)] += h
+    del arr_us, e2e, order, spill
+    total = {
+        "start_us": spans[0]["start_us"],
+        "end_us": spans[-1]["end_us"],
+        **{k: sum(sp[k] for sp in spans) for k in ("seconds", "arrivals", "e2e_sum", "area")},
+    }
+    return pl.concat(parts), _whole_table(None, [], total, [hist])
+
+
+def _window_table_at_once(
+    df: pl.DataFrame, keys: list[str], every: str | None, start: Any, end: Any
+) -> tuple[pl.DataFrame, pl.DataFrame, dict, list[np.ndarray]]:
+    """:func:`_window_table` in one pass: per-window table, whole-span table, and the
+    whole span's per-group sums and time-per-level histograms (to merge slices)."""
     arr_us = df["_arr"].to_numpy()
     e2e = df["_e2e"].to_numpy()
     start_us = to_epoch_us(start) if start is not None else int(arr_us.min())
@@ -280,7 +371,7 @@ def _window_table(
     if keys:
         a_ns, d_ns = a_ns[order], d_ns[order]
     del order, gid
-    peak, p99, peak_all, p99_all = _inflight_per_group(a_ns, d_ns, sizes, bounds_ns)
+    peak, p99, hists = _inflight_per_group(a_ns, d_ns, sizes, bounds_ns)
     del a_ns, d_ns
 
     seconds = np.diff(bounds)
@@ -291,22 +382,25 @@ def _window_table(
     out = _little_table(
         table[gi] if keys else None, keys, grid[:-1][wi], grid[1:][wi], seconds[wi], arrivals, e2e_sum, area, peak, p99
     )
-    if not totals:
-        return out
     per_group = (n_groups, n_win)
-    whole = _little_table(
-        table if keys else None,
-        keys,
-        np.full(n_groups, grid[0]),
-        np.full(n_groups, grid[-1]),
-        np.full(n_groups, float(bounds[-1] - bounds[0])),
-        arrivals.reshape(per_group).sum(axis=1),
-        e2e_sum.reshape(per_group).sum(axis=1),
-        area.reshape(per_group).sum(axis=1),
-        peak_all,
-        p99_all,
-    )
-    return out, whole
+    spans = {
+        "start_us": np.full(n_groups, grid[0]),
+        "end_us": np.full(n_groups, grid[-1]),
+        "seconds": np.full(n_groups, float(bounds[-1] - bounds[0])),
+        "arrivals": arrivals.reshape(per_group).sum(axis=1),
+        "e2e_sum": e2e_sum.reshape(per_group).sum(axis=1),
+        "area": area.reshape(per_group).sum(axis=1),
+    }
+    return out, _whole_table(table if keys else None, keys, spans, hists), spans, hists
+
+
+def _whole_table(key_table: pl.DataFrame | None, keys: list[str], spans: dict, hists: list[np.ndarray]) -> pl.DataFrame:
+    """One row per group over its whole span, from the summed window cells and level histograms."""
+    levels = [level_stats(h, 0.99) for h in hists]
+    peak = np.array([m for m, _ in levels], dtype=np.int64)
+    p99 = np.array([p for _, p in levels], dtype=np.int64)
+    return _little_table(key_table, keys, spans["start_us"], spans["end_us"], spans["seconds"], spans["arrivals"],
+                         spans["e2e_sum"], spans["area"], peak, p99)
 
 
 def _little_table(
