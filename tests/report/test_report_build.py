@@ -177,23 +177,44 @@ def test_one_or_two_workers_give_the_same_report():
     two = build_report(req, eng, workers=2, **kw)
     for r in (one, two):
         r.pop("generated_at")
-    assert one.keys() == two.keys() and one["warnings"] == two["warnings"]
-
-    def same(a, b, path="") -> None:
-        if isinstance(a, dict):
-            assert a.keys() == b.keys(), path
-            for k in a:
-                same(a[k], b[k], f"{path}.{k}")
-        elif isinstance(a, list):
-            assert len(a) == len(b), path
-            for i, (x, y) in enumerate(zip(a, b, strict=True)):
-                same(x, y, f"{path}[{i}]")
-        elif isinstance(a, float):
-            assert b == pytest.approx(a, rel=1e-12, abs=1e-15), path
-        else:
-            assert a == b, path
-
-    same(one, two)
+    assert one["warnings"] == two["warnings"]
+    _same(one, two)
     assert report_workers(10_000_000) in (1, 2) and report_workers(100_000_000) == 1 and report_workers(5, 3) == 3
     with pytest.raises(Exception, match="workers"):
         report_workers(5, 0)
+
+
+def test_in_memory_load_gives_the_same_report_on_the_sample_traces():
+    """build_report reads the requests into memory (strings as categoricals) when they fit: same report."""
+    import polars as pl
+
+    from traceana.config import load_config
+    from traceana.report.build import named_columns
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[2] / "sample_traces"
+    cfg = load_config(root / "traceana.toml")
+    req, eng = pl.scan_parquet(root / "requests.parquet"), pl.scan_parquet(root / "engine_samples.parquet")
+    # the degradation options match on quantization, an SLO filters on output_tokens: both stay loaded
+    assert {"quantization", "output_tokens", "ttft_s"} <= named_columns(cfg)
+    for by in (("model",), ("model", "route")):
+        lazy = build_report(req, eng, config=cfg, by=by, workers=1, load=False)
+        loaded = build_report(req, eng, config=cfg, by=by, workers=2, load=True)
+        for r in (lazy, loaded):
+            r.pop("generated_at")
+        assert lazy["degradation"] and lazy["checklist"] and lazy["cost"]  # the sections compared are there
+        _same(lazy, loaded)
+
+
+def _same(a, b, path="") -> None:
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            _same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same(x, y, f"{path}[{i}]")
+    elif isinstance(a, float):
+        assert b == pytest.approx(a, rel=1e-12, abs=1e-15), path
+    else:
+        assert a == b, path

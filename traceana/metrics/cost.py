@@ -192,7 +192,7 @@ def effective_cost(requests_lf: pl.LazyFrame | pl.DataFrame, provisioned_df: pl.
              .sort(["instance", "n", "model"], descending=[False, True, False], nulls_last=False)
              .group_by("instance", maintain_order=True).first().select("instance", served_model="model"))
     sums, model = pl.collect_all([sums, model])  # one scan for both
-    served = sums.join(model, on="instance", how="left", nulls_equal=True)
+    served = sums.join(model, on="instance", how="left", nulls_equal=True).with_columns(pl.col("instance", "served_model").cast(pl.String))
     busy = busy_hours(lf, start, end)
     prov = provisioned_df.with_columns(provisioned=pl.lit(True))
     for row in prov.iter_rows(named=True):
