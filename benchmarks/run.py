@@ -82,10 +82,16 @@ def _leaves(x) -> int:
     return 1
 
 
-def run_core(data: Path, reps: int, impls: list[str], tmp: Path, runs: dict, checks: list) -> None:
+def run_core(data: Path, reps: int, impls: list[str], tmp: Path, runs: dict, checks: list, report: bool) -> None:
+    """Each repetition runs every implementation and then the whole report (if ``report``), rotating
+    the order, so a ratio pairs runs from the same minutes of a shared machine."""
+    names = impls + (["report"] if report else [])
     for rep in range(reps):
-        order = impls[rep % len(impls):] + impls[: rep % len(impls)]
+        order = names[rep % len(names):] + names[: rep % len(names)]
         for name in order:
+            if name == "report":
+                run_report_once(data, rep, tmp, runs)
+                continue
             out = tmp / f"core-{name}.json"
             m = spawn([sys.executable, str(HERE / f"impl_{name}.py"), str(data), str(out)], tmp / f"core-{name}.log")
             res = json.loads(out.read_text(encoding="utf-8"))
@@ -125,16 +131,17 @@ def check_report(report_json: Path, reference: dict) -> list[str]:
     return bad
 
 
-def run_report(data: Path, reps: int, tmp: Path, runs: dict, checks: list, reference: dict | None) -> None:
-    for rep in range(reps):
-        out = tmp / "report"
-        shutil.rmtree(out, ignore_errors=True)
-        m = spawn([*traceana_cmd(), "report", "--store", str(data / "store"), "--out", str(out), "--config",
-                   str(data / "traceana.toml"), "--no-fail"], tmp / "report.log")
-        runs.setdefault("report/traceana", []).append(m)
-        print(f"  rep {rep + 1} whole report     wall {m['wall']:7.2f} s  rss {m['rss_mb']:8.0f} MiB", flush=True)
-        if rep == 0 and reference is not None:
-            checks.append(("whole report: report.json per-model latency vs reference", check_report(out / "report.json", reference)))
+def run_report_once(data: Path, rep: int, tmp: Path, runs: dict) -> None:
+    """``traceana report`` of the store (HTML + Markdown + JSON); the first report.json is kept for the check."""
+    out = tmp / "report"
+    shutil.rmtree(out, ignore_errors=True)
+    m = spawn([*traceana_cmd(), "report", "--store", str(data / "store"), "--out", str(out), "--config",
+               str(data / "traceana.toml"), "--no-fail"], tmp / "report.log")
+    runs.setdefault("report/traceana", []).append(m)
+    print(f"  rep {rep + 1} whole report     wall {m['wall']:7.2f} s  rss {m['rss_mb']:8.0f} MiB", flush=True)
+    first = tmp / "report-first.json"
+    if not first.exists():
+        shutil.copyfile(out / "report.json", first)
 
 
 def _ingest_check(store: Path, parquet: Path, rows: int) -> list[str]:
@@ -254,13 +261,15 @@ def run_size(rows: int, reps: int, skip: set[str], jsonl_arg: int | None, smoke:
     checks: list[tuple[str, list[str]]] = []
     try:
         impls = [i for i in CORE if i not in skip]
-        if impls:
-            print(f"core report ({', '.join(impls)}) x {reps}", flush=True)
-            run_core(data, reps, impls, tmp, runs, checks)
+        report = "report" not in skip
+        if impls or report:
+            what = ", ".join(impls + (["whole report: traceana report --store, HTML + Markdown + JSON"] if report else []))
+            print(f"core report and whole report ({what}) x {reps}", flush=True)
+            run_core(data, reps, impls, tmp, runs, checks, report)
         reference = runs.pop("_reference_result", None)
-        if "report" not in skip:
-            print(f"whole report (traceana report --store, HTML + Markdown + JSON) x {reps}", flush=True)
-            run_report(data, reps, tmp, runs, checks, reference)
+        if report and reference is not None:
+            checks.append(("whole report: report.json per-model latency vs reference",
+                           check_report(tmp / "report-first.json", reference)))
         if "ingest" not in skip:
             print(f"ingest of {jsonl_rows:,} JSON Lines rows x {reps}", flush=True)
             run_ingest(data, reps, tmp, runs, checks, jsonl_rows)
