@@ -57,3 +57,9 @@ def test_without_status_every_row_is_ok_and_none_failed():
     assert f["ttft_s"] == (3, pytest.approx(2 / 3))  # "ok" fields count over every row
     assert f["error_type"] == (0, 0.0)  # "failed" fields apply to no row
     assert f["status"] == (3, 0.0)
+
+
+def test_columns_left_out_of_a_copy_are_counted_from_the_full_frame():
+    partial = REQ.select("arrival_time", "status", "ttft_s", "model")  # an in-memory copy of some columns
+    assert field_fill(partial, ENG, requests_more=REQ).equals(field_fill(REQ, ENG))
+    assert not field_fill(partial, ENG).equals(field_fill(REQ, ENG))  # the copy alone misses error_type etc.

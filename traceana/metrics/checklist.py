@@ -65,12 +65,27 @@ ITEMS: dict[int, list[tuple[str, str, bool, str]]] = {
 }
 
 
-def _fills(lf: pl.LazyFrame | None, table: str) -> dict[tuple[str, str], tuple[int, float]]:
-    """(field, applies_to) -> (rows it applies to, filled fraction), in one pass."""
+def _fills(
+    lf: pl.LazyFrame | None, table: str, more: pl.LazyFrame | None = None
+) -> dict[tuple[str, str], tuple[int, float]]:
+    """(field, applies_to) -> (rows it applies to, filled fraction), in one pass.
+
+    ``more``: the same rows with further columns (the store's lazy scan beside an
+    in-memory copy of some columns): fields ``lf`` lacks are counted there, in one
+    more pass that reads only those columns and status.
+    """
     specs = {(f, a) for item in ITEMS.values() for t, f, _, a in item if t == table}
     if lf is None:
         return {k: (0, 0.0) for k in specs}
     cols = set(lf.collect_schema().names())
+    if more is not None:
+        more_cols = more.collect_schema().names()
+        extra = [c for c in more_cols if c not in cols and any(c == f for f, _ in specs)]
+        if extra:
+            out = _fills(lf, table)
+            rest = _fills(more.select([*extra, *(["status"] if "status" in more_cols else [])]), table)
+            out.update({k: v for k, v in rest.items() if k[0] in extra})
+            return out
     # one scan: the row counts per mask once, each field's filled count under its mask
     if "status" in cols:
         is_ok = (pl.col("status") == "ok").fill_null(True)
@@ -96,9 +111,14 @@ def _fills(lf: pl.LazyFrame | None, table: str) -> dict[tuple[str, str], tuple[i
     return out
 
 
-def field_fill(requests: pl.LazyFrame | None, engine_samples: pl.LazyFrame | None = None) -> pl.DataFrame:
-    """One row per checklist field: item, table, field, core, applies_to, rows, fill_fraction."""
-    req = _fills(requests, "requests")
+def field_fill(
+    requests: pl.LazyFrame | None, engine_samples: pl.LazyFrame | None = None, requests_more: pl.LazyFrame | None = None
+) -> pl.DataFrame:
+    """One row per checklist field: item, table, field, core, applies_to, rows, fill_fraction.
+
+    ``requests_more``: the same requests with columns ``requests`` leaves out (read only for those).
+    """
+    req = _fills(requests, "requests", requests_more)
     eng = _fills(engine_samples, "engine_samples")
     rows = []
     for item, specs in ITEMS.items():
@@ -110,7 +130,9 @@ def field_fill(requests: pl.LazyFrame | None, engine_samples: pl.LazyFrame | Non
     return pl.DataFrame(rows)
 
 
-def coverage(requests: pl.LazyFrame | None, engine_samples: pl.LazyFrame | None = None) -> pl.DataFrame:
+def coverage(
+    requests: pl.LazyFrame | None, engine_samples: pl.LazyFrame | None = None, requests_more: pl.LazyFrame | None = None
+) -> pl.DataFrame:
     """One row per checklist item: item, name, fields_present, fields_missing, fill_fraction, verdict.
 
     ``fill_fraction`` is the smallest fill among the core fields that apply to
@@ -118,7 +140,7 @@ def coverage(requests: pl.LazyFrame | None, engine_samples: pl.LazyFrame | None 
     A core field that applies to no rows at all (``error_type`` in a trace
     without failures) does not count against the item.
     """
-    detail = field_fill(requests, engine_samples)
+    detail = field_fill(requests, engine_samples, requests_more)
     out = []
     for item, name in CHECKLIST_ITEMS.items():
         d = detail.filter(pl.col("item") == item)

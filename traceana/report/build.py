@@ -315,7 +315,7 @@ def build_report(
         "cost": lambda s: sections.cost_and_capacity(lf, eng, config, window, every, s),
         "kv": lambda s: sections.kv(eng, config, s),
         "degradation": lambda s: sections.degradation(lf, config, all_slos, s),
-        "checklist": lambda s: sections.checklist(scan, eng, s),
+        "checklist": lambda s: sections.checklist(lf, eng, s, more=None if lf is scan else scan),
         "latency_ecdf": lambda s: latency_ecdf(lf, names),
         "percentiles_over_time": lambda s: sections.percentiles_over_time(lf, every, s),
         "queue_vs_utilization": lambda s: sections.queue_vs_utilization(lf, every, s),

@@ -228,7 +228,8 @@ def degradation(lf: pl.LazyFrame, config: Any, slos: Sequence, sec) -> dict | No
     return clean(res)
 
 
-def checklist(lf: pl.LazyFrame, eng: pl.LazyFrame | None, sec) -> list[dict]:
+def checklist(lf: pl.LazyFrame, eng: pl.LazyFrame | None, sec, more: pl.LazyFrame | None = None) -> list[dict]:
+    """Checklist coverage; ``more``: the same requests with the columns ``lf`` leaves out."""
     from traceana.metrics import checklist as ck
 
-    return _rows(sec.run("checklist", ck.coverage, lf, eng))
+    return _rows(sec.run("checklist", ck.coverage, lf, eng, requests_more=more))
