@@ -153,3 +153,33 @@ def test_write_report_files(tmp_path, real_report):
     assert sorted(p.name for p in paths) == ["report.html", "report.json", "report.md"]
     assert json.loads((tmp_path / "report.json").read_text())["requests"]["total"] == 1500
     assert (tmp_path / "report.html").stat().st_size < 2_000_000
+
+
+def test_vega_bundle_is_cached_on_disk_and_reused(tmp_path, monkeypatch):
+    import vl_convert
+
+    from traceana.report import html as html_mod
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    html_mod.vega_bundle.cache_clear()
+    try:
+        built = html_mod.vega_bundle()
+        cached = tmp_path / "traceana" / f"vega-bundle-{vl_convert.__version__}.js"
+        assert cached.read_text(encoding="utf-8") == built and "vegaEmbed" in built
+        assert [p.name for p in cached.parent.iterdir()] == [cached.name]  # no temporary left
+        # a later process reads the file instead of rebuilding it
+        cached.write_text("/* cached */", encoding="utf-8")
+        html_mod.vega_bundle.cache_clear()
+        assert html_mod.vega_bundle() == "/* cached */"
+        # an empty cache file (e.g. a full disk) is rebuilt, not embedded
+        cached.write_text("", encoding="utf-8")
+        html_mod.vega_bundle.cache_clear()
+        assert html_mod.vega_bundle() == built
+        # an unwritable cache location still yields the bundle
+        blocker = tmp_path / "file"
+        blocker.write_text("x")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+        html_mod.vega_bundle.cache_clear()
+        assert html_mod.vega_bundle() == built
+    finally:
+        html_mod.vega_bundle.cache_clear()

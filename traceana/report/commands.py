@@ -84,11 +84,9 @@ def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, un
     window (use --no-fail to always exit 0), 2 on bad input.
     """
     from traceana.report import build_report, write_report
-    from traceana.report.html import prefetch_vega_bundle
     from traceana.store import open_inputs
 
     _inputs(paths, store_dir)
-    prefetch_vega_bundle()  # built off the GIL while the metrics run
     config, slos = _load(config_path, slo_files)
     group_by = [c.strip() for c in by.split(",") if c.strip()] if by is not None else (config.report.by or ["model"])
     with open_inputs(list(paths), store_dir, fmt=fmt) as st:

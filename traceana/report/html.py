@@ -11,10 +11,12 @@ headless browser test can read it from the DOM.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from traceana.report.tables import Table, report_tables, window_text
@@ -67,37 +69,49 @@ EMBED = """
 """
 
 
-_bundle: Future | None = None
-_bundle_lock = threading.Lock()
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "traceana"
 
 
-def _make_bundle() -> str:
+@functools.lru_cache(maxsize=1)
+def vega_bundle() -> str:
+    """Vega + Vega-Lite + vega-embed as one inline script (vl-convert's bundle, no network).
+
+    vl-convert builds the bundle in ~1.8 s holding the GIL; it depends only on the
+    vl-convert version, so it is kept in ``$XDG_CACHE_HOME/traceana`` (written
+    atomically, skipped when that is not writable) and later reports read it.
+    """
     import vl_convert
 
-    js = vl_convert.javascript_bundle()
+    version = getattr(vl_convert, "__version__", None)
+    cached = _cache_dir() / f"vega-bundle-{version}.js" if version else None
+    if cached is not None:
+        try:
+            js = cached.read_text(encoding="utf-8")
+            if js:
+                return js
+        except (OSError, UnicodeDecodeError):
+            pass
     # The bundle holds no "</script"; guard anyway so it can never end our <script> early.
-    return js.replace("</script", "<\\/script")
+    js = vl_convert.javascript_bundle().replace("</script", "<\\/script")
+    if cached is not None:
+        _write_atomic(cached, js)
+    return js
 
 
-def prefetch_vega_bundle() -> None:
-    """Start building the bundle in a background thread, once per process.
-
-    vl-convert builds it in Rust without holding the GIL (~1.2 s on 2 cores), so a
-    report that calls this before computing its metrics gets it for free.
-    """
-    global _bundle
-    with _bundle_lock:
-        if _bundle is None:
-            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vega-bundle")
-            _bundle = pool.submit(_make_bundle)
-            pool.shutdown(wait=False)
-
-
-def vega_bundle() -> str:
-    """Vega + Vega-Lite + vega-embed as one inline script (vl-convert's bundle, no network)."""
-    prefetch_vega_bundle()
-    assert _bundle is not None
-    return _bundle.result()
+def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and a rename; on any OSError leave nothing behind."""
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".vega-bundle-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def script_json(obj: Any) -> str:
