@@ -116,7 +116,7 @@ def _iso_fast(s: pl.Series) -> pl.Series | None:
     n = len(arr)
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
     data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
-    valid = arr.is_valid().to_numpy(zero_copy_only=False)
+    valid = s.is_not_null().to_numpy()  # (pyarrow's BooleanArray.to_numpy imports pandas: 0.2 s)
     ok = valid & (np.diff(offsets) == width)
     rows = np.flatnonzero(ok)
     starts = offsets[:-1][rows]
@@ -175,7 +175,9 @@ def _iso_fast(s: pl.Series) -> pl.Series | None:
     values[rows] = us
     parsed = np.zeros(n, dtype=bool)
     parsed[rows] = good
-    out = pl.from_arrow(pa.array(values, type=pa.timestamp("us", tz="UTC"), mask=~parsed))
+    out = pl.Series(s.name, values, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
+    if not parsed.all():  # (pa.array(..., mask=) would import pandas: 0.2 s)
+        out = pl.select(pl.when(pl.Series(parsed)).then(out)).to_series()
     return out.alias(s.name)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -108,6 +109,21 @@ class AdapterBugError(TraceParseError):
 PLAUSIBLE_MEDIAN_S = {"ttft_s": 60.0, "tpot_s": 10.0, "e2e_latency_s": 3600.0}
 
 
+def _median(column) -> float | None:
+    """pc.quantile(column, q=0.5)[0]: linear interpolation, nulls skipped; None when all null.
+
+    By selection (np.partition) instead: pc.quantile's scalar conversion imports
+    pandas (0.2 s) and polars' median sorts (0.03 s a column of 1M).
+    """
+    v = pl.from_arrow(column).drop_nulls().to_numpy()
+    if len(v) == 0:
+        return None
+    k = (len(v) - 1) * 0.5
+    lo, hi = int(np.floor(k)), int(np.ceil(k))
+    part = np.partition(v, [lo, hi])
+    return float(part[lo] + (part[hi] - part[lo]) * (k - lo))
+
+
 def unit_notes(requests: pa.Table) -> list[str]:
     """Notes (not quarantines) when a whole column looks like milliseconds given as seconds.
 
@@ -118,8 +134,7 @@ def unit_notes(requests: pa.Table) -> list[str]:
     for col, limit in PLAUSIBLE_MEDIAN_S.items():
         if col not in requests.column_names or requests.num_rows == 0:
             continue
-        column = requests.column(col)
-        median = pc.quantile(column, q=0.5)[0].as_py() if column.null_count < len(column) else None
+        median = _median(requests.column(col))
         if median is not None and median > limit:
             notes.append(
                 f"{col}: median {median:g} s is implausible for seconds (above {limit:g} s); "

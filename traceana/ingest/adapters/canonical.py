@@ -238,9 +238,11 @@ def _without_deep(df: pl.DataFrame, table: str, limits) -> AdapterResult:
     text_cols = [c for c, t in df.schema.items() if t == pl.String and c != "source_line"]
     if not text_cols or df.height == 0:
         return AdapterResult(**{table: df})
-    long = df.select(pl.any_horizontal([pl.col(c).str.len_bytes() > limit for c in text_cols]).fill_null(False)).to_series()
-    if not long.any():
+    longest = df.select(pl.col(c).str.len_bytes().max() for c in text_cols).row(0)  # a quarter of a row mask's cost
+    text_cols = [c for c, n in zip(text_cols, longest, strict=True) if n is not None and n > limit]
+    if not text_cols:
         return AdapterResult(**{table: df})
+    long = df.select(pl.any_horizontal([pl.col(c).str.len_bytes() > limit for c in text_cols]).fill_null(False)).to_series()
     quarantine = []
     deep = [False] * df.height
     for i in long.arg_true().to_list():
