@@ -1,5 +1,5 @@
 """Benchmarks of issue 5: traceana's core report vs a hand-written reference pass vs pandas, the whole
-report, and ingest vs DuckDB. Every measurement is a separate process (peak RSS from wait4);
+report, and ingest vs DuckDB. Every measurement is a separate process (peak RSS from /usr/bin/time, else wait4);
 implementations are interleaved within each repetition so machine noise hits them alike, and the
 ratios are medians of per-repetition ratios. Every run also checks that the numbers agree.
 

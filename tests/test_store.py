@@ -64,6 +64,20 @@ def test_partitioned_by_day_hive_layout(tmp_path):
     assert con.execute("select count(*) from requests").fetchone()[0] == 30_000
 
 
+def test_big_day_is_written_as_several_parts_in_row_order(tmp_path, monkeypatch):
+    monkeypatch.setattr("traceana.store.PART_ROWS", 1000)
+    src = write_rows(tmp_path / "a.jsonl", 30_000)  # from noon, 7 s apart: 6,172 + 12,343 + 11,485 rows a day
+    st = traceana.open_store(tmp_path / "store")
+    ingest_paths(st, [src])
+    parts = json.loads((tmp_path / "store" / MANIFEST).read_text())["parts"]["requests"]
+    per_day = {d: sum(p.split("/")[1] == d for p in parts) for d in {p.split("/")[1] for p in parts}}
+    assert per_day == {"day=2025-03-01": 7, "day=2025-03-02": 13, "day=2025-03-03": 12}  # ceil(rows / 1000)
+    assert all(pq.read_metadata(tmp_path / "store" / p).num_rows <= 1000 for p in parts)
+    got = st.requests().select("request_id", "source_line").collect()
+    assert got["request_id"].to_list() == [f"r{i}" for i in range(30_000)]  # every row, in file order
+    assert got["source_line"].to_list() == list(range(1, 30_001))
+
+
 def test_same_request_id_from_another_file_is_quarantined(tmp_path):
     a = write_rows(tmp_path / "a.jsonl", 10)
     b = write_rows(tmp_path / "b.jsonl", 12)  # r0..r9 collide, r10, r11 new

@@ -90,6 +90,30 @@ def _write_part(dest: Path, tbl: pa.Table, schema: pa.Schema) -> None:
     pq.write_table(tbl, dest, compression="zstd", use_dictionary=dictionary)
 
 
+#: a day with more rows is written as several parts, in parallel; readers see the rows in the same order
+PART_ROWS = 512 * 1024
+
+
+def _slices(tbl: pa.Table) -> list[pa.Table]:
+    n = max(1, -(-tbl.num_rows // PART_ROWS))
+    size = -(-tbl.num_rows // n)
+    return [tbl.slice(i * size, size) for i in range(n)]
+
+
+def _write_parts(jobs: list[tuple[Path, pa.Table, pa.Schema]]) -> None:
+    """Write the parts on up to ``os.cpu_count()`` threads: Parquet encoding and zstd release the GIL."""
+    workers = min(len(jobs), os.cpu_count() or 1, 8)
+    if workers <= 1:
+        for job in jobs:
+            _write_part(*job)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="traceana-write") as pool:
+        for f in [pool.submit(_write_part, *job) for job in jobs]:
+            f.result()  # the first failure propagates; commit() then removes the staging directory
+
+
 def _empty_manifest() -> dict:
     return {
         "format": "traceana-store",
@@ -248,21 +272,20 @@ class Store:
         os.replace(tmp, self.manifest_path)  # the commit point
         _fsync_dir(self.root)
 
-    def _stage_table(self, staging: Path, table: str, data: pa.Table) -> list[tuple[Path, str]]:
-        """Write ``data`` under ``staging``, one part per day; return (staged path, final relpath)."""
-        out: list[tuple[Path, str]] = []
-        part = f"part-{uuid.uuid4().hex}.parquet"
+    def _plan_table(self, staging: Path, table: str, data: pa.Table) -> list[tuple[Path, str, pa.Table]]:
+        """Where ``data`` goes: one part per day (slices of a big day, in row order); (staged path, final relpath, rows)."""
+        out: list[tuple[Path, str, pa.Table]] = []
         if table == "quarantine":
             groups = [("", data)]
         else:
             groups = _by_day(data, _TIME_COL[table])
-        schema = arrow_schema(table)
         for subdir, tbl in groups:
-            rel = Path(table) / subdir / part if subdir else Path(table) / part
-            dest = staging / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            _write_part(dest, tbl, schema)
-            out.append((dest, rel.as_posix()))
+            for piece in _slices(tbl):
+                part = f"part-{uuid.uuid4().hex}.parquet"
+                rel = Path(table) / subdir / part if subdir else Path(table) / part
+                dest = staging / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                out.append((dest, rel.as_posix(), piece))
         return out
 
     def commit(self, commits: list[Commit]) -> None:
@@ -273,10 +296,13 @@ class Store:
         staging = self.root / f".staging-{uuid.uuid4().hex}"
         staged: list[tuple[Path, str, str]] = []
         try:
+            jobs = []
             for c in commits:
                 for table, data in c.tables.items():
                     if data is not None and data.num_rows:
-                        staged += [(p, rel, table) for p, rel in self._stage_table(staging, table, data)]
+                        jobs += [(p, rel, table, piece) for p, rel, piece in self._plan_table(staging, table, data)]
+            _write_parts([(p, piece, arrow_schema(table)) for p, _, table, piece in jobs])
+            staged = [(p, rel, table) for p, rel, table, _ in jobs]
             for path, rel, _ in staged:
                 final = self.root / rel
                 final.parent.mkdir(parents=True, exist_ok=True)
