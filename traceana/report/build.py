@@ -100,7 +100,7 @@ def report_workers(rows: int, workers: int | None = None) -> int:
 
 # The pool starts the costliest sections first (10M requests: ~3 s down to ~0.2 s) so
 # the two threads finish close together.
-HEAVY_FIRST = ("concurrency", "cost", "latency", "percentiles_over_time", "latency_budget", "queue_vs_utilization",
+HEAVY_FIRST = ("concurrency", "latency_by", "cost", "latency", "percentiles_over_time", "latency_budget", "queue_vs_utilization",
                "checklist", "goodput", "slo", "latency_ecdf")
 
 
@@ -192,23 +192,35 @@ class _Sections:
             return default
 
 
-def build_latency(lf: pl.LazyFrame, by: Sequence[str], sec: _Sections, itl_lf: pl.LazyFrame | None = None) -> list[dict]:
-    """Latency rows overall and per group; ITL from ``itl_lf`` (default ``lf``)."""
+def build_latency(
+    lf: pl.LazyFrame,
+    by: Sequence[str],
+    sec: _Sections,
+    itl_lf: pl.LazyFrame | None = None,
+    groupings: Sequence[tuple[str, ...]] | None = None,
+) -> list[dict]:
+    """Latency rows overall and per group (``groupings``: default both); ITL from ``itl_lf`` (default ``lf``)."""
     from traceana.metrics import latency
 
     itl_lf = lf if itl_lf is None else itl_lf
     cols = set(lf.collect_schema().names())
     metrics = [m for m in LATENCY_METRICS if m in cols]
     rows = []
-    for grouping in ((), tuple(by)) if by else ((),):
+    if groupings is None:
+        groupings = ((), tuple(by)) if by else ((),)
+    for grouping in groupings:
         df = sec.run("latency", latency.percentiles, lf, metrics=metrics, by=grouping, ok_only=True)
         if df is not None:
             rows += [r for r in _latency_rows(df, grouping) if r["count"] > 0]
         itl = sec.run("itl", latency.itl_percentiles, itl_lf, by=grouping)
         if itl is not None and itl.height:
             rows += [r for r in _latency_rows(itl, grouping) if r["count"] > 0]
+    return _sorted_latency(rows)
+
+
+def _sorted_latency(rows: list[dict]) -> list[dict]:
+    """Metric first, then "all" before the groups: the reader compares groups within one metric."""
     order = {m: i for i, m in enumerate((*LATENCY_METRICS, "itl_s"))}
-    # metric first, then "all" before the groups: the reader compares groups within one metric
     return sorted(rows, key=lambda r: (order.get(r["metric"], 99), len(r["group"]) > 0))
 
 
@@ -307,7 +319,9 @@ def build_report(
     lf = load_requests(lf, named_columns(config, all_slos) | set(by), load)
     # Independent sections in report order (their warnings merge in this order).
     tasks: dict[str, Callable[[_Sections], Any]] = {
-        "latency": lambda s: build_latency(lf, by, s, itl_lf=scan),
+        # overall and per group as two tasks: the longest section, split so two threads balance
+        "latency": lambda s: build_latency(lf, by, s, itl_lf=scan, groupings=((),)),
+        "latency_by": lambda s: build_latency(lf, by, s, itl_lf=scan, groupings=(tuple(by),) if by else ()),
         "latency_budget": lambda s: build_budget(lf, by, s),
         "concurrency": lambda s: sections.concurrency(lf, every, s),
         "slo": lambda s: build_slo(lf, all_slos, every, window["end"], s),
@@ -322,7 +336,7 @@ def build_report(
         "engine": lambda s: engine_windows(eng, every, window["seconds"]),
     }
     out = _run_sections(tasks, sec, report_workers(counts["total"], workers))
-    rep["latency"] = out["latency"]
+    rep["latency"] = _sorted_latency(out["latency"] + out["latency_by"])
     rep["latency_budget"] = out["latency_budget"]
     rep["concurrency"], concurrency_series = out["concurrency"]
     rep["slo"], burn = out["slo"]
