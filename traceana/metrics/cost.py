@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import numpy as np
 import polars as pl
 
 from traceana.config import TOKEN_MODES, Deployment
@@ -121,8 +122,8 @@ def busy_hours(requests: pl.LazyFrame | pl.DataFrame, start: datetime | None = N
 
     Formula:
         busy_hours = |union of [arrival_time, arrival_time + e2e_latency_s)| / 3600 s   [h]
-                   = (max end - min start - sum_i max(0, start_(i) - end_(i-1))) / 3600 s
-                     with the instance's starts and ends each sorted
+                   = (max end - min start - sum_i max(0, start_i - max_(j<i) end_j)) / 3600 s
+                     with the instance's intervals in start order
     Requests without e2e latency or instance are left out; intervals are
     clipped to [start, end) when given. Columns: instance, busy_hours.
     """
@@ -136,14 +137,28 @@ def busy_hours(requests: pl.LazyFrame | pl.DataFrame, start: datetime | None = N
     if end is not None:
         hi = int(pl.Series([end]).cast(pl.Datetime("us", "UTC")).cast(pl.Int64)[0])
         lf = lf.with_columns(e=pl.min_horizontal("e", pl.lit(hi)))
-    # With an instance's starts and ends each sorted, the i-th end is never before the i-th
-    # start, so nothing is in flight exactly on [end_(i-1), start_(i)) where that is not empty:
-    # the union is the span minus those gaps (two column sorts per instance, no row sort).
-    gaps = (pl.col("s").sort() - pl.col("e").sort().shift(1)).clip(lower_bound=0).sum()
-    return (lf.filter(pl.col("e") > pl.col("s")).group_by("instance")
-            .agg(us=pl.col("e").max() - pl.col("s").min() - gaps)
-            .select(pl.col("instance").cast(pl.String), busy_hours=pl.col("us") / _US_PER_H).sort("instance")
-            .collect())
+    # each instance's intervals in row order (a list per instance; no sort of the rows)
+    groups = lf.filter(pl.col("e") > pl.col("s")).group_by("instance").agg("s", "e").collect()
+    names = groups["instance"].cast(pl.String).to_list()
+    busy = [_union_us(s.to_numpy(), e.to_numpy()) / _US_PER_H for s, e in zip(groups["s"], groups["e"], strict=True)]
+    return pl.DataFrame({"instance": names, "busy_hours": busy}, schema={"instance": pl.String, "busy_hours": pl.Float64}).sort(
+        "instance"
+    )
+
+
+def _union_us(s: np.ndarray, e: np.ndarray) -> int:
+    """|union of [s_i, e_i)| for non-empty intervals: span minus the gaps left by a running max of ends.
+
+    With the starts in order, nothing is in flight on [max(e_0..e_(i-1)), s_i)
+    where that is not empty. Traces come in arrival order, so the starts are
+    usually sorted already and no sort is made.
+    """
+    if len(s) > 1 and (np.diff(s) < 0).any():
+        order = np.argsort(s, kind="stable")
+        s, e = s[order], e[order]
+    reach = np.maximum.accumulate(e)
+    gaps = int(np.maximum(s[1:] - reach[:-1], 0).sum())
+    return int(reach[-1] - s[0]) - gaps
 
 
 def tokens_label(tokens: str, prompt_weight: float | None = None) -> str:
