@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
@@ -76,6 +77,35 @@ def test_big_day_is_written_as_several_parts_in_row_order(tmp_path, monkeypatch)
     got = st.requests().select("request_id", "source_line").collect()
     assert got["request_id"].to_list() == [f"r{i}" for i in range(30_000)]  # every row, in file order
     assert got["source_line"].to_list() == list(range(1, 30_001))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc to name an fd's file")
+def test_parts_and_their_directories_are_fsynced_before_the_manifest(tmp_path, monkeypatch):
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        return real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("replace", str(dst)))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr("traceana.store.os.fsync", fsync)
+    monkeypatch.setattr("traceana.store.os.replace", replace)
+    st = traceana.open_store(tmp_path / "store")
+    ingest_paths(st, [write_rows(tmp_path / "a.jsonl", 30_000)])  # three days
+    root = (tmp_path / "store").resolve()
+    commit = max(i for i, ev in enumerate(events) if ev == ("replace", str(root / MANIFEST)))  # the ingest's, not the creation's
+    synced = {path for kind, path in events[:commit] if kind == "fsync"}
+    parts = json.loads((root / MANIFEST).read_text())["parts"]
+    listed = [root / p for table in parts.values() for p in table]
+    assert len(listed) == 3  # one part a day, no quarantine
+    # each part fsynced (under its staging name, before the rename), then each final directory
+    staged = sorted(Path(p).name for p in synced if p.endswith(".parquet") and "/.staging-" in p)
+    assert staged == sorted(p.name for p in listed)
+    assert {str(p.parent) for p in listed} <= synced
 
 
 def test_same_request_id_from_another_file_is_quarantined(tmp_path):

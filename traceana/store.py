@@ -88,6 +88,12 @@ def _write_part(dest: Path, tbl: pa.Table, schema: pa.Schema) -> None:
         if f.name not in _NO_DICTIONARY and (pa.types.is_string(f.type) or pa.types.is_integer(f.type))
     ]
     pq.write_table(tbl, dest, compression="zstd", use_dictionary=dictionary)
+    # durable before the manifest names it: after a power cut the manifest never points at lost pages
+    fd = os.open(dest, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 #: a day with more rows is written as several parts, in parallel; readers see the rows in the same order
@@ -307,6 +313,8 @@ class Store:
                 final = self.root / rel
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(path, final)
+            for d in sorted({(self.root / rel).parent for _, rel, _ in staged}):
+                _fsync_dir(d)  # the renames, before the manifest that lists them
             for _, rel, table in staged:
                 manifest["parts"][table].append(rel)
             now = datetime.now(UTC).isoformat()
