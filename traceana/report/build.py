@@ -123,7 +123,7 @@ def _run_sections(tasks: dict[str, Callable[[_Sections], Any]], sec: _Sections, 
 # in-memory copy unless a `by`, an SLO or a degradation option names them.
 NOT_LOADED = ("request_id", "source_file", "source_line", "source_format", "derived_fields", "itl_s",
               "scheduler_decision", "model_version", "quantization", "route", "fallback_from", "error_type",
-              "finish_reason")
+              "finish_reason", "scheduled_time", "num_preemptions", "cached_prompt_tokens")
 # The in-memory copy is made when its estimated size is at most this (10M requests: ~1.1 GB).
 LOAD_MAX_BYTES = 2 * 1024**3
 
