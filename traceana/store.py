@@ -88,12 +88,7 @@ def _write_part(dest: Path, tbl: pa.Table, schema: pa.Schema) -> None:
         if f.name not in _NO_DICTIONARY and (pa.types.is_string(f.type) or pa.types.is_integer(f.type))
     ]
     pq.write_table(tbl, dest, compression="zstd", use_dictionary=dictionary)
-    # durable before the manifest names it: after a power cut the manifest never points at lost pages
-    fd = os.open(dest, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync(dest)  # durable before the manifest names it: after a power cut it never points at lost pages
 
 
 #: a day with more rows is written as several parts, in parallel; readers see the rows in the same order
@@ -129,13 +124,17 @@ def _empty_manifest() -> dict:
     }
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    with contextlib.suppress(OSError):  # some file systems cannot fsync a directory
+        _fsync(path)
 
 
 @dataclass
