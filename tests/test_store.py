@@ -121,6 +121,29 @@ def test_same_request_id_from_another_file_is_quarantined(tmp_path):
     assert sorted(q["source_line"].to_list()) == list(range(1, 11))
 
 
+def test_duplicates_are_found_in_every_day_the_file_touches(tmp_path):
+    # 30,000 rows 7 s apart span three UTC days; the second file repeats a row of each day
+    st = traceana.open_store(tmp_path / "store")
+    ingest_paths(st, [write_rows(tmp_path / "a.jsonl", 30_000)])
+    again = tmp_path / "b.jsonl"
+    lines = (tmp_path / "a.jsonl").read_text().splitlines()
+    again.write_text("\n".join([lines[0], lines[15_000], lines[29_999]]) + "\n")
+    rep = ingest_paths(st, [again]).files[0]
+    assert rep.quarantined == 3 and rep.reasons["duplicate"] == 3
+
+
+def test_days_are_the_utc_dates_of_arrival():
+    from datetime import UTC, datetime
+
+    from traceana.ingest.pipeline import _days
+
+    times = [datetime(2025, 3, 3, 23, 59, 59, 999_999, tzinfo=UTC), None, datetime(2025, 3, 4, tzinfo=UTC),
+             datetime(1999, 12, 31, 12, tzinfo=UTC)]
+    table = pa.table({"arrival_time": pa.array(times, pa.timestamp("us", "UTC"))})
+    assert _days(table) == {t.date().isoformat() for t in times if t is not None}
+    assert _days(table.slice(1, 1)) == set()
+
+
 def test_failure_between_write_and_rename_leaves_store_unchanged(tmp_path, monkeypatch):
     st = traceana.open_store(tmp_path / "store")
     ingest_paths(st, [write_rows(tmp_path / "a.jsonl", 10)])

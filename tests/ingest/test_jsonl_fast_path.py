@@ -97,6 +97,27 @@ def test_clean_file_takes_the_fast_path_and_matches_the_string_path(tmp_path, mo
     _same(got, _string_path(monkeypatch, path))
 
 
+def test_bad_rows_in_every_chunk_match_the_string_path(tmp_path, monkeypatch, fast_used):
+    # DuckDB hands over many chunks (polars 2.1 panics formatting reasons over them unless the
+    # pipeline rechunks): every kind of reason, from strings and numbers, in rows spread over all of them
+    kinds = [
+        {"ttft_s": -1.0},
+        {"status": "weird"},
+        {"request_id": "r0000003"},  # a duplicate of line 4
+        {"cached_prompt_tokens": 500},
+        {"arrival_time": "not a time"},
+        {"prompt_tokens": 1.5},
+        {"e2e_latency_s": 0.01},
+    ]
+    bad = {i: kinds[k % len(kinds)] for k, i in enumerate(range(10, ROWS, 997))}
+    path = _write(tmp_path / "r.jsonl", _lines(bad=bad))
+    got = read_file(path)
+    assert fast_used == [True]
+    assert got[1].num_rows == len(bad)
+    assert sorted(got[1].column("source_line").to_pylist()) == [i + 1 for i in bad]
+    _same(got, _string_path(monkeypatch, path))
+
+
 def test_no_trailing_newline(tmp_path, monkeypatch, fast_used):
     path = _write(tmp_path / "r.jsonl", _lines(bad={ROWS - 1: {"ttft_s": -2.0}}), end="")
     got = read_file(path)

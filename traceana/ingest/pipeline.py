@@ -233,7 +233,8 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime)
         data = getattr(result, table)
         if data is None:
             continue
-        # rechunk: a multi-chunk frame straight from a reader trips a polars panic in list ops (polars 2.1)
+        # rechunk: a multi-chunk frame straight from a reader trips polars panics in list ops and in
+        # formatting reasons over string views (polars 2.1; test_bad_rows_in_every_chunk_match_the_string_path)
         df = pl.from_arrow(data) if isinstance(data, pa.Table) else data.rechunk()
         if isinstance(df, pl.Series):
             df = df.to_frame()
@@ -305,8 +306,9 @@ def _days(requests: pa.Table | None) -> set[str]:
     """The ``YYYY-MM-DD`` day partitions (UTC) the rows of ``requests`` fall in."""
     if requests is None or requests.num_rows == 0:
         return set()
-    days = pc.unique(pc.cast(pc.floor_temporal(requests.column("arrival_time"), unit="day"), pa.date32()))
-    return {str(d) for d in days.to_pylist() if d is not None}
+    # polars' hash unique of the dates: pc.floor_temporal + pc.unique took 0.18 s a million rows
+    days = pl.from_arrow(requests.column("arrival_time")).dt.date().drop_nulls().unique()
+    return {str(d) for d in days.to_list()}
 
 
 def dedupe_against(tables: dict[str, pa.Table], quarantine: pa.Table, seen: pl.Series | None, src: str, now: datetime):
