@@ -13,7 +13,8 @@ Layout of a store directory::
 directory, renames them into place, then atomically replaces the manifest
 (write to a temporary name, fsync, ``os.replace``). Readers only read parts the
 manifest lists, so a crash at any moment leaves the store as it was: parts not
-yet in the manifest are orphans, removed by the next writer. Writers serialize
+yet in the manifest are orphans, removed by the next writer. A large file
+is staged batch by batch (:class:`Staging`) and published the same way. Writers serialize
 on an exclusive ``flock``; a second ingest waits for the first.
 
 Re-ingesting a file is a no-op: sources are keyed by the sha256 of their bytes.
@@ -293,41 +294,17 @@ class Store:
                 out.append((dest, rel.as_posix(), piece))
         return out
 
+    def staging(self) -> Staging:
+        """A staging area for parts written ahead of one commit (call with the lock held)."""
+        return Staging(self)
+
     def commit(self, commits: list[Commit]) -> None:
         """Atomically add ``commits`` (call with the lock held)."""
         if not commits:
             return
-        manifest = self.manifest()
-        staging = self.root / f".staging-{uuid.uuid4().hex}"
-        staged: list[tuple[Path, str, str]] = []
-        try:
-            jobs = []
-            for c in commits:
-                for table, data in c.tables.items():
-                    if data is not None and data.num_rows:
-                        jobs += [(p, rel, table, piece) for p, rel, piece in self._plan_table(staging, table, data)]
-            _write_parts([(p, piece, arrow_schema(table)) for p, _, table, piece in jobs])
-            staged = [(p, rel, table) for p, rel, table, _ in jobs]
-            for path, rel, _ in staged:
-                final = self.root / rel
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(path, final)
-            for d in sorted({(self.root / rel).parent for _, rel, _ in staged}):
-                _fsync_dir(d)  # the renames, before the manifest that lists them
-            for _, rel, table in staged:
-                manifest["parts"][table].append(rel)
-            now = datetime.now(UTC).isoformat()
-            for c in commits:
-                manifest["sources"][c.identity] = {
-                    "source": c.source,
-                    "adapter": c.adapter,
-                    "ingested_at": now,
-                    **c.summary,
-                }
-            manifest["schema_version"] = SCHEMA_VERSION
-            self._write_manifest(manifest)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        with self.staging() as stg:
+            stg.add([(table, data) for c in commits for table, data in c.tables.items()], wait=True)
+            stg.publish(commits)
 
     def clean_orphans(self) -> int:
         """Remove parts and staging left by a crashed writer (call with the lock held)."""
@@ -348,6 +325,93 @@ class Store:
                     f.unlink(missing_ok=True)
                     removed += 1
         return removed
+
+
+class Staging:
+    """Parts written under a staging directory, then published with one manifest write.
+
+    ``add`` writes parts (in the background: the caller goes on reading while
+    zstd runs), ``publish`` waits for them, moves them into place and writes
+    the manifest (the commit point); leaving the ``with`` block removes what
+    was not published. A large file is ingested batch by batch this way, and
+    a crash at any point leaves the store as it was.
+    """
+
+    #: parts being written at once; each holds its rows in memory until written
+    MAX_PENDING = 2
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.dir = store.root / f".staging-{uuid.uuid4().hex}"
+        self.staged: list[tuple[Path, str, str]] = []  # (staged path, final relpath, table)
+        self._pending: list = []
+        self._pool = None
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.discard()
+
+    def add(self, tables: list[tuple[str, pa.Table | None]], wait: bool = False) -> None:
+        """Stage ``tables`` ((table name, conformed rows)): one part per day, big days in slices."""
+        jobs = []
+        for table, data in tables:
+            if data is not None and data.num_rows:
+                jobs += [(p, rel, table, piece) for p, rel, piece in self.store._plan_table(self.dir, table, data)]
+        self.staged += [(p, rel, table) for p, rel, table, _ in jobs]
+        if wait:
+            _write_parts([(p, piece, arrow_schema(table)) for p, _, table, piece in jobs])
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, 8), thread_name_prefix="traceana-write")
+        for p, _, table, piece in jobs:
+            while len(self._pending) >= max(self.MAX_PENDING, 1):
+                self._pending.pop(0).result()  # the first failure propagates
+            self._pending.append(self._pool.submit(_write_part, p, piece, arrow_schema(table)))
+
+    def _drain(self) -> None:
+        try:
+            while self._pending:
+                self._pending.pop(0).result()
+        finally:
+            for f in self._pending:
+                f.cancel()
+            self._pending = []
+
+    def publish(self, commits: list[Commit]) -> None:
+        """Move the staged parts into the store and list them, with ``commits``' sources, in the manifest."""
+        self._drain()
+        root = self.store.root
+        manifest = self.store.manifest()
+        for path, rel, _ in self.staged:
+            final = root / rel
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, final)
+        for d in sorted({(root / rel).parent for _, rel, _ in self.staged}):
+            _fsync_dir(d)  # the renames, before the manifest that lists them
+        for _, rel, table in self.staged:
+            manifest["parts"][table].append(rel)
+        now = datetime.now(UTC).isoformat()
+        for c in commits:
+            manifest["sources"][c.identity] = {"source": c.source, "adapter": c.adapter, "ingested_at": now, **c.summary}
+        manifest["schema_version"] = SCHEMA_VERSION
+        self.store._write_manifest(manifest)
+        self.staged = []
+
+    def discard(self) -> None:
+        """Remove everything staged and not published (waits for writes in flight first)."""
+        try:
+            if self._pool is not None:
+                with contextlib.suppress(Exception):
+                    self._drain()
+                self._pool.shutdown(wait=True)
+                self._pool = None
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.staged = []
 
 
 def _is_own(name: str) -> bool:
