@@ -16,6 +16,7 @@ import pytest
 
 from traceana.ingest import read_file
 from traceana.ingest.adapters import _duckjson, canonical
+from traceana.ingest.base import Batches, NotFaithful
 from traceana.ingest.reader import _CARRY, _CHUNK, _has_bool_literal, scan_file
 
 ROWS = 30_000  # ~5 MB of rows: over canonical._DUCKDB_FROM_BYTES
@@ -57,16 +58,37 @@ def _lines(n=ROWS, bad=None) -> list[str]:
     return [json.dumps(_row(i, **(bad or {}).get(i, {}))) for i in range(n)]
 
 
+@pytest.fixture(autouse=True, params=[_duckjson.BATCH_ROWS, 3_000], ids=["one batch", "batches of 3000"])
+def batch_rows(request, monkeypatch):
+    """Every test here runs with the file in one batch and in ten: batch edges must change nothing."""
+    monkeypatch.setattr(_duckjson, "BATCH_ROWS", request.param)
+    return request.param
+
+
 @pytest.fixture
 def fast_used(monkeypatch):
-    """Records whether the DuckDB path returned the rows (True) or handed the file on (False)."""
+    """Records whether the DuckDB path's rows were kept (True) or the file went to the exact path (False)."""
     seen: list[bool] = []
     real = canonical.read_typed
 
     def spy(src, table):
         out = real(src, table)
-        seen.append(out is not None)
-        return out
+        if out is None:  # DuckDB refused the file at the start
+            seen.append(False)
+            return None
+
+        def results():
+            try:
+                yield from out.results
+            except NotFaithful:  # DuckDB refused a line part-way through
+                seen.append(False)
+                raise
+
+        def faithful():
+            seen.append(out.faithful())
+            return seen[-1]
+
+        return Batches(results=results(), faithful=faithful)
 
     monkeypatch.setattr(canonical, "read_typed", spy)
     return seen
@@ -86,6 +108,7 @@ def _same(a, b):
     cols = ["source_line", "field", "reason"]  # raw: the fast path shows numbers as read (0.0, not 0)
     assert qa.select(cols).to_pylist() == qb.select(cols).to_pylist()
     assert ra.records_read == rb.records_read
+    assert (ra.stored, ra.quarantined, ra.reasons, ra.notes) == (rb.stored, rb.quarantined, rb.reasons, rb.notes)
 
 
 def test_clean_file_takes_the_fast_path_and_matches_the_string_path(tmp_path, monkeypatch, fast_used):
@@ -116,6 +139,59 @@ def test_bad_rows_in_every_chunk_match_the_string_path(tmp_path, monkeypatch, fa
     assert got[1].num_rows == len(bad)
     assert sorted(got[1].column("source_line").to_pylist()) == [i + 1 for i in bad]
     _same(got, _string_path(monkeypatch, path))
+
+
+def test_duplicates_across_batches_match_the_string_path(tmp_path, monkeypatch, fast_used):
+    bad = {
+        100: {"ttft_s": -1.0, "request_id": "dup-a"},  # a bad first occurrence still comes first
+        9_100: {"request_id": "dup-a"},
+        200: {"request_id": "dup-b"},
+        29_000: {"request_id": "dup-b"},
+        15_000: {"request_id": "dup-c"},
+        15_001: {"request_id": "dup-c"},  # within one batch
+        21_000: {"request_id": "dup-c", "status": "weird"},  # a duplicate with a reason of its own
+    }
+    path = _write(tmp_path / "r.jsonl", _lines(bad=bad))
+    got = read_file(path)
+    assert fast_used == [True]
+    q = got[1].to_pylist()
+    assert sorted(r["source_line"] for r in q) == [101, 9_101, 15_002, 21_001, 29_001]
+    both = next(r for r in q if r["source_line"] == 21_001)["reason"]
+    assert "status" in both and "duplicate" in both
+    _same(got, _string_path(monkeypatch, path))
+
+
+def test_unit_note_over_every_batch(tmp_path, monkeypatch, fast_used):
+    # milliseconds given as seconds in the later two thirds: the median, over all batches, says so
+    bad = {i: {"ttft_s": 150.0, "e2e_latency_s": 300.0} for i in range(10_000, ROWS)}
+    path = _write(tmp_path / "r.jsonl", _lines(bad=bad))
+    got = read_file(path)
+    assert fast_used == [True]
+    assert any(n.startswith("ttft_s: median 150 s") for n in got[2].notes), got[2].notes
+    _same(got, _string_path(monkeypatch, path))
+
+
+def test_store_gets_the_exact_rows_when_the_batches_cannot_be_vouched_for(tmp_path, monkeypatch, fast_used, batch_rows):
+    # a 'true' in a number on line 25,001: every batch is staged before the check at the end says no
+    from traceana.ingest import ingest_paths
+    from traceana.store import Staging, open_store
+
+    adds = []
+    real_add = Staging.add
+    monkeypatch.setattr(Staging, "add", lambda self, tables, wait=False: adds.append(1) or real_add(self, tables, wait))
+    lines = _lines()
+    lines[25_000] = lines[25_000].replace('"num_preemptions": 0', '"num_preemptions": true')
+    path = _write(tmp_path / "r.jsonl", lines)
+    st = open_store(tmp_path / "store")
+    rep = ingest_paths(st, [path]).files[0]
+    assert fast_used == [False] and rep.status == "stored"
+    assert len(adds) == -(-ROWS // batch_rows) + 1  # the batches', then the exact read's
+    assert rep.stored == {"requests": ROWS - 1} and rep.quarantined == 1
+    assert st.requests().select(pl.len()).collect().item() == ROWS - 1
+    assert st.quarantine().collect()["source_line"].to_list() == [25_001]
+    assert not list((tmp_path / "store").glob(".staging-*"))
+    stored_lines = st.requests().select("source_line").collect()["source_line"]
+    assert stored_lines.n_unique() == ROWS - 1 and 25_001 not in stored_lines.to_list()
 
 
 def test_no_trailing_newline(tmp_path, monkeypatch, fast_used):
@@ -215,5 +291,7 @@ def test_read_typed_refuses_in_memory_content(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_bytes(b'{"request_id": "a", "arrival_time": "2025-01-01T00:00:00Z"}\n')
     assert _duckjson.read_typed(Source(path, b'{"request_id": "b"}\n'), "requests") is None
-    df = _duckjson.read_typed(Source(path, path.read_bytes()), "requests")
-    assert isinstance(df, pl.DataFrame) and df["source_line"].to_list() == [1]
+    batches = _duckjson.read_typed(Source(path, path.read_bytes()), "requests")
+    frames = [r.requests for r in batches.results]
+    assert len(frames) == 1 and isinstance(frames[0], pl.DataFrame) and frames[0]["source_line"].to_list() == [1]
+    assert batches.faithful()

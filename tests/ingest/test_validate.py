@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import polars as pl
 import pytest
 
 from traceana.ingest import read_file
@@ -111,3 +112,23 @@ def test_several_reasons_are_all_recorded(tmp_path):
     q = run(tmp_path, {"ttft_s": -1.0, "status": "bogus"})
     assert q["field"] == "ttft_s"
     assert "negative" in q["reason"] and "status: bogus" in q["reason"]
+
+
+def test_id_set_answers_like_a_python_set():
+    # the cross-batch duplicate check of large files: hashes, then the ids themselves on a match
+    import numpy as np
+
+    from traceana.ingest.validate import IdSet
+
+    rng = np.random.default_rng(3)
+    seen: set[str] = set()
+    ids = IdSet()
+    for batch in range(40):
+        vals = [None if r < 3 else f"id{r}" for r in rng.integers(0, 400, 60)]
+        series = pl.Series("request_id", vals, dtype=pl.String)
+        add = batch % 3 != 1
+        got = ids.contains(series, add=add)
+        assert got.tolist() == [v is not None and v in seen for v in vals], batch
+        if add:
+            seen |= {v for v in vals if v is not None}
+    assert ids.contains(pl.Series(["id5", "never"])).tolist() == ["id5" in seen, False]

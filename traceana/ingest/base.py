@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +50,7 @@ class Source:
         self._head = head if data is None else b""
         self.size = len(data) if data is not None else int(size or 0)  # bytes of the content
         self.scan = scan
+        self.exact = False  # set when a fast reader could not vouch for its rows: readers take the exact path
 
     @property
     def name(self) -> str:
@@ -113,6 +114,30 @@ class AdapterResult:
     quarantine: list[QuarantineRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     records_read: int | None = None  # source records (rows in + rows quarantined); None = rows of the tables
+    batches: Batches | None = None  # a large file read in batches: the rows are there, not in the tables above
+
+
+class NotFaithful(Exception):
+    """A batched fast read cannot vouch for its rows; the pipeline reads the file again with ``src.exact``.
+
+    Raised while iterating :attr:`Batches.results` (the reader refused a line
+    part-way through the file) or when :attr:`Batches.faithful` says no.
+    """
+
+
+@dataclass
+class Batches:
+    """A large file's rows, read a batch at a time so memory does not grow with the file.
+
+    ``results`` yields one AdapterResult per batch (its rows with
+    ``source_line``, and what it quarantined); it may raise NotFaithful. After
+    the last batch, ``faithful()`` says whether the rows are exactly the
+    file's records, one per line (else the pipeline throws the batches' work
+    away and reads the file again on the exact path).
+    """
+
+    results: Iterator[AdapterResult]
+    faithful: Callable[[], bool]
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,19 @@ field and reason: ``records_read == stored + quarantined`` for every file. A
 file that cannot be read at all (not a regular file, corrupt compression, over
 a size limit, unknown format) is refused whole with one message; the store is
 left unchanged for it and the other files still go in.
+
+A large canonical JSON Lines file is read in batches (DuckDB's Arrow reader,
+512k rows at a time): each batch is validated, deduplicated (against the
+file's earlier batches and the store) and staged as parts while the next is
+read, and one manifest write publishes them all. Memory then grows with the
+batch, plus ~60 bytes a row of file-wide state (request-id hashes, the
+columns the unit notes look at), not with the file.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,14 +26,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from traceana.errors import InputLimitError, TraceanaError, TraceParseError
 from traceana.ingest import registry
-from traceana.ingest.base import Adapter, AdapterResult, Limits, Source
+from traceana.ingest.base import Adapter, AdapterResult, Limits, NotFaithful, Source
 from traceana.ingest.coerce import FAIL_PREFIX, coerce
 from traceana.ingest.reader import expand_paths, file_identity, read_head, read_source, scan_file
-from traceana.ingest.validate import split
+from traceana.ingest.validate import IdSet, split
 from traceana.schema import QUARANTINE, conform
 
 DATA_TABLES = ("requests", "engine_samples", "engine_histograms")
@@ -109,13 +115,12 @@ class AdapterBugError(TraceParseError):
 PLAUSIBLE_MEDIAN_S = {"ttft_s": 60.0, "tpot_s": 10.0, "e2e_latency_s": 3600.0}
 
 
-def _median(column) -> float | None:
-    """pc.quantile(column, q=0.5)[0]: linear interpolation, nulls skipped; None when all null.
+def _median(v: np.ndarray) -> float | None:
+    """pc.quantile(..., q=0.5): linear interpolation; None when empty.
 
     By selection (np.partition) instead: pc.quantile's scalar conversion imports
     pandas (0.2 s) and polars' median sorts (0.03 s a column of 1M).
     """
-    v = pl.from_arrow(column).drop_nulls().to_numpy()
     if len(v) == 0:
         return None
     k = (len(v) - 1) * 0.5
@@ -124,23 +129,37 @@ def _median(column) -> float | None:
     return float(part[lo] + (part[hi] - part[lo]) * (k - lo))
 
 
-def unit_notes(requests: pa.Table) -> list[str]:
-    """Notes (not quarantines) when a whole column looks like milliseconds given as seconds.
+def _unit_values(requests: pa.Table | None) -> dict[str, np.ndarray]:
+    """The non-null values of the columns :func:`unit_notes` looks at."""
+    if requests is None:
+        return {}
+    return {
+        col: pl.from_arrow(requests.column(col)).drop_nulls().to_numpy()
+        for col in PLAUSIBLE_MEDIAN_S
+        if col in requests.column_names
+    }
 
-    Each row passed validation (< 1 day), so nothing is rejected; the unit is not
-    guessed either: the user is told, with the median that raised the question.
-    """
+
+def _unit_notes(values: dict[str, list[np.ndarray]]) -> list[str]:
     notes = []
     for col, limit in PLAUSIBLE_MEDIAN_S.items():
-        if col not in requests.column_names or requests.num_rows == 0:
-            continue
-        median = _median(requests.column(col))
+        arrays = values.get(col) or []
+        median = _median(np.concatenate(arrays) if len(arrays) > 1 else arrays[0]) if arrays else None
         if median is not None and median > limit:
             notes.append(
                 f"{col}: median {median:g} s is implausible for seconds (above {limit:g} s); "
                 "were milliseconds given where seconds are expected? Values stored as given"
             )
     return notes
+
+
+def unit_notes(requests: pa.Table) -> list[str]:
+    """Notes (not quarantines) when a whole column looks like milliseconds given as seconds.
+
+    Each row passed validation (< 1 day), so nothing is rejected; the unit is not
+    guessed either: the user is told, with the median that raised the question.
+    """
+    return _unit_notes({c: [v] for c, v in _unit_values(requests).items()})
 
 
 def source_name(src: Source) -> str:
@@ -177,25 +196,45 @@ def process(
     Returns (canonical tables, quarantine table, report).
     """
     now = now or datetime.now(UTC)
-    name = "mapped" if column_map is not None else adapter.name
-    result = _run_adapter(src, adapter, column_map)
-    try:
-        return _finish(src, adapter, result, now)
-    except TraceParseError:
-        raise
-    except TraceanaError as exc:  # e.g. SchemaError from conform: the adapter's tables, not the input
-        raise AdapterBugError(
-            src.name, f"adapter '{name}' returned tables that do not fit the canonical schema ({exc}); file refused, nothing stored"
-        ) from exc
-    except Exception as exc:  # noqa: BLE001 - an adapter's malformed output must not crash the ingest
-        raise AdapterBugError(
-            src.name, f"adapter '{name}' returned tables that cannot be validated ({_describe(exc)}); file refused, nothing stored"
-        ) from exc
+    while True:
+        report = FileReport(path=source_name(src), adapter=adapter.name)
+        tables: dict[str, list[pa.Table]] = {}
+        quarantines: list[pa.Table] = []
+        try:
+            for part, quarantine in _parts(src, adapter, now, column_map, report):
+                for name, data in part.items():
+                    tables.setdefault(name, []).append(data)
+                quarantines.append(quarantine)
+        except NotFaithful:
+            _read_exactly(src)
+            continue
+        quarantines = [q for q in quarantines if q.num_rows] or [pa.Table.from_batches([], schema=QUARANTINE)]
+        return {k: _concat(v) for k, v in tables.items()}, _concat(quarantines), report
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+
+def _read_exactly(src: Source) -> None:
+    """After NotFaithful: the next read of ``src`` takes the exact path (which never raises it)."""
+    if src.exact:  # pragma: no cover - the exact readers do not batch
+        raise AdapterBugError(src.name, "a reader raised NotFaithful on the exact path; file refused, nothing stored")
+    src.exact = True
 
 
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+
+
+def _adapter_failure(src: Source, name: str, exc: BaseException) -> TraceanaError:
+    """What an adapter's own exception becomes: a clean refusal of the file naming the adapter."""
+    if isinstance(exc, RecursionError):
+        return InputLimitError(src.name, f"adapter '{name}': input nested too deeply to parse. Hint: lower nesting, or --max-json-depth")
+    if isinstance(exc, MemoryError):
+        return InputLimitError(src.name, f"adapter '{name}': out of memory reading this file")
+    return AdapterBugError(src.name, f"adapter '{name}' failed on this file ({_describe(exc)}); file refused, nothing stored")
 
 
 def _run_adapter(src: Source, adapter: Adapter, column_map: dict | None) -> AdapterResult:
@@ -210,22 +249,86 @@ def _run_adapter(src: Source, adapter: Adapter, column_map: dict | None) -> Adap
             result = adapter.read(src)
     except TraceanaError:
         raise
-    except RecursionError:
-        raise InputLimitError(
-            src.name, f"adapter '{name}': input nested too deeply to parse. Hint: lower nesting, or --max-json-depth"
-        ) from None
-    except MemoryError:
-        raise InputLimitError(src.name, f"adapter '{name}': out of memory reading this file") from None
     except Exception as exc:  # noqa: BLE001 - see AdapterBugError
-        raise AdapterBugError(src.name, f"adapter '{name}' failed on this file ({_describe(exc)}); file refused, nothing stored") from exc
+        raise _adapter_failure(src, name, exc) from exc
     if not isinstance(result, AdapterResult):
         raise AdapterBugError(src.name, f"adapter '{name}' returned {type(result).__name__}, not an AdapterResult; file refused")
     return result
 
 
-def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime):
-    report = FileReport(path=source_name(src), adapter=adapter.name)
+def _guarded(results: Iterator[AdapterResult], src: Source, name: str) -> Iterator[AdapterResult]:
+    """An adapter's batches, with its exceptions turned into refusals as in :func:`_run_adapter`."""
+    it = iter(results)
+    while True:
+        try:
+            part = next(it)
+        except StopIteration:
+            return
+        except (TraceanaError, NotFaithful):
+            raise
+        except Exception as exc:  # noqa: BLE001 - see AdapterBugError
+            raise _adapter_failure(src, name, exc) from exc
+        if not isinstance(part, AdapterResult):
+            raise AdapterBugError(src.name, f"adapter '{name}' yielded {type(part).__name__}, not an AdapterResult; file refused")
+        yield part
+
+
+def _parts(
+    src: Source, adapter: Adapter, now: datetime, column_map: dict | None, report: FileReport
+) -> Iterator[tuple[dict[str, pa.Table], pa.Table]]:
+    """The file's (canonical tables, quarantine): once, or batch by batch for a large file; fills ``report``.
+
+    Raises NotFaithful when a batched read cannot vouch for its rows (the
+    caller throws away what it took and reads again with ``src.exact``).
+    """
+    name = "mapped" if column_map is not None else adapter.name
+    result = _run_adapter(src, adapter, column_map)
     report.notes = list(result.notes)
+    batched = result.batches is not None
+    parts = _guarded(result.batches.results, src, name) if batched else iter([result])
+    seen = IdSet() if batched else None  # request ids of the earlier batches
+    values: dict[str, list[np.ndarray]] = {}
+    records = accounted = 0
+    for part in parts:
+        try:
+            tables, quarantine, n = _finish(src, adapter, part, now, seen)
+        except TraceParseError:
+            raise
+        except TraceanaError as exc:  # e.g. SchemaError from conform: the adapter's tables, not the input
+            raise AdapterBugError(
+                src.name, f"adapter '{name}' returned tables that do not fit the canonical schema ({exc}); file refused, nothing stored"
+            ) from exc
+        except Exception as exc:  # noqa: BLE001 - an adapter's malformed output must not crash the ingest
+            raise AdapterBugError(
+                src.name, f"adapter '{name}' returned tables that cannot be validated ({_describe(exc)}); file refused, nothing stored"
+            ) from exc
+        records += n
+        accounted += sum(t.num_rows for t in tables.values()) + quarantine.num_rows
+        for table, data in tables.items():
+            if data.num_rows:
+                report.stored[table] = report.stored.get(table, 0) + data.num_rows
+        report.quarantined += quarantine.num_rows
+        report.reasons.update(_reason_key(r) for r in quarantine.column("reason").to_pylist())
+        for col, v in _unit_values(tables.get("requests")).items():
+            values.setdefault(col, []).append(v)
+        yield tables, quarantine
+    if batched and not result.batches.faithful():
+        raise NotFaithful("the rows read do not map one to one onto the file's lines")
+    report.notes += _unit_notes(values)
+    report.records_read = result.records_read if result.records_read is not None and not batched else records
+    if report.records_read != accounted:
+        # Not the input's fault: the adapter's count and its output disagree. Say so rather than hide it.
+        report.notes.append(
+            f"adapter '{adapter.name}' reported {report.records_read:,} records but {accounted:,} were stored or "
+            "quarantined: a bug in traceana, please report it"
+        )
+
+
+def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime, seen: IdSet | None = None):
+    """One AdapterResult (a file, or a batch of one) through coercion and validation.
+
+    Returns (tables, quarantine, source records it holds).
+    """
     tables: dict[str, pa.Table] = {}
     bad_frames: list[pl.DataFrame] = []
     rows_in = 0
@@ -241,7 +344,7 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime)
         rows_in += df.height
         df = df.with_row_index("__row")
         typed = coerce(df, table)
-        good, bad = split(typed, table, now=now)
+        good, bad = split(typed, table, now=now, seen=seen if table == "requests" else None)
         good = good.drop([c for c in good.columns if c.startswith(FAIL_PREFIX)] + ["__row"])
         good = good.with_columns(
             pl.lit(source_name(src)).alias("source_file"),
@@ -286,20 +389,7 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime)
         quarantine = conform(qdf.to_arrow(), "quarantine")
     else:
         quarantine = pa.Table.from_batches([], schema=QUARANTINE)  # Schema.empty_table() imports pandas (0.2 s)
-    if "requests" in tables:
-        report.notes += unit_notes(tables["requests"])
-    report.records_read = result.records_read if result.records_read is not None else rows_in + len(result.quarantine)
-    accounted = sum(t.num_rows for t in tables.values()) + quarantine.num_rows
-    if report.records_read != accounted:
-        # Not the input's fault: the adapter's count and its output disagree. Say so rather than hide it.
-        report.notes.append(
-            f"adapter '{adapter.name}' reported {report.records_read:,} records but {accounted:,} were stored or "
-            "quarantined: a bug in traceana, please report it"
-        )
-    report.stored = {t: v.num_rows for t, v in tables.items() if v.num_rows}
-    report.quarantined = quarantine.num_rows
-    report.reasons = Counter(_reason_key(r) for r in quarantine.column("reason").to_pylist())
-    return tables, quarantine, report
+    return tables, quarantine, rows_in + len(result.quarantine)
 
 
 def _days(requests: pa.Table | None) -> set[str]:
@@ -311,18 +401,17 @@ def _days(requests: pa.Table | None) -> set[str]:
     return {str(d) for d in days.to_list()}
 
 
-def dedupe_against(tables: dict[str, pa.Table], quarantine: pa.Table, seen: pl.Series | None, src: str, now: datetime):
-    """Quarantine requests whose request_id is already stored from another source."""
+def dedupe_against(tables: dict[str, pa.Table], quarantine: pa.Table, seen: IdSet | None, src: str, now: datetime):
+    """Quarantine requests whose request_id is already stored from another source (``seen``: the stored ids)."""
     req = tables.get("requests")
-    if req is None or req.num_rows == 0 or seen is None or seen.len() == 0:
+    if req is None or req.num_rows == 0 or seen is None or not len(seen):
         return tables, quarantine, 0
-    # Test membership on the Arrow column: converting the whole table to polars costs more than the check.
-    dup_arrow = pc.fill_null(pc.is_in(req.column("request_id"), value_set=seen.to_arrow().cast(pa.string())), False)
-    n = int(pc.sum(dup_arrow).as_py() or 0)
+    dup_np = seen.contains(pl.from_arrow(req.column("request_id")))
+    n = int(dup_np.sum())
     if n == 0:
         return tables, quarantine, 0
     df = pl.from_arrow(req)
-    dup = pl.from_arrow(dup_arrow)
+    dup = pl.Series(dup_np)
     bad = df.filter(dup)
     q = pl.DataFrame(
         {
@@ -339,6 +428,46 @@ def dedupe_against(tables: dict[str, pa.Table], quarantine: pa.Table, seen: pl.S
     tables = {**tables, "requests": conform(df.filter(~dup).to_arrow(), "requests")}
     quarantine = pa.concat_tables([quarantine, conform(q.to_arrow(), "quarantine")])
     return tables, quarantine, n
+
+
+class _StoredIds:
+    """The store's request ids of the days a file's rows fall in, loaded a day at a time as batches reach it."""
+
+    def __init__(self, store):
+        self.store = store
+        self.days: set[str] = set()
+        self.ids = IdSet()
+
+    def covering(self, days: set[str]) -> IdSet:
+        new = days - self.days
+        if new:
+            self.ids.add(self.store.request_ids(new))
+            self.days |= new
+        return self.ids
+
+
+def _stage(store, stg, src: Source, adapter: Adapter, now: datetime, column_map: dict | None) -> FileReport:
+    """Write ``src``'s rows and quarantine into ``stg`` a part at a time (nothing is published); its report."""
+    while True:
+        report = FileReport(path=source_name(src), adapter=adapter.name)
+        stored = _StoredIds(store)
+        ndup = 0
+        try:
+            for tables, quarantine in _parts(src, adapter, now, column_map, report):
+                # duplicates of stored rows are looked for in the day partitions these rows fall in
+                seen = stored.covering(_days(tables.get("requests")))
+                tables, quarantine, n = dedupe_against(tables, quarantine, seen, source_name(src), now)
+                ndup += n
+                stg.add([*tables.items(), ("quarantine", quarantine)])
+        except NotFaithful:
+            stg.discard()  # the batches' parts: the exact read writes its own
+            _read_exactly(src)
+            continue
+        if ndup:
+            report.stored["requests"] = report.stored.get("requests", 0) - ndup
+            report.quarantined += ndup
+            report.reasons["duplicate"] += ndup
+        return report
 
 
 # hashlib and file reads release the GIL: the source identity is computed beside the parse
@@ -386,41 +515,34 @@ def ingest_paths(
                     continue
                 src = read_source(path, limits, scan=hashing)
                 adapter = forced or registry.detect(read_head(src), path)
-                tables, quarantine, rep = process(src, adapter, now=now, column_map=column_map)
-                if hashing is not None:
-                    identity = hashing.result().identity
-                    if store.has_source(identity):  # same bytes under another name or mtime
-                        report.identity = identity
-                        report.status = "skipped"
-                        report.notes.append("already ingested (same bytes): nothing added")
-                        continue
-                report.identity = identity
-                # Duplicates are looked for in the day partitions this file's requests fall in.
-                seen = store.request_ids(_days(tables.get("requests")))
-                tables, quarantine, ndup = dedupe_against(tables, quarantine, seen, source_name(src), now)
-                rep.identity = identity
-                if ndup:
-                    rep.stored["requests"] = tables["requests"].num_rows
-                    rep.quarantined = quarantine.num_rows
-                    rep.reasons["duplicate"] += ndup
-                summary.files[-1] = report = rep
-                store.commit(
-                    [
-                        Commit(
-                            identity=identity,
-                            source=source_name(src),
-                            adapter=adapter.name,
-                            tables={**tables, "quarantine": quarantine},
-                            summary={
-                                "records_read": rep.records_read,
-                                "stored": rep.stored,
-                                "quarantined": rep.quarantined,
-                                "size": stat.st_size if stat else None,
-                                "mtime_ns": stat.st_mtime_ns if stat else None,
-                            },
-                        )
-                    ]
-                )
+                with store.staging() as stg:
+                    rep = _stage(store, stg, src, adapter, now, column_map)
+                    if hashing is not None:
+                        identity = hashing.result().identity
+                        if store.has_source(identity):  # same bytes under another name or mtime
+                            report.identity = identity
+                            report.status = "skipped"
+                            report.notes.append("already ingested (same bytes): nothing added")
+                            continue  # leaving the with block throws the staged parts away
+                    rep.identity = identity
+                    summary.files[-1] = report = rep
+                    stg.publish(
+                        [
+                            Commit(
+                                identity=identity,
+                                source=source_name(src),
+                                adapter=adapter.name,
+                                tables={},
+                                summary={
+                                    "records_read": rep.records_read,
+                                    "stored": rep.stored,
+                                    "quarantined": rep.quarantined,
+                                    "size": stat.st_size if stat else None,
+                                    "mtime_ns": stat.st_mtime_ns if stat else None,
+                                },
+                            )
+                        ]
+                    )
             except TraceanaError as exc:
                 report.status = "refused"
                 report.error = str(exc)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import polars as pl
 
 from traceana.ingest.coerce import FAIL_PREFIX
@@ -168,11 +169,70 @@ def _all_distinct(ids: pl.Series) -> bool:
     return present.hash().n_unique() == present.len()
 
 
-def split(df: pl.DataFrame, table: str, now: datetime | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+class IdSet:
+    """Request ids seen so far, for the duplicate checks of a file read in batches.
+
+    Membership is tested on 64-bit hashes kept sorted (a merge per batch, a
+    binary search per id); a hash that matches is confirmed on the ids
+    themselves, so the answer is exact. State: ~35 bytes an id.
+    """
+
+    def __init__(self, ids: pl.Series | None = None):
+        self._hashes = np.empty(0, dtype=np.uint64)
+        self._ids: list[pl.Series] = []
+        if ids is not None:
+            self.add(ids)
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def contains(self, ids: pl.Series, add: bool = False) -> np.ndarray:
+        """Boolean mask: which of ``ids`` were added before (null ids never were); then add them if ``add``."""
+        hit = np.zeros(ids.len(), dtype=bool)
+        if not ids.len() or not (len(self._hashes) or add):
+            return hit
+        present = ids.is_not_null().to_numpy()
+        h = ids.hash().to_numpy()
+        # needles in order: the binary searches then walk the table front to back (7x faster at 10M ids)
+        order = np.argsort(h)
+        hs = h[order]
+        if len(self._hashes):
+            pos = np.minimum(np.searchsorted(self._hashes, hs), len(self._hashes) - 1)
+            hit[order] = self._hashes[pos] == hs
+            hit &= present
+        if hit.any():
+            idx = np.flatnonzero(hit)
+            known = pl.concat(self._ids) if len(self._ids) > 1 else self._ids[0]
+            self._ids = [known]
+            hit[idx] = ids.gather(idx).is_in(known.implode()).to_numpy()
+        if add:
+            self._merge(hs[present[order]], ids.filter(pl.Series(present)))
+        return hit
+
+    def add(self, ids: pl.Series) -> None:
+        ids = ids.drop_nulls()
+        if ids.len():
+            self._merge(np.sort(ids.hash().to_numpy()), ids)
+
+    def _merge(self, sorted_hashes: np.ndarray, ids: pl.Series) -> None:
+        # two sorted runs: the stable sort (timsort) merges them in linear time
+        if len(self._hashes):
+            self._hashes = np.sort(np.concatenate([self._hashes, sorted_hashes]), kind="stable")
+        else:
+            self._hashes = sorted_hashes
+        if ids.len():
+            self._ids.append(ids)
+
+
+def split(
+    df: pl.DataFrame, table: str, now: datetime | None = None, seen: IdSet | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split ``df`` into (good rows, bad rows with ``field`` and ``reason``).
 
     ``df`` holds canonical columns (any missing are treated as null) plus the
-    ``__fail__`` markers of :mod:`traceana.ingest.coerce`.
+    ``__fail__`` markers of :mod:`traceana.ingest.coerce`. ``seen`` holds the
+    request ids of the file's earlier batches, when it is read in batches:
+    rows repeating one are duplicates too, and this batch's ids are added.
     """
     now = now or datetime.now(UTC)
     if table == "requests":
@@ -211,6 +271,10 @@ def split(df: pl.DataFrame, table: str, now: datetime | None = None) -> tuple[pl
             dup = pl.col("request_id").is_not_null() & pl.col("request_id").is_duplicated() & ~pl.col(
                 "request_id"
             ).is_first_distinct()
+        if seen is not None:
+            earlier = seen.contains(work["request_id"], add=True)
+            if earlier.any():
+                dup = dup | pl.Series(earlier)
         work = work.with_columns(dup.alias("__dup"))
         rules = [*rules, ("request_id", pl.col("__dup"), pl.lit("duplicate: request_id seen earlier in the file"))]
         bad_cols.append("__dup")

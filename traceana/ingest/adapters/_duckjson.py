@@ -37,7 +37,7 @@ import mmap
 import numpy as np
 import polars as pl
 
-from traceana.ingest.base import Source
+from traceana.ingest.base import AdapterResult, Batches, NotFaithful, Source
 from traceana.ingest.reader import FileScan, scan_file
 from traceana.schema import arrow_schema
 
@@ -91,11 +91,22 @@ def _file_may_have_long_line(src: Source) -> bool:
         return True
 
 
-def read_typed(src: Source, table: str) -> pl.DataFrame | None:
-    """The file as a polars frame with numeric columns typed and ``source_line``, or None to use the string path."""
+#: rows a batch: the size of a store part, so a big file's parts are as large as before
+BATCH_ROWS = 512 * 1024
+
+
+def read_typed(src: Source, table: str) -> Batches | None:
+    """The file's rows in batches of polars frames (numeric columns typed, ``source_line`` set), or None to use the string path.
+
+    Memory stays at a few batches whatever the file's size. Row i is taken to
+    be line i + 1; ``faithful()`` checks that against the worker's pass once
+    the last batch is read, and a line DuckDB refuses part-way through raises
+    NotFaithful: either way the pipeline reads the file again exactly.
+    """
     if not src.on_disk:
         return None
     import duckdb
+    import pyarrow as pa
 
     columns = {f.name: _duck_type(f.type) for f in arrow_schema(table)}
     try:
@@ -106,16 +117,31 @@ def read_typed(src: Source, table: str) -> pl.DataFrame | None:
             columns=columns,
             maximum_object_size=int(min(src.limits.max_line_bytes, 2**31 - 1)),
         )
-        tbl = rel.to_arrow_table()
+        reader = rel.to_arrow_reader(BATCH_ROWS) if hasattr(rel, "to_arrow_reader") else rel.fetch_record_batch(BATCH_ROWS)
     except (duckdb.Error, OSError, ValueError, RuntimeError):
         return None
-    scan = _line_scan(src)  # by now usually done: it ran beside DuckDB
-    if scan is None or scan.newlines is None or scan.bool_literal or scan.size != src.size:
-        return None
-    lines = scan.newlines + (0 if scan.ends_with_newline else 1)
-    if tbl.num_rows != lines or _file_may_have_long_line(src):
-        return None
-    df = pl.from_arrow(tbl)
-    if not isinstance(df, pl.DataFrame) or df.height != lines:
-        return None
-    return df.with_columns(pl.Series("source_line", np.arange(1, lines + 1, dtype=np.int64)))
+    rows = 0
+
+    def results():
+        nonlocal rows
+        try:
+            for batch in reader:
+                if not batch.num_rows:
+                    continue
+                df = pl.from_arrow(pa.Table.from_batches([batch]))
+                lines = np.arange(rows + 1, rows + batch.num_rows + 1, dtype=np.int64)
+                rows += batch.num_rows
+                yield AdapterResult(**{table: df.with_columns(pl.Series("source_line", lines))})
+        except (duckdb.Error, pa.ArrowException, OSError, ValueError, RuntimeError) as exc:
+            raise NotFaithful(f"DuckDB stopped part-way through: {exc}") from exc
+        finally:
+            con.close()
+
+    def faithful() -> bool:
+        scan = _line_scan(src)  # by now usually done: it ran beside DuckDB
+        if scan is None or scan.newlines is None or scan.bool_literal or scan.size != src.size:
+            return False
+        lines = scan.newlines + (0 if scan.ends_with_newline else 1)
+        return rows == lines and not _file_may_have_long_line(src)
+
+    return Batches(results=results(), faithful=faithful)

@@ -23,6 +23,7 @@ from traceana.ingest.adapters._duckjson import may_have_long_line, read_typed
 from traceana.ingest.base import (
     Adapter,
     AdapterResult,
+    Batches,
     QuarantineRow,
     Source,
     iter_lines,
@@ -178,10 +179,11 @@ _DUCKDB_FROM_BYTES = 4 << 20
 
 
 def _read_jsonl(src: Source, table: str) -> AdapterResult:
-    if src.size >= _DUCKDB_FROM_BYTES:
-        df = read_typed(src, table)  # None: DuckDB refused the file, or rows do not map to lines one to one
-        if df is not None:
-            return _without_deep(df, table, src.limits)
+    if src.size >= _DUCKDB_FROM_BYTES and not src.exact:
+        typed = read_typed(src, table)  # None: DuckDB refused the file
+        if typed is not None:
+            batches = (_without_deep(getattr(r, table), table, src.limits) for r in typed.results)
+            return AdapterResult(batches=Batches(results=batches, faithful=typed.faithful))
     data = src.data
     if _SURROGATE_ESCAPE.search(data):
         # polars turns a lone "\ud800" into "\x00"; the slow path quarantines such lines.
