@@ -129,3 +129,29 @@ def test_busy_hours_is_the_union_of_intervals():
         want = {k: len(v) * 100_000 / 3.6e9 for k, v in sorted(covered.items())}
         assert got["instance"].to_list() == list(want)
         assert got["busy_hours"].to_list() == pytest.approx(list(want.values()), rel=1e-12)
+
+
+def test_ingest_designs_store_what_the_ingest_stores(bench, tmp_path):
+    # benchmarks/ingest_designs.py compares designs by time: on valid rows they must keep the same data
+    import subprocess
+
+    import polars as pl
+
+    from traceana.ingest import ingest_paths
+    from traceana.store import open_store
+
+    rows = 12_000  # ~6 MB: over the 4 MiB threshold of the DuckDB path
+    data = bench["gen"].generate(rows, seed=5, jsonl=rows, chunk_rows=rows, out=tmp_path / "d", log=lambda _: None)
+    src = data / "requests.jsonl"
+    cols = ["request_id", "arrival_time", "ttft_s", "e2e_latency_s", "prompt_tokens", "status"]
+    st = open_store(tmp_path / "committed")
+    ingest_paths(st, [src])
+    want = st.requests().select(cols).collect().sort("request_id")
+    assert want.height == rows
+    for variant in ("no-scan", "whole-file", "sql-filter"):
+        out = tmp_path / variant
+        subprocess.run([sys.executable, str(BENCH / "ingest_designs.py"), "--child", variant, str(src), str(out), str(rows)],
+                       check=True)
+        got = (open_store(out, create=False).requests() if out.is_dir() else pl.scan_parquet(out)).select(cols).collect()
+        got = got.with_columns(pl.col("arrival_time").dt.convert_time_zone("UTC")).sort("request_id")
+        assert got.equals(want), variant
