@@ -295,3 +295,25 @@ def test_read_typed_refuses_in_memory_content(tmp_path):
     frames = [r.requests for r in batches.results]
     assert len(frames) == 1 and isinstance(frames[0], pl.DataFrame) and frames[0]["source_line"].to_list() == [1]
     assert batches.faithful()
+
+
+def test_an_adapter_failing_part_way_through_its_batches_stores_nothing(tmp_path, monkeypatch):
+    from traceana.ingest import ingest_paths, pipeline
+    from traceana.ingest.base import Adapter, AdapterResult
+    from traceana.store import open_store
+
+    def batches():
+        yield AdapterResult(requests=pl.DataFrame({"request_id": ["a"], "arrival_time": ["2025-03-03T00:00:00Z"],
+                                                   "source_line": [1]}))
+        raise ValueError("boom in batch 2")
+
+    broken = Adapter(name="broken", description="", sniff=lambda head, path: True,
+                     read=lambda src: AdapterResult(batches=Batches(results=batches(), faithful=lambda: True)))
+    monkeypatch.setattr(pipeline.registry, "detect", lambda head, path: broken)
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"request_id": "a"}\n')
+    st = open_store(tmp_path / "store")
+    rep = ingest_paths(st, [path]).files[0]
+    assert rep.status == "refused" and "adapter 'broken' failed on this file (ValueError: boom in batch 2)" in rep.error
+    assert st.requests().select(pl.len()).collect().item() == 0
+    assert not list((tmp_path / "store").glob(".staging-*")) and not list((tmp_path / "store").rglob("*.parquet"))

@@ -237,39 +237,35 @@ def _adapter_failure(src: Source, name: str, exc: BaseException) -> TraceanaErro
     return AdapterBugError(src.name, f"adapter '{name}' failed on this file ({_describe(exc)}); file refused, nothing stored")
 
 
-def _run_adapter(src: Source, adapter: Adapter, column_map: dict | None) -> AdapterResult:
-    """Call the adapter; anything but a TraceanaError is an adapter bug, turned into a clean refusal."""
-    name = "mapped" if column_map is not None else adapter.name
-    try:
-        if column_map is not None:
-            from traceana.ingest.adapters.mapped import read_mapped
+_END = object()
 
-            result = read_mapped(src, column_map)
-        else:
-            result = adapter.read(src)
-    except TraceanaError:
+
+def _from_adapter(src: Source, name: str, call: Callable[[], object], verb: str = "returned") -> object:
+    """``call()`` (the adapter's read, or its next batch); anything but a TraceanaError is an adapter bug, a clean refusal."""
+    try:
+        result = call()
+    except (TraceanaError, NotFaithful):
         raise
     except Exception as exc:  # noqa: BLE001 - see AdapterBugError
         raise _adapter_failure(src, name, exc) from exc
-    if not isinstance(result, AdapterResult):
-        raise AdapterBugError(src.name, f"adapter '{name}' returned {type(result).__name__}, not an AdapterResult; file refused")
+    if result is not _END and not isinstance(result, AdapterResult):
+        raise AdapterBugError(src.name, f"adapter '{name}' {verb} {type(result).__name__}, not an AdapterResult; file refused")
     return result
+
+
+def _run_adapter(src: Source, adapter: Adapter, column_map: dict | None) -> AdapterResult:
+    """Call the adapter (or the column-mapped reader)."""
+    if column_map is not None:
+        from traceana.ingest.adapters.mapped import read_mapped
+
+        return _from_adapter(src, "mapped", lambda: read_mapped(src, column_map))
+    return _from_adapter(src, adapter.name, lambda: adapter.read(src))
 
 
 def _guarded(results: Iterator[AdapterResult], src: Source, name: str) -> Iterator[AdapterResult]:
     """An adapter's batches, with its exceptions turned into refusals as in :func:`_run_adapter`."""
     it = iter(results)
-    while True:
-        try:
-            part = next(it)
-        except StopIteration:
-            return
-        except (TraceanaError, NotFaithful):
-            raise
-        except Exception as exc:  # noqa: BLE001 - see AdapterBugError
-            raise _adapter_failure(src, name, exc) from exc
-        if not isinstance(part, AdapterResult):
-            raise AdapterBugError(src.name, f"adapter '{name}' yielded {type(part).__name__}, not an AdapterResult; file refused")
+    while (part := _from_adapter(src, name, lambda: next(it, _END), verb="yielded")) is not _END:
         yield part
 
 
