@@ -224,6 +224,16 @@ def test_what_the_fast_path_cannot_number_goes_to_the_exact_path(tmp_path, monke
     assert got[1].num_rows >= 1 or name in ("blank line", "white space line")
 
 
+def test_booleans_of_fields_no_table_reads_keep_the_fast_path(tmp_path, monkeypatch, fast_used):
+    # real logs carry flags of their own, and URLs and messages with the words in them
+    bad = {i: {"stream": i % 2 == 0, "route": "/v1/chat?stream=true", "error_type": "not true"} for i in range(ROWS)}
+    path = _write(tmp_path / "r.jsonl", _lines(bad=bad))
+    got = read_file(path)
+    assert fast_used == [True]
+    assert got[0]["requests"].num_rows == ROWS
+    _same(got, _string_path(monkeypatch, path))
+
+
 def test_bool_literal_quarantined_with_its_line(tmp_path, fast_used):
     lines = _lines()
     lines[1234] = lines[1234].replace('"num_preemptions": 0', '"num_preemptions": true')
@@ -256,24 +266,96 @@ def test_scan_file_counts_and_hashes(tmp_path):
 
 
 @pytest.mark.parametrize("word", [b"true", b"false"])
-@pytest.mark.parametrize("shift", range(-6, 2))
-def test_scan_file_finds_a_literal_across_a_chunk_boundary(tmp_path, word, shift):
+@pytest.mark.parametrize("key, counts", [(b"ttft_s", True), (b"stream", False)])
+@pytest.mark.parametrize("shift", [-60, -33, -14, -9, -6, -3, -1, 0, 1])
+def test_scan_file_judges_a_literal_across_a_chunk_boundary(tmp_path, word, key, counts, shift):
+    # the chunk boundary falls in the word, in the key before it, or just before the key
     size = 4 * _CHUNK + 4096
-    buf = bytearray(b"a" * size)
+    buf = bytearray(b" " * size)
     at = 4 * _CHUNK + shift  # the reads are 4 * _CHUNK bytes long
-    buf[at : at + len(word)] = word
+    member = b'{"' + key + b'": ' + word + b"}"
+    start = at - len(member) + len(word) + 1
+    buf[start : start + len(member)] = member
     path = tmp_path / "b.bin"
     path.write_bytes(bytes(buf))
-    assert scan_file(path).bool_literal is True
-    assert _CARRY >= len(word) - 1
+    assert scan_file(path).bool_literal is counts
+    assert _CARRY >= len(member)
 
 
-def test_bool_literal_check_is_exact():
-    rng = np.random.default_rng(5)
-    alphabet = np.frombuffer(b"truefalsx \"", dtype=np.uint8)
-    for _ in range(300):
-        data = alphabet[rng.integers(0, len(alphabet), rng.integers(0, 40))].tobytes()
-        assert _has_bool_literal(np.frombuffer(data, dtype=np.uint8)) == (b"true" in data or b"false" in data), data
+LITERALS = {
+    '{"stream": true, "ttft_s": 0.1}': False,  # a key no table reads
+    '{"a":1,"cache_hit":false}': False,
+    '{"stream"  :  true}': False,
+    '{"route": "/v1?stream=true"}': False,  # inside strings
+    '{"msg": "it is untrue, falsely"}': False,
+    '{"truex": 1}': False,
+    '{"ttft_s": true}': True,
+    '{"a":1,"ttft_s":false}': True,
+    '{"ttft_s":      true}': True,  # more white space than the check skips
+    '{"itl_s": [0.1, true]}': True,  # array elements always count
+    '{"x": {"ttft_s": true}}': True,
+    '{"tags": [true]}': True,
+    '{"ttft\\u005fs": true}': True,  # an escape in the key
+    '{"x": "\\"stream\\": true"}': True,  # (harmless, but not told apart)
+    '{"' + "k" * 48 + '": true}': False,
+    '{"' + "k" * 49 + '": true}': True,  # a key too long to be read back
+    "true": True,
+}
+
+
+@pytest.mark.parametrize("line", list(LITERALS))
+def test_bool_literal_examples(line):
+    assert _has_bool_literal(np.frombuffer(line.encode(), dtype=np.uint8)) is LITERALS[line]
+
+
+def test_bool_literal_check_never_misses_a_canonical_value():
+    # soundness: whenever a canonical top-level key holds a boolean, or a list with one at any
+    # depth (what DuckDB would turn into 1.0 or 'true'), the check says so; a harmless literal
+    # may count too, never the other way round. (An object under a canonical key is no number:
+    # DuckDB refuses it for a DOUBLE column, and a text column keeps it as JSON text.)
+    from traceana.schema import TABLES
+
+    canonical = sorted({f.name for fs in TABLES.values() for f in fs})
+    rng = np.random.default_rng(11)
+    spaces = ["", " ", "  ", "\t", "      "]
+    texts = ["true", "false", "it is true", ": true", '\\"k\\": false', "untrue", "x,true", "[false]"]
+
+    def value(depth=0):
+        r = rng.integers(0, 7 if depth < 2 else 4)
+        if r == 0:
+            return bool(rng.integers(0, 2))
+        if r == 1:
+            return float(rng.normal())
+        if r == 2:
+            return str(rng.choice(texts))
+        if r == 3:
+            return None
+        if r in (4, 5):
+            return [value(depth + 1) for _ in range(rng.integers(0, 3))]
+        return {str(rng.choice([*canonical, "stream", "k"])): value(depth + 1)}
+
+    def has_bool(v, objects=True):
+        if isinstance(v, bool):
+            return True
+        if isinstance(v, list):
+            return any(has_bool(x, objects) for x in v)
+        if isinstance(v, dict) and objects:
+            return any(has_bool(x) for x in v.values())
+        return False
+
+    missed = told = 0
+    for _ in range(4000):
+        keys = [*canonical, "stream", "cache_hit", "k.v", "x-y"]
+        obj = {str(rng.choice(keys)): value() for _ in range(rng.integers(1, 5))}
+        sp = str(rng.choice(spaces))
+        line = "{" + ("," + sp).join(f"{json.dumps(k)}{rng.choice(spaces)}:{sp}{json.dumps(v)}" for k, v in obj.items()) + "}"
+        assert json.loads(line) == obj
+        relevant = any(k in canonical and has_bool(v, objects=False) for k, v in obj.items())
+        got = _has_bool_literal(np.frombuffer(line.encode(), dtype=np.uint8))
+        missed += relevant and not got
+        told += (not got) and any(has_bool(v) for v in obj.values())
+    assert missed == 0
+    assert told >= 20  # and it lets harmless literals through (25 of these lines; 0 without _harmless)
 
 
 def test_compressed_file_gets_no_line_scan(tmp_path):

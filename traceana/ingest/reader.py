@@ -210,16 +210,22 @@ class FileScan:
     size: int
     newlines: int | None = None
     ends_with_newline: bool = True
-    bool_literal: bool | None = None  # the bytes 'true' or 'false' occur somewhere
+    bool_literal: bool | None = None  # 'true' or 'false' occurs where it may be a canonical field's value
 
 
 _RU = int.from_bytes(b"ru", "little")
 _LS = int.from_bytes(b"ls", "little")
-_CARRY = 4  # bytes of the previous chunk kept in front: 'true' / 'false' across a chunk boundary
+#: the longest key whose 'true' / 'false' value can be told harmless (a longer one counts as if it mattered)
+_KEY_WINDOW = 48
+#: bytes of the previous chunk kept in front: a literal, and the key before it, across a chunk boundary
+_CARRY = _KEY_WINDOW + 8
+_KEY_CHAR = [chr(c).isascii() and (chr(c).isalnum() or chr(c) in "_.-") for c in range(256)]
+_WORD_CHAR = [chr(c).isascii() and (chr(c).isalnum() or chr(c) == "_") for c in range(256)]
+_SPACE = (ord(" "), ord("\t"), ord("\r"), ord("\n"))
 
 
-def _has_bool_literal(a) -> bool:
-    """True when the bytes 'true' or 'false' occur in ``a`` (uint8 array).
+def _literal_starts(a, first: int = 0):
+    """Positions (sorted) where the words 'true' or 'false' start in ``a`` and end after ``first``.
 
     One 16-bit compare per byte pair finds the rare bigrams 'ru' and 'ls'
     (numpy, outside the GIL: ~4x faster than two bytes.find); only their few
@@ -228,6 +234,7 @@ def _has_bool_literal(a) -> bool:
     import numpy as np
 
     n = len(a)
+    found = []
     for k in (0, 1):
         v = a[k : k + (n - k) // 2 * 2].view("<u2")
         for code, before, after in ((_RU, b"t", b"e"), (_LS, b"fa", b"e")):
@@ -235,14 +242,81 @@ def _has_bool_literal(a) -> bool:
             if len(hits) == 0:
                 continue
             p = hits * 2 + k  # position of the bigram's first byte
-            ok = (p >= len(before)) & (p + 2 < n)
+            ok = (p >= len(before)) & (p + 2 < n) & (p + 3 > first)
             p = p[ok]
             m = a[p + 2] == after[0]
             for j, ch in enumerate(reversed(before), start=1):
                 m &= a[p - j] == ch
-            if m.any():
-                return True
-    return False
+            found.append(p[m] - len(before))
+    return np.sort(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+
+
+def _skip_space_back(a, j):
+    """``j`` moved back past up to four JSON white-space bytes (each stops at the first other byte)."""
+    import numpy as np
+
+    for _ in range(4):
+        j = j - ((j >= 0) & np.isin(a[np.maximum(j, 0)], _SPACE))
+    return j
+
+
+def _harmless(a, starts):
+    """Which 'true' / 'false' words at ``starts`` cannot be the value of a field traceana reads.
+
+    A JSON literal stands alone, after ``:`` (a member's value), ``,`` or ``[``
+    (an array element), white space aside. So a word glued to a letter or
+    digit, or after any other byte (``?stream=true``, ``it is true``), is text
+    inside a string: harmless. After ``:`` it is harmless when the key before
+    it is 1-48 of [A-Za-z0-9_.-], has ``{``, ``,`` or white space before its
+    opening quote, and is no canonical column: DuckDB reads only the canonical
+    keys, matched exactly (or, again, the bytes are inside a string). The rest
+    counts: array elements, escapes in a key, a key cut off by the start of
+    ``a``, a word at the very start.
+    """
+    import numpy as np
+
+    from traceana.schema import TABLES
+
+    n = len(a)
+    word = np.where(a[starts] == ord("t"), 4, 5)
+    after = starts + word
+    glued = (after < n) & np.asarray(_WORD_CHAR)[a[np.minimum(after, n - 1)]]
+    glued |= (starts >= 1) & np.asarray(_WORD_CHAR)[a[np.maximum(starts - 1, 0)]]
+    j = _skip_space_back(a, starts - 1)
+    c = a[np.maximum(j, 0)]
+    # where a literal may stand (still white space after four: it counts; so does the start of ``a``)
+    value = np.isin(c, (ord(":"), ord(","), ord("["), *_SPACE)) | (j < 0)
+    ok = glued | ~value  # not a literal at all
+    member = ~ok & (c == ord(":"))
+    j = _skip_space_back(a, j - 1)
+    key_ok = member & (j >= 1) & (a[np.maximum(j, 0)] == ord('"'))  # the key's closing quote
+    back = j[:, None] - np.arange(1, _KEY_WINDOW + 2)  # j-1, j-2, ... : the key, read backwards
+    win = a[np.maximum(back, 0)]
+    quote = (win == ord('"')) & (back >= 0)
+    key_ok &= quote.any(axis=1)
+    length = quote.argmax(axis=1)  # bytes between the quotes
+    inside = np.arange(_KEY_WINDOW + 1)[None, :] < length[:, None]
+    key_ok &= (length >= 1) & (np.asarray(_KEY_CHAR)[win] | ~inside).all(axis=1)
+    opening = j - length - 1
+    key_ok &= (opening >= 1) & np.isin(a[np.maximum(opening - 1, 0)], (ord("{"), ord(","), *_SPACE))
+    if key_ok.any():
+        keys = np.where(inside, win, 0)[:, ::-1]  # back into reading order, right-aligned
+        width = _KEY_WINDOW + 1
+        names = {f.name.encode() for fs in TABLES.values() for f in fs}
+        canonical = np.array([k.rjust(width, b"\0") for k in names], dtype=f"S{width}")
+        key_ok &= ~np.isin(np.ascontiguousarray(keys).view(f"S{width}").ravel(), canonical)
+    return ok | key_ok
+
+
+def _has_bool_literal(a, first: int = 0) -> bool:
+    """True when 'true' or 'false' occurs in ``a`` (uint8 array), ending after ``first``, where it may be a field's value.
+
+    DuckDB turns a JSON boolean into 1.0 or 'true' without a word, so a file
+    where one may stand as a canonical field's value takes the exact path;
+    literals that plainly cannot (see :func:`_harmless`) are skipped.
+    """
+    starts = _literal_starts(a, first)
+    return bool(len(starts)) and not bool(_harmless(a, starts).all())
 
 
 def scan_file(path: Path, digest: bool = True, lines: bool = True) -> FileScan:
@@ -275,7 +349,7 @@ def scan_file(path: Path, digest: bool = True, lines: bool = True) -> FileScan:
             if lines:
                 newlines += int(np.count_nonzero(arr[_CARRY : _CARRY + k] == 10))
                 if not literal:
-                    literal = _has_bool_literal(arr[_CARRY - carry : _CARRY + k])
+                    literal = _has_bool_literal(arr[_CARRY - carry : _CARRY + k], first=carry)
                 last = bytes(chunk[-1:])
                 carry = min(_CARRY, k)
                 buf[_CARRY - carry : _CARRY] = buf[_CARRY + k - carry : _CARRY + k]

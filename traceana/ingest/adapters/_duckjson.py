@@ -8,7 +8,9 @@ quarantines row by row. What DuckDB would convert silently is kept off this
 path by cheap byte checks:
 
 - JSON ``true``/``false`` (DuckDB turns them into 1.0/0.0): no canonical field
-  is boolean, so a file containing them takes the string path;
+  is boolean, so a file where one may be a canonical field's value takes the
+  string path (a literal after a key no table reads, ``"stream": true``, or
+  inside a string does not count: :func:`traceana.ingest.reader._harmless`);
 - integer fields are read as DOUBLE and checked for integrality in coerce
   (DuckDB rounds 1.5 to 2 when asked for BIGINT);
 - timestamps are read as text and parsed by traceana (epoch numbers included).
@@ -22,7 +24,7 @@ parse (:func:`traceana.ingest.reader.scan_file`, which also hashes the file):
 - the number of lines: DuckDB skips blank lines and refuses a line holding
   more or less than one object, so when it returns as many rows as the file
   has lines, row i is line i + 1, exactly;
-- whether 'true' or 'false' occur anywhere (see above);
+- whether 'true' or 'false' occurs where it may matter (see above);
 - lines over ``--max-line-bytes``: DuckDB refuses longer objects
   (``maximum_object_size``), and a few finds rule out long white space.
 
