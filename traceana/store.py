@@ -366,9 +366,9 @@ class Staging:
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            self._pool = ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, 8), thread_name_prefix="traceana-write")
+            self._pool = ThreadPoolExecutor(max_workers=self.MAX_PENDING, thread_name_prefix="traceana-write")
         for p, _, table, piece in jobs:
-            while len(self._pending) >= max(self.MAX_PENDING, 1):
+            while len(self._pending) >= self.MAX_PENDING:
                 self._pending.pop(0).result()  # the first failure propagates
             self._pending.append(self._pool.submit(_write_part, p, piece, arrow_schema(table)))
 

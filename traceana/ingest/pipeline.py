@@ -196,20 +196,38 @@ def process(
     Returns (canonical tables, quarantine table, report).
     """
     now = now or datetime.now(UTC)
+    tables: dict[str, list[pa.Table]] = {}
+    quarantines: list[pa.Table] = []
+
+    def take(part: dict[str, pa.Table], quarantine: pa.Table) -> None:
+        for name, data in part.items():
+            tables.setdefault(name, []).append(data)
+        quarantines.append(quarantine)
+
+    def restart() -> None:
+        tables.clear()
+        quarantines.clear()
+
+    report = _drive(src, adapter, now, column_map, take, restart)
+    kept = [q for q in quarantines if q.num_rows] or [pa.Table.from_batches([], schema=QUARANTINE)]
+    return {k: _concat(v) for k, v in tables.items()}, _concat(kept), report
+
+
+def _drive(src: Source, adapter: Adapter, now: datetime, column_map: dict | None, take, restart) -> FileReport:
+    """Hand the file's parts to ``take(tables, quarantine)``; its report.
+
+    When a batched read cannot vouch for its rows, ``restart()`` throws away
+    what was taken and the file is read again on the exact path.
+    """
     while True:
         report = FileReport(path=source_name(src), adapter=adapter.name)
-        tables: dict[str, list[pa.Table]] = {}
-        quarantines: list[pa.Table] = []
         try:
-            for part, quarantine in _parts(src, adapter, now, column_map, report):
-                for name, data in part.items():
-                    tables.setdefault(name, []).append(data)
-                quarantines.append(quarantine)
+            for tables, quarantine in _parts(src, adapter, now, column_map, report):
+                take(tables, quarantine)
+            return report
         except NotFaithful:
+            restart()
             _read_exactly(src)
-            continue
-        quarantines = [q for q in quarantines if q.num_rows] or [pa.Table.from_batches([], schema=QUARANTINE)]
-        return {k: _concat(v) for k, v in tables.items()}, _concat(quarantines), report
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:
@@ -444,26 +462,28 @@ class _StoredIds:
 
 def _stage(store, stg, src: Source, adapter: Adapter, now: datetime, column_map: dict | None) -> FileReport:
     """Write ``src``'s rows and quarantine into ``stg`` a part at a time (nothing is published); its report."""
-    while True:
-        report = FileReport(path=source_name(src), adapter=adapter.name)
-        stored = _StoredIds(store)
+    stored = _StoredIds(store)
+    ndup = 0
+
+    def take(tables: dict[str, pa.Table], quarantine: pa.Table) -> None:
+        nonlocal ndup
+        # duplicates of stored rows are looked for in the day partitions these rows fall in
+        seen = stored.covering(_days(tables.get("requests")))
+        tables, quarantine, n = dedupe_against(tables, quarantine, seen, source_name(src), now)
+        ndup += n
+        stg.add([*tables.items(), ("quarantine", quarantine)])
+
+    def restart() -> None:
+        nonlocal ndup
+        stg.discard()  # the batches' parts: the exact read writes its own
         ndup = 0
-        try:
-            for tables, quarantine in _parts(src, adapter, now, column_map, report):
-                # duplicates of stored rows are looked for in the day partitions these rows fall in
-                seen = stored.covering(_days(tables.get("requests")))
-                tables, quarantine, n = dedupe_against(tables, quarantine, seen, source_name(src), now)
-                ndup += n
-                stg.add([*tables.items(), ("quarantine", quarantine)])
-        except NotFaithful:
-            stg.discard()  # the batches' parts: the exact read writes its own
-            _read_exactly(src)
-            continue
-        if ndup:
-            report.stored["requests"] = report.stored.get("requests", 0) - ndup
-            report.quarantined += ndup
-            report.reasons["duplicate"] += ndup
-        return report
+
+    report = _drive(src, adapter, now, column_map, take, restart)
+    if ndup:
+        report.stored["requests"] = report.stored.get("requests", 0) - ndup
+        report.quarantined += ndup
+        report.reasons["duplicate"] += ndup
+    return report
 
 
 # hashlib and file reads release the GIL: the source identity is computed beside the parse
