@@ -56,7 +56,7 @@ def _row(
 ) -> dict:
     rel = (
         diff.estimate / base
-        if diff.estimate is not None and base not in (None, 0) and math.isfinite(base)
+        if diff.estimate is not None and base not in (None, 0) and math.isfinite(base) and stat != "shift"
         else None
     )
     ident = f"{stat}({metric}{', user-visible' if view == 'user-visible' else ''})" if stat else metric
@@ -436,7 +436,7 @@ def compare(
     for r in rows:
         counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
     ecdf = [
-        dict(p, side=labels[i])
+        dict(p, side=("base", "candidate")[i])
         for i, s in enumerate((side_b, side_c))
         for m in ("ttft_s", "e2e_latency_s")
         for p in _ecdf(s, m)
