@@ -218,8 +218,12 @@ def _count_rows(b: Side, c: Side, confidence: float) -> list[dict]:
             )
         )
     tb, tc = b.seconds, c.seconds
-    timed = tb > 0 and tc > 0
-    why = "" if timed else "a side's window has no length (one request, or no timestamps)"
+    timed = tb > 0 and tc > 0 and b.arrival_span_s > 0 and c.arrival_span_s > 0
+    why = (
+        ""
+        if timed
+        else "a side has no arrival spread (one request, or a source without send times, e.g. LLMPerf): no rate"
+    )
 
     def rate(
         metric: str,
@@ -239,11 +243,11 @@ def _count_rows(b: Side, c: Side, confidence: float) -> list[dict]:
             "all",
             better,
             unit,
-            s1 / tb if tb > 0 else None,
-            s2 / tc if tc > 0 else None,
-            d,
+            s1 / tb if timed else None,
+            s2 / tc if timed else None,
+            d if timed else st.Diff(None, None, None, None),
             n,
-            note or why,
+            why or note,
             timed,
         )
 

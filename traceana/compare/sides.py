@@ -31,6 +31,7 @@ class Side:
     total: int
     failed: int
     seconds: float
+    arrival_span_s: float = 0.0  # last arrival - first arrival; 0 when a source records no send times
     served: dict[str, np.ndarray] = field(default_factory=dict)
     user: dict[str, np.ndarray] = field(default_factory=dict)
     itl: np.ndarray | None = None
@@ -60,6 +61,13 @@ def _window_seconds(df: pl.DataFrame) -> float:
     return (stop - start).total_seconds() if start is not None and stop is not None else 0.0
 
 
+def _arrival_span(df: pl.DataFrame) -> float:
+    if df.height < 2 or "arrival_time" not in df.columns:
+        return 0.0
+    a, b = df.select(pl.col("arrival_time").min().alias("a"), pl.col("arrival_time").max().alias("b")).row(0)
+    return (b - a).total_seconds() if a is not None and b is not None else 0.0
+
+
 def _sorted(values: np.ndarray) -> np.ndarray:
     v = values[np.isfinite(values)]
     v.sort()
@@ -77,7 +85,7 @@ def load_side(df: pl.DataFrame, slos: Sequence = ()) -> Side:
         else np.ones(total, dtype=bool)
     )
     failed = int(total - ok.sum())
-    side = Side(total=total, failed=failed, seconds=_window_seconds(df))
+    side = Side(total=total, failed=failed, seconds=_window_seconds(df), arrival_span_s=_arrival_span(df))
     for m in LATENCY:
         if m not in df.columns:
             continue

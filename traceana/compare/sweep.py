@@ -33,7 +33,8 @@ def _run_point(label: str, df: pl.DataFrame, latency: str, queue: str) -> dict:
     ok = df.filter(pl.col("status") == "ok") if "status" in df.columns else df
     arrivals = df["arrival_time"].sort() if "arrival_time" in df.columns and n else None
     span = (arrivals[-1] - arrivals[0]).total_seconds() if arrivals is not None and n > 1 else 0.0
-    t = _window_seconds(df)
+    # without send times (LLMPerf) every arrival is the same instant: no rate can be measured
+    t = _window_seconds(df) if span > 0 else 0.0
 
     def values(col: str) -> np.ndarray:
         if col not in ok.columns:
@@ -128,6 +129,12 @@ def sweep(runs: Sequence[tuple[str, pl.LazyFrame]]) -> dict:
             else "."
         )
     )
+    missing = [p["label"] for p in points if p["achieved_rate_per_s"] is None]
+    if missing:
+        note = (
+            f"No rate for {', '.join(missing)}: no send times (every arrival at one instant, as LLMPerf writes). "
+            + note
+        )
     return {
         "points": points,
         "latency_metric": latency,
