@@ -297,7 +297,7 @@ def compare(paths, store_dir, fmt, base_filter, cand_filter, base_window, candid
         cand = inputs.SliceSpec(cand_filter, inputs.parse_window(candidate_window, "--candidate-window"))
         with inputs.open_sides(list(paths), store_dir, fmt, base, cand) as ((lb, lf_b), (lc, lf_c)):
             cmp = run_compare(lf_b, lf_c, by=group_by, slos=list(config.slos) + slos, rules=rules, labels=(lb, lc),
-                              title=title, seed=seed, adjust=adjust)
+                              title=title, seed=seed, adjust=adjust, config=config)
     written = render.write_compare(cmp, out_dir) if out_dir else []
     if as_json:
         click.echo(render.render_json(cmp), nl=False)

@@ -333,3 +333,49 @@ def test_frames_without_a_latency_still_compare():
     cmp = run_compare(base, base, rules=["p99(ttft) > +10%"])
     assert cmp["rules"][0]["status"].startswith("not evaluated")
     assert pl.DataFrame(cmp["metrics"]).height > 0
+
+
+def test_slo_attainment_goodput_and_cost_equal_brute_force(tmp_path):
+    v1 = _frame(3000, 8, version="v1")
+    v2 = _frame(3000, 9, scale=1.4, fail=0.01, version="v2", start=T0 + timedelta(hours=1))
+    rows = [dict(r, instance="gpu-0") for r in v1 + v2]
+    path = tmp_path / "fleet.parquet"
+    write_parquet(requests_frame(rows), path)
+    cfg = tmp_path / "traceana.toml"
+    cfg.write_text(
+        '[gpu_prices]\nH100 = 4.0\n\n[[slo]]\nname = "ttft-300ms"\nobjective = 0.9\nmetric = "ttft_s"\nop = "lte"\n'
+        'threshold = 0.3\n\n[[deployment]]\ninstance = "gpu-0"\nmodel = "m"\ngpu_type = "H100"\ngpu_count = 2\n'
+        f'start = "{T0.isoformat()}"\nend = "{(T0 + timedelta(hours=3)).isoformat()}"\n'
+    )
+    res = CliRunner().invoke(
+        main,
+        [
+            "compare",
+            str(path),
+            "--base",
+            "model_version=v1",
+            "--candidate",
+            "model_version=v2",
+            "--config",
+            str(cfg),
+            "--json",
+            "--adjust",
+            "bh",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    cmp = json.loads(res.output)
+    assert cmp["adjustment"]["method"] == "bh" and "Benjamini-Hochberg" in cmp["adjustment"]["name"]
+    for side, key in ((v1, "base"), (v2, "candidate")):
+        good = sum(r["status"] == "ok" and r["ttft_s"] <= 0.3 for r in side)
+        assert _rows(cmp, "attainment(ttft-300ms)")[key] == pytest.approx(good / len(side))
+        start = min(r["arrival_time"] for r in side)
+        stop = max(r["arrival_time"] + timedelta(seconds=r["e2e_latency_s"]) for r in side)
+        seconds = (stop - start).total_seconds()
+        assert _rows(cmp, "goodput")[key] == pytest.approx(good / seconds, rel=1e-6)
+        tokens = sum(r["output_tokens"] for r in side)
+        assert _rows(cmp, "cost_per_1m_tokens")[key] == pytest.approx(
+            seconds / 3600 * 2 * 4.0 / (tokens / 1e6), rel=1e-5
+        )
+    assert _rows(cmp, "attainment(ttft-300ms)")["verdict"] == "worse"
+    assert _rows(cmp, "goodput")["verdict"] == "worse"

@@ -38,16 +38,24 @@ def run_compare(
     rules: Sequence[str] = (),
     labels: tuple[str, str] = ("base", "candidate"),
     title: str | None = None,
+    config=None,
     **kw,
 ) -> dict:
     """:func:`compare` plus the gate: each rule's outcome, and ``verdict.exit_code`` 1 when one fires.
 
     Rules are parsed before any data is read, so a bad rule fails fast (ConfigError).
+    With a ``config`` holding [gpu_prices] (and [[deployment]]s), a cost per 1M tokens row joins.
     """
     from traceana.compare import rules as rules_m
+    from traceana.compare.cost import cost_row
 
     parsed = [rules_m.parse_rule(r) for r in rules]
-    out = compare(base_lf, cand_lf, by=by, slos=slos, labels=labels, **kw)
+    extra = (
+        [r for r in [cost_row(base_lf, cand_lf, config, confidence=kw.get("confidence", 0.95))] if r]
+        if config
+        else []
+    )
+    out = compare(base_lf, cand_lf, by=by, slos=slos, labels=labels, extra_rows=extra, **kw)
     out["rules"] = rules_m.evaluate(parsed, out["metrics"])
     fired = [r["rule"] for r in out["rules"] if r["fired"]]
     out["verdict"] = {"fired": fired, "exit_code": 1 if fired else 0}

@@ -398,11 +398,13 @@ def compare(
     confidence: float = 0.95,
     adjust: str = "holm",
     resamples: int = st.BOOTSTRAP_RESAMPLES,
+    extra_rows: Sequence[dict] = (),
 ) -> dict:
     """The comparison dict (schema ``schemas/compare.schema.json``): sides, metric rows, ECDF series.
 
     ``seed`` seeds the bootstrap's generator: the same inputs give the same
     intervals. Groups of ``by`` present on only one side are listed in warnings.
+    ``extra_rows`` (all-requests rows, e.g. the cost row) join the family before the adjustment.
     """
     if not 0 < confidence < 1:
         raise TraceanaError(f"confidence must lie in (0, 1), got {confidence}")
@@ -425,6 +427,8 @@ def compare(
         if min(side_b.total, side_c.total)
         else []
     )
+    if rows:
+        rows += [dict(r, group={}) for r in extra_rows]
     groups = _groups(df_b, df_c, by)
     for g in groups:
         gb, gc = load_side(_slice(df_b, g), slos), load_side(_slice(df_c, g), slos)

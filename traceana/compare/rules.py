@@ -5,7 +5,7 @@ Grammar::
     rule      := metric op threshold
     metric    := stat "(" latency ["," "user-visible"] ")" | "shift(" latency ")"
                | "error_rate" | "attainment(" slo name ")" | "throughput" | "goodput"
-               | "output_tokens_per_s" | "tokens_per_request" | "mean_concurrency"
+               | "output_tokens_per_s" | "tokens_per_request" | "mean_concurrency" | "cost_per_1m_tokens"
     stat      := p50 | p90 | p95 | p99 | p99.9
     latency   := ttft | tpot | e2e | queue (or the column: ttft_s, e2e_latency_s, ...)
     op        := ">" | "<"
@@ -52,6 +52,7 @@ PLAIN = (
     "output_tokens_per_s",
     "tokens_per_request",
     "mean_concurrency",
+    "cost_per_1m_tokens",
 )
 PROPORTIONS = ("error_rate", "attainment")
 SIGNIFICANT = ("better", "worse", "changed")
