@@ -18,9 +18,16 @@ from traceana.compare import run_compare, run_sweep, write_compare
 from traceana.compare.schema import compare_schema
 from traceana.compare.sweep import oversaturated, pareto
 
-SAMPLES = Path(__file__).resolve().parents[2].parent.parent / "shared" / "formats" / "samples"
-if not SAMPLES.exists():
-    SAMPLES = Path("/work/shared/formats/samples")
+ROOT = Path(__file__).resolve().parents[2]
+# ../shared beside the checkout (as tests/conftest.py), or beside a worktree's parent (/work/wt/<branch>)
+SAMPLES = next(
+    (
+        p / "formats" / "samples"
+        for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared")
+        if p.exists()
+    ),
+    ROOT.parent / "shared" / "formats" / "samples",
+)
 LLMPERF = SAMPLES / "llmperf"
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 QUIET = ("no significant change", "not enough data")
