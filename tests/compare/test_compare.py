@@ -386,3 +386,30 @@ def test_slo_attainment_goodput_and_cost_equal_brute_force(tmp_path):
         )
     assert _rows(cmp, "attainment(ttft-300ms)")["verdict"] == "worse"
     assert _rows(cmp, "goodput")["verdict"] == "worse"
+
+
+def test_an_empty_side_is_an_error_not_a_pass(tmp_path):
+    path = tmp_path / "x.parquet"
+    write_parquet(requests_frame(_frame(100, 1)), path)
+    res = CliRunner().invoke(
+        main,
+        [
+            "compare",
+            str(path),
+            "--base",
+            "model_version=zzz",
+            "--candidate",
+            "model_version=v1",
+            "--fail-on",
+            "p50(ttft) > +10%",
+        ],
+    )
+    assert res.exit_code == 2 and "model_version=zzz: no requests" in res.output
+
+
+def test_compare_html_is_self_contained(tmp_path):
+    cmp = run_compare(requests_frame(_frame(400, 1)), requests_frame(_frame(400, 2, scale=1.2)))
+    html = write_compare(cmp, tmp_path)[2].read_text()
+    assert "<script src=" not in html and "<link" not in html
+    specs = json.loads(html.split('id="traceana-specs">')[1].split("</script>")[0])
+    assert set(specs) == {"forest", "ecdf"} and f'data-charts-expected="{len(specs)}"' in html

@@ -420,8 +420,10 @@ def compare(
     warnings: list[str] = []
     side_b, side_c = load_side(df_b, slos), load_side(df_c, slos)
     for s, label in ((side_b, labels[0]), (side_c, labels[1])):
-        if s.total == 0:
-            warnings.append(f"{label} has no requests: every metric is 'not enough data'")
+        if s.total == 0:  # a gate must not pass because a filter or window matched nothing
+            raise TraceanaError(
+                f"{label}: no requests to compare. Hint: check the filter or window (traceana check shows the columns)"
+            )
     rows = (
         [dict(r, group={}) for r in metric_rows(side_b, side_c, rng, confidence, resamples)]
         if min(side_b.total, side_c.total)
