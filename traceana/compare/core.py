@@ -130,8 +130,9 @@ def _shift_row(metric: str, b: np.ndarray, c: np.ndarray) -> dict | None:
     if min(len(b), len(c)) == 0:
         return None
     enough = min(len(b), len(c)) >= 8
-    u, p, effect = st.mann_whitney(b, c)
-    d, ks_p, ks_method = st.ks_2samp(b, c)
+    merged = st.merge_sorted(b, c)
+    u, p, effect = st.mann_whitney(b, c, merged)
+    d, ks_p, ks_method = st.ks_2samp(b, c, merged)
     diff = st.Diff(effect - 0.5, None, None, p)
     return _row(
         metric,

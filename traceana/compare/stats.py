@@ -213,7 +213,31 @@ def mean_diff(x1: np.ndarray, x2: np.ndarray, confidence: float = 0.95) -> Diff:
     return Diff(d, d - z * se, d + z * se, _z_p(d, se))
 
 
-def mann_whitney(x_sorted: np.ndarray, y_sorted: np.ndarray) -> tuple[float, float, float]:
+@dataclass(frozen=True)
+class Merged:
+    """Two sorted samples merged once, for both rank tests: O(n) from the two runs.
+
+    ``from_x[i]``: the i-th pooled value (ascending) came from x; ``ends``: one past
+    the last position of each group of equal values, ascending.
+    """
+
+    n1: int
+    n2: int
+    from_x: np.ndarray
+    ends: np.ndarray
+
+
+def merge_sorted(x_sorted: np.ndarray, y_sorted: np.ndarray) -> Merged:
+    both = np.concatenate((x_sorted, y_sorted))
+    order = np.argsort(both, kind="stable")  # timsort merges the two ascending runs in linear time
+    values = both[order]
+    ends = np.flatnonzero(np.concatenate((values[1:] != values[:-1], [True]))) + 1
+    return Merged(len(x_sorted), len(y_sorted), order < len(x_sorted), ends)
+
+
+def mann_whitney(
+    x_sorted: np.ndarray, y_sorted: np.ndarray, merged: Merged | None = None
+) -> tuple[float, float, float]:
     """Two-sided Mann-Whitney U test, normal approximation with tie and continuity corrections.
 
     Formula (= scipy.stats.mannwhitneyu(x, y, method="asymptotic")):
@@ -221,19 +245,24 @@ def mann_whitney(x_sorted: np.ndarray, y_sorted: np.ndarray) -> tuple[float, flo
         sigma = sqrt(n1 n2 / 12 ((n + 1) - sum(t³ - t) / (n (n - 1)))), t = tie group sizes;
         z = (max(U1, n1 n2 - U1) - n1 n2 / 2 - 1/2) / sigma, p = min(1, 2 P(Z > z)).
     Returns (U1, p, common-language effect P(y > x) + P(y = x) / 2 = 1 - U1 / (n1 n2)).
-    Midranks come from searchsorted on the merged sample: O(n log n), no argsort.
+    Midranks per tie group from the merged sample (:func:`merge_sorted`): a group
+    spanning positions (a, b] has midrank (a + b + 1) / 2; R1 = sum over groups of
+    midrank x (x's count in the group).
     """
     n1, n2 = len(x_sorted), len(y_sorted)
     if n1 == 0 or n2 == 0:
         return float("nan"), float("nan"), float("nan")
-    both = np.sort(np.concatenate((x_sorted, y_sorted)), kind="stable")  # merges two sorted runs
-    left = np.searchsorted(both, x_sorted, side="left")
-    right = np.searchsorted(both, x_sorted, side="right")
-    r1 = float(np.sum(left + (right - left + 1) / 2.0))
+    m = merged or merge_sorted(x_sorted, y_sorted)
+    starts = np.concatenate(([0], m.ends[:-1]))
+    t_int = m.ends - starts
+    if len(t_int) == n1 + n2:  # no ties: the midrank of position i is i + 1
+        r1 = float(np.sum(np.flatnonzero(m.from_x) + 1, dtype=np.float64))
+    else:
+        midrank = np.repeat((starts + m.ends + 1) / 2.0, t_int)
+        r1 = float(midrank[m.from_x].sum())
     u1 = r1 - n1 * (n1 + 1) / 2.0
     n = n1 + n2
-    starts = np.flatnonzero(np.concatenate(([True], both[1:] != both[:-1], [True])))
-    t = np.diff(starts).astype(np.float64)
+    t = t_int.astype(np.float64)
     tie = float(np.sum(t**3 - t))
     s = math.sqrt(n1 * n2 / 12.0 * ((n + 1) - tie / (n * (n - 1)))) if n > 1 else 0.0
     u = max(u1, n1 * n2 - u1)
@@ -246,7 +275,9 @@ def mann_whitney(x_sorted: np.ndarray, y_sorted: np.ndarray) -> tuple[float, flo
 KS_EXACT_MAX_CELLS = 4_000_000
 
 
-def ks_2samp(x_sorted: np.ndarray, y_sorted: np.ndarray) -> tuple[float, float, str]:
+def ks_2samp(
+    x_sorted: np.ndarray, y_sorted: np.ndarray, merged: Merged | None = None
+) -> tuple[float, float, str]:
     """Two-sided two-sample Kolmogorov-Smirnov test: (D, p, method).
 
     Formula: D = max_v |F_x(v) - F_y(v)| over the pooled values.
@@ -259,9 +290,9 @@ def ks_2samp(x_sorted: np.ndarray, y_sorted: np.ndarray) -> tuple[float, float, 
     n1, n2 = len(x_sorted), len(y_sorted)
     if n1 == 0 or n2 == 0:
         return float("nan"), float("nan"), "none"
-    both = np.concatenate((x_sorted, y_sorted))
-    fx = np.searchsorted(x_sorted, both, side="right")
-    fy = np.searchsorted(y_sorted, both, side="right")
+    m = merged or merge_sorted(x_sorted, y_sorted)
+    fx = np.cumsum(m.from_x)[m.ends - 1]  # x values <= each distinct pooled value
+    fy = m.ends - fx
     gap = int(np.max(np.abs(fx * n2 - fy * n1)))  # D * n1 * n2, an integer
     d = gap / (n1 * n2)
     if n1 * n2 <= KS_EXACT_MAX_CELLS:
