@@ -29,7 +29,7 @@ class SliceSpec:
         parts = [self.filter_text] if self.filter_text else []
         if self.window:
             a, b = self.window
-            parts.append(f"{a.isoformat() if a else '…'}..{b.isoformat() if b else '…'}")
+            parts.append(f"arrivals [{a.isoformat() if a else 'start'}, {b.isoformat() if b else 'end'})")
         return " ".join(parts) or fallback
 
     def apply(self, lf: pl.LazyFrame, key: str) -> pl.LazyFrame:
