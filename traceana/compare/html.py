@@ -1,7 +1,8 @@
 """compare.html: the report's offline page shell (inline Vega bundle, escaped tables) with two charts.
 
 - forest plot: each tested metric's relative difference with its interval
-  (interval / |base|), coloured by verdict, a rule at 0;
+  (interval / |base|), coloured by verdict, a rule at 0 (a metric whose base
+  is 0, such as an error rate from 0%, has no relative scale and is left out);
 - overlaid ECDFs of TTFT and e2e latency (ok requests), base against candidate;
 - with ``--sweep``: throughput against p99 latency per run, the Pareto frontier
   as a line, over-saturated runs marked.

@@ -38,6 +38,13 @@ def fmt_value(v: Any, unit: str, infinite: bool = False) -> str:
     return f"{fmt_num(float(v))} {unit}"
 
 
+def fmt_p(p: float | None) -> str:
+    """A p-value; 0 (below the smallest double the normal tail reaches) as '< 1e-300'."""
+    if p is None:
+        return "n/a"
+    return "< 1e-300" if p == 0 else f"{p:.3g}"
+
+
 def fmt_diff(v: Any, unit: str) -> str:
     if v is None:
         return "n/a"
@@ -66,7 +73,7 @@ def metrics_table(cmp: dict) -> Table:
                 fmt_diff(r["diff"], unit),
                 rel,
                 ci_text,
-                "n/a" if p is None else f"{p:.3g}",
+                fmt_p(p),
                 r["verdict"],
                 r.get("note") or "",
             ]
@@ -240,7 +247,7 @@ def summary_lines(cmp: dict, written: list[Path] = ()) -> list[str]:
             rel = f" ({r['rel_diff'] * 100:+.1f}%)" if r.get("rel_diff") is not None else ""
             lines.append(
                 f"  {r['verdict']:<7} {group_label(r.get('group'))}: {r['id']} {fmt_value(r['base'], r['unit'])} -> "
-                f"{fmt_value(r['candidate'], r['unit'])}{rel}, adjusted p {r['p_adjusted']:.3g}"
+                f"{fmt_value(r['candidate'], r['unit'])}{rel}, adjusted p {fmt_p(r['p_adjusted'])}"
             )
     if cmp.get("metrics"):
         lines.append(
