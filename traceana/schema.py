@@ -206,10 +206,15 @@ def to_json(table: str) -> dict:
 
 def schema_files(root: Path) -> dict[Path, str]:
     """The generated schema files and their text, keyed by path under ``root``."""
-    return {
+    # compare.json's schema lives with its code; imported here, lazily, so one command writes them all
+    from traceana.compare.schema import compare_schema
+
+    files = {
         root / "schemas" / f"{t}.v{SCHEMA_MAJOR}.json": json.dumps(to_json(t), indent=2) + "\n"
         for t in PUBLISHED
     }
+    files[root / "schemas" / "compare.schema.json"] = json.dumps(compare_schema(), indent=2) + "\n"
+    return files
 
 
 def write_schema_files(root: Path) -> list[Path]:

@@ -218,6 +218,23 @@ def build_latency(
     return _sorted_latency(rows)
 
 
+def build_user_visible(lf: pl.LazyFrame, by: Sequence[str], sec: _Sections) -> list[dict]:
+    """Error-adjusted percentiles (failed requests as +inf) overall and per group; +inf -> null, named in ``infinite``."""
+    from traceana.metrics import user_visible
+
+    out = []
+    for grouping in ((), tuple(by)) if by else ((),):
+        df = sec.run("user-visible latency", user_visible.percentiles, lf, by=grouping)
+        for r in (df.iter_rows(named=True) if df is not None else ()):
+            row = {"group": _group_dict(r, grouping), "metric": r["metric"], "count": r["count"], "failed": r["failed"],
+                   "served": r["served"]}
+            pcts = {p: r[p] for p in ("p50", "p90", "p95", "p99", "p99_9")}
+            row.update({p: (None if v == float("inf") else v) for p, v in pcts.items()})
+            row["infinite"] = [p for p, v in pcts.items() if v == float("inf")]
+            out.append(clean(row))
+    return out
+
+
 def _sorted_latency(rows: list[dict]) -> list[dict]:
     """Metric first, then "all" before the groups: the reader compares groups within one metric."""
     order = {m: i for i, m in enumerate((*LATENCY_METRICS, "itl_s"))}
@@ -323,6 +340,7 @@ def build_report(
         "latency": lambda s: build_latency(lf, by, s, itl_lf=scan, groupings=((),)),
         "latency_by": lambda s: build_latency(lf, by, s, itl_lf=scan, groupings=(tuple(by),) if by else ()),
         "latency_budget": lambda s: build_budget(lf, by, s),
+        "latency_user_visible": lambda s: build_user_visible(lf, by, s),
         "concurrency": lambda s: sections.concurrency(lf, every, s),
         "slo": lambda s: build_slo(lf, all_slos, every, window["end"], s),
         "goodput": lambda s: sections.goodput(lf, all_slos, every, s),
@@ -338,6 +356,7 @@ def build_report(
     out = _run_sections(tasks, sec, report_workers(counts["total"], workers))
     rep["latency"] = _sorted_latency(out["latency"] + out["latency_by"])
     rep["latency_budget"] = out["latency_budget"]
+    rep["latency_user_visible"] = out["latency_user_visible"]
     rep["concurrency"], concurrency_series = out["concurrency"]
     rep["slo"], burn = out["slo"]
     rep["goodput"], goodput_series = out["goodput"]
@@ -409,7 +428,7 @@ def verdict(slo_rows: list[dict]) -> dict:
 
 
 def _finish(rep: dict, sec: _Sections, slos: Sequence) -> dict:
-    for key, empty in (("latency", []), ("latency_budget", []), ("concurrency", None), ("slo", []), ("goodput", None),
+    for key, empty in (("latency", []), ("latency_budget", []), ("latency_user_visible", []), ("concurrency", None), ("slo", []), ("goodput", None),
                        ("cost", None), ("capacity", None), ("kv", None), ("degradation", None), ("checklist", [])):
         rep.setdefault(key, empty)
     rep.setdefault("series", {k: [] for k in ("latency_ecdf", "percentiles_over_time", "concurrency", "queue_vs_utilization",

@@ -104,6 +104,18 @@ def latency_table(rep: dict, components: bool = False) -> Table:
                  note="" if components else NOTE_CI)
 
 
+def user_visible_table(rep: dict) -> Table:
+    """Error-adjusted percentiles: failed requests count as +inf ("∞": the percentile falls among failures)."""
+    rows = []
+    for r in rep.get("latency_user_visible") or []:
+        inf = set(r.get("infinite") or [])
+        rows.append([group_label(r.get("group")), r["metric"], fmt_num(r.get("count")), fmt_num(r.get("failed"))]
+                    + ["∞" if p in inf else fmt_s(r.get(p)) for p in PCTS])
+    return Table("User-visible latency percentiles (failed requests count as +inf)",
+                 ["group", "metric", "requests", "failed", "p50", "p90", "p95", "p99", "p99.9"], rows, text_cols=2,
+                 note="∞: the percentile falls among failed or timed-out requests, which never answered the user.")
+
+
 def budget_table(rep: dict) -> Table:
     rows = []
     for r in rep.get("latency_budget") or []:
@@ -246,6 +258,7 @@ def report_tables(rep: dict) -> dict[str, list[Table]]:
             out.setdefault(key, []).append(t)
 
     add("latency", latency_table(rep))
+    add("latency", user_visible_table(rep))
     add("latency", latency_table(rep, components=True))
     add("budget", budget_table(rep))
     if rep.get("concurrency"):
