@@ -83,6 +83,25 @@ def parse_url(url: str) -> ClickHouseTarget:
     return t
 
 
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _param_text(value: Any, top: bool = True) -> str:
+    """A parameter value in ClickHouse's text form for chDB, which parses it as the declared type
+    (TabSeparated "escaped" text: a backslash or tab in a value must be escaped, or it changes the
+    value); arrays are written as literals with quoted, escaped elements."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_param_text(v, top=False) for v in value) + "]"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return _escaped(value) if top else "'" + _escaped(value).replace("'", "\\'") + "'"
+    return str(value)
+
+
 class _ChdbClient:
     """chDB session: queries with {name:Type} parameters, results as Arrow streams."""
 
@@ -95,7 +114,8 @@ class _ChdbClient:
         self._session = session.Session(path) if path else session.Session()
 
     def query_arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        res = self._session.query(sql, "ArrowStream", params=params or {})
+        text = {k: _param_text(v) for k, v in (params or {}).items()}
+        res = self._session.query(sql, "ArrowStream", params=text)
         data = res.bytes()
         if not data:
             return pa.table({})

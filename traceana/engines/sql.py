@@ -104,6 +104,8 @@ def every_us(every: str) -> int:
     """
     from traceana.config import parse_window
 
+    if isinstance(every, str) and every.endswith("us") and every[:-2].isdigit():
+        return int(every[:-2])  # a polars microsecond duration, as burn_series builds it
     if not isinstance(every, str) or every.strip().endswith("w"):
         raise TraceanaError(f"window length {every!r} is not supported on ClickHouse. Hint: use s, m, h or d")
     seconds = parse_window(every, "every")
