@@ -220,6 +220,32 @@ class ClickHouse:
             self._client.insert_arrow(target, table.slice(start, batch_rows))
         return table.num_rows
 
+    def frame(self, canonical: str = "requests", since=None, until=None) -> pl.LazyFrame:
+        """The rows of a canonical table in [since, until) (by its time column) as canonical Arrow
+        columns, for what still runs locally; an empty ``itl_s`` array reads back as null."""
+        from traceana.engines.sql import Params, where, window_where
+        from traceana.schema import conform
+
+        p = Params()
+        col = "arrival_time" if canonical == "requests" else "time"
+        table = self._client.query_arrow(f"SELECT * FROM {self.table(canonical)} {where(window_where(p, since, until, col))}",
+                                         p.values)
+        self.query_count += 1
+        if table.num_columns == 0:
+            from traceana.schema import arrow_schema
+
+            table = arrow_schema(canonical).empty_table()
+        table = conform(table, canonical)
+        if "itl_s" in table.column_names:
+            itl = table.column("itl_s")
+            empty = pa.compute.equal(pa.compute.list_value_length(itl), 0)
+            table = table.set_column(table.column_names.index("itl_s"), "itl_s",
+                                     pa.compute.if_else(empty, pa.scalar(None, itl.type), itl))
+        return pl.from_arrow(table).lazy()
+
+    def rows(self, canonical: str = "requests") -> int:
+        return int(self.query(f"SELECT count() AS n FROM {self.table(canonical)}")["n"][0])
+
     def close(self) -> None:
         self._client.close()
 

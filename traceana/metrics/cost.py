@@ -288,11 +288,13 @@ def totals(cost: pl.DataFrame) -> dict:
 # each equal to its polars twin above.
 
 
-def busy_hours_ch(ch, start: datetime | None = None, end: datetime | None = None) -> pl.DataFrame:
+def busy_hours_ch(ch, start: datetime | None = None, end: datetime | None = None,
+                  since: datetime | None = None, until: datetime | None = None) -> pl.DataFrame:
     """:func:`busy_hours` in ClickHouse: per instance, the union of [arrival, arrival + e2e) as
     span minus the gaps before each interval to the running max of earlier ends (a window
-    function ordered by start); intervals clipped to [start, end), one row per instance back."""
-    from traceana.engines.sql import Params, column, epoch_us, where
+    function ordered by start); intervals clipped to [start, end), one row per instance back.
+    ``since`` / ``until`` only select the rows (by arrival time)."""
+    from traceana.engines.sql import Params, column, epoch_us, where, window_where
 
     p = Params()
     s = f"toUnixTimestamp64Micro({column('arrival_time')})"
@@ -302,7 +304,8 @@ def busy_hours_ch(ch, start: datetime | None = None, end: datetime | None = None
     else:
         s_c = s
     e_c = f"least({e}, {p.add(epoch_us(end), 'Int64')})" if end is not None else e
-    clauses = [f"{column('e2e_latency_s')} IS NOT NULL", f"{column('instance')} IS NOT NULL"]
+    clauses = [f"{column('e2e_latency_s')} IS NOT NULL", f"{column('instance')} IS NOT NULL",
+               *window_where(p, since, until)]
     if start is not None:
         clauses.append(f"{column('arrival_time')} >= {p.time(start)}")
     if end is not None:
@@ -323,14 +326,16 @@ def busy_hours_ch(ch, start: datetime | None = None, end: datetime | None = None
 
 def effective_cost_ch(ch, provisioned_df: pl.DataFrame, gpu_prices: dict[str, float], tokens: str = "output",
                       prompt_weight: float | None = None, start: datetime | None = None,
-                      end: datetime | None = None) -> pl.DataFrame:
+                      end: datetime | None = None, since: datetime | None = None,
+                      until: datetime | None = None) -> pl.DataFrame:
     """:func:`effective_cost` with the per-instance sums, the most-served model and the busy hours
-    computed in ClickHouse (one row per instance back); the same prices and ratios (``_priced``)."""
+    computed in ClickHouse (one row per instance back); the same prices and ratios (``_priced``).
+    ``since`` / ``until`` only select the rows (the frame :func:`effective_cost` would be given)."""
     from traceana.engines.sql import Params, column, where, window_where
 
     _check_mode(tokens, prompt_weight)
     p = Params()
-    clauses = window_where(p, start, end)
+    clauses = window_where(p, start, end) + window_where(p, since, until)
     t = ch.table("requests")
     sums = ch.query(
         f"SELECT {column('instance')} AS instance, toInt64(count()) AS requests, "
@@ -346,4 +351,4 @@ def effective_cost_ch(ch, provisioned_df: pl.DataFrame, gpu_prices: dict[str, fl
         schema={"instance": pl.String, "requests": pl.Int64, "prompt_tokens": pl.Int64, "output_tokens": pl.Int64})
     model = model.cast(pl.String) if model.height else pl.DataFrame(schema={"instance": pl.String, "served_model": pl.String})
     served = sums.join(model, on="instance", how="left", nulls_equal=True)
-    return _priced(served, busy_hours_ch(ch, start, end), provisioned_df, gpu_prices, tokens, prompt_weight)
+    return _priced(served, busy_hours_ch(ch, start, end, since, until), provisioned_df, gpu_prices, tokens, prompt_weight)

@@ -352,14 +352,16 @@ def is_good_sql(slo: SLO, p) -> str:
     return " AND ".join(good)
 
 
-def evaluate_ch(ch, slos: list[SLO], start: datetime | None = None, end: datetime | None = None) -> pl.DataFrame:
+def evaluate_ch(ch, slos: list[SLO], start: datetime | None = None, end: datetime | None = None,
+                since: datetime | None = None, until: datetime | None = None) -> pl.DataFrame:
     """:func:`evaluate` in ClickHouse: one countIf per SLO (in scope, bad, unmeasured) over
-    start <= arrival_time < end; the same rows from the same counts (``_evaluate_table``)."""
+    start <= arrival_time < end; the same rows from the same counts (``_evaluate_table``).
+    ``since`` / ``until`` only select the rows (the frame :func:`evaluate` would be given)."""
     from traceana.engines.sql import Params, column, filter_sql, where, window_where
 
     table = ch.table("requests")
     p = Params()
-    clauses = window_where(p, start, end)
+    clauses = window_where(p, start, end) + window_where(p, since, until)
     last = end
     if last is None:
         last = ch.query(f"SELECT max({column('arrival_time')}) AS last, count() AS n FROM {table} {where(clauses)}",
@@ -383,15 +385,17 @@ def evaluate_ch(ch, slos: list[SLO], start: datetime | None = None, end: datetim
 
 
 def burn_series_ch(ch, slo: SLO, every: str = "1m", start: datetime | None = None,
-                   end: datetime | None = None) -> pl.DataFrame:
+                   end: datetime | None = None, since: datetime | None = None,
+                   until: datetime | None = None) -> pl.DataFrame:
     """:func:`burn_series` in ClickHouse: time-bucketed counts (total, bad) per window, then the same
-    grid, burn rate and budget (``_burn_table``) on those few rows."""
+    grid, burn rate and budget (``_burn_table``) on those few rows. ``since`` / ``until`` only
+    select the rows."""
     from traceana.engines.sql import Params, filter_sql, where, window_start_sql, window_where
 
     every_s = parse_window(every, "every")
     step = f"{int(every_s * 1e6)}us"
     p = Params()
-    clauses = window_where(p, start, end) + [filter_sql(slo.total_filter, p)]
+    clauses = window_where(p, start, end) + window_where(p, since, until) + [filter_sql(slo.total_filter, p)]
     ws = window_start_sql(step, p)
     counts = ch.query(
         f"SELECT {ws} AS window_start, toInt64(count()) AS total, toInt64(countIf(NOT ({is_good_sql(slo, p)}))) AS bad "
