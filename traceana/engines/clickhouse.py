@@ -17,6 +17,7 @@ before it reaches SQL; every value travels as a query parameter
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -26,6 +27,11 @@ import pyarrow as pa
 
 from traceana.engines.ddl import create_table, identifier
 from traceana.errors import ConfigError, TraceanaError
+
+# chDB sessions of one process share one embedded server, and a query's parameters are
+# state of that server: two threads querying at once (the report runs two sections at a
+# time) see each other's parameters. Queries to chDB are therefore one at a time.
+_CHDB_LOCK = threading.Lock()
 
 # Arrow inserts go in batches of this many rows (each one INSERT, one new part)
 INSERT_BATCH_ROWS = 1_000_000
@@ -115,20 +121,23 @@ class _ChdbClient:
 
     def query_arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         text = {k: _param_text(v) for k, v in (params or {}).items()}
-        res = self._session.query(sql, "ArrowStream", params=text)
+        with _CHDB_LOCK:
+            res = self._session.query(sql, "ArrowStream", params=text)
         data = res.bytes()
         if not data:
             return pa.table({})
         return pa.ipc.open_stream(data).read_all()
 
     def command(self, sql: str) -> None:
-        self._session.query(sql)
+        with _CHDB_LOCK:
+            self._session.query(sql)
 
     def insert_arrow(self, target: str, batch: pa.Table) -> None:
         # chDB's Python() table function reads the local variable by name
         _traceana_batch = batch  # noqa: F841
         cols = ", ".join(identifier(c, "column") for c in batch.column_names)
-        self._session.query(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM Python(_traceana_batch)")
+        with _CHDB_LOCK:
+            self._session.query(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM Python(_traceana_batch)")
 
     def close(self) -> None:
         self._session.close()
@@ -147,15 +156,19 @@ class _ServerClient:
                                                          database=t.database, secure=t.scheme == "clickhouses")
         except Exception as exc:  # the driver raises its own types for refused connections and auth
             raise TraceanaError(f"cannot connect to ClickHouse at {t.host}:{t.port}: {exc}") from None
+        self._lock = threading.Lock()
 
     def query_arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        return self._client.query_arrow(sql, parameters=params or {})
+        with self._lock:  # one HTTP session: the driver refuses concurrent queries on it
+            return self._client.query_arrow(sql, parameters=params or {})
 
     def command(self, sql: str) -> None:
-        self._client.command(sql)
+        with self._lock:
+            self._client.command(sql)
 
     def insert_arrow(self, target: str, batch: pa.Table) -> None:
-        self._client.insert_arrow(target.replace("`", ""), batch)
+        with self._lock:
+            self._client.insert_arrow(target, batch)  # a dotted, quoted name is used as given
 
     def close(self) -> None:
         self._client.close()
@@ -189,6 +202,10 @@ class ClickHouse:
         except Exception as exc:  # chDB and the driver raise their own types for server errors
             raise TraceanaError(f"ClickHouse query failed: {str(exc).strip().splitlines()[0][:500]}") from None
         return pl.from_arrow(out) if out.num_columns else pl.DataFrame()
+
+    def command(self, sql: str) -> None:
+        """Run a statement built from checked identifiers only (DDL); no result."""
+        self._client.command(sql)
 
     def exists(self, canonical: str) -> bool:
         name = self.target.tables[canonical]
