@@ -250,3 +250,29 @@ def test_cli_ingest_engine_then_report_matches_the_store(tmp_path):
     assert mismatches(a, b) == []
     r = run("report", "--engine", url, "--store", str(tmp_path), "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "not both" in r.stderr
+
+
+def test_tdigest_error_is_within_the_documented_bound(sim100k):
+    """--approx: quantilesTDigest against the exact percentile, per model, within TDIGEST_MAX_REL_ERROR
+    (the bound docs/scale-out.md states); no CI bounds from a digest."""
+    lf, _, ch = sim100k
+    exact = latency.percentiles(lf, by=("model",), metrics=("ttft_s", "e2e_latency_s", "tpot_s"))
+    approx = latency.percentiles_ch(ch, by=("model",), metrics=("ttft_s", "e2e_latency_s", "tpot_s"), approximate=True)
+    assert approx.select(pl.col("model", "metric", "count")).equals(exact.select(pl.col("model", "metric", "count")))
+    worst = {}
+    for q, bound in latency.TDIGEST_MAX_REL_ERROR.items():
+        name = latency.pct_name(q)
+        rel = ((approx[name] - exact[name]).abs() / exact[name].abs()).max()
+        worst[name] = rel
+        assert rel <= bound, (name, rel)
+    assert any(v > 0 for v in worst.values())  # really an approximation, not the exact state
+    assert approx["p99_ci_low"].is_null().all()
+
+
+def test_report_approx_says_so(sim100k):
+    from traceana.report import build_report
+
+    lf, eng, ch = sim100k
+    approx_ch = ClickHouse(ch.url, approximate=True)
+    rep = build_report(lf, eng, config=CONFIG, engine=approx_ch, by=["model"])
+    assert any("t-digest" in w for w in rep["warnings"])

@@ -181,8 +181,10 @@ class ClickHouse:
     ``table(name)`` is the checked, quoted name of a canonical table.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, approximate: bool = False) -> None:
         self.url = url
+        # percentiles by t-digest instead of exactly (report --approx); see latency.TDIGEST_MAX_REL_ERROR
+        self.approximate = approximate
         self.target = parse_url(url)
         self._client = _ChdbClient(self.target.path) if self.target.scheme == "chdb" else _ServerClient(self.target)
         self.query_count = 0

@@ -328,8 +328,12 @@ def build_report(
     from traceana.report.pushdown import Pushed, local
 
     m = Pushed(engine, since, until) if engine is not None else local()
-
     sec = _Sections()
+    if getattr(m, "approximate", False):
+        from traceana.metrics.latency import TDIGEST_MAX_REL_ERROR
+
+        sec.warnings.append("latency percentiles are t-digest approximations (--approx: ClickHouse quantilesTDigest), "
+                            f"up to {max(TDIGEST_MAX_REL_ERROR.values()):.0%} from the exact value, and have no confidence interval")
     lf = _window_filter(requests_lf, "arrival_time", since, until)
     eng = _window_filter(engine_lf, "time", since, until) if engine_lf is not None else None
     if eng is not None and eng.select(pl.len()).collect().item() == 0:

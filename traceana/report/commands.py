@@ -79,7 +79,8 @@ def input_options(f):
 @click.option("--no-fail", is_flag=True, help="Exit 0 even when an SLO is breached.")
 @click.option("--engine", "engine_url", default=None,
               help="Compute on ClickHouse instead of PATHS / --store: clickhouse://user@host:8123/db?table=requests or chdb:///dir.")
-def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, until, title, images, no_fail, engine_url):
+@click.option("--approx", is_flag=True, help="With --engine: t-digest percentiles (up to 5% off, no CI) instead of exact ones.")
+def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, until, title, images, no_fail, engine_url, approx):
     """Write the SLO report of PATHS (or --store) to --out: report.html (offline), report.md, report.json.
 
     Exit 1 when an SLO is breached or its error budget is exhausted in the
@@ -90,12 +91,14 @@ def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, un
 
     if engine_url and (paths or store_dir):
         raise click.UsageError("give --engine URL, or input PATH... / --store DIR, not both")
+    if approx and not engine_url:
+        raise click.UsageError("--approx needs --engine (the embedded engine's percentiles are always exact)")
     if not engine_url:
         _inputs(paths, store_dir)
     config, slos = _load(config_path, slo_files)
     group_by = [c.strip() for c in by.split(",") if c.strip()] if by is not None else (config.report.by or ["model"])
     if engine_url:
-        rep, notes = _engine_report(engine_url, config, slos, group_by, since, until, title)
+        rep, notes = _engine_report(engine_url, config, slos, group_by, since, until, title, approx)
     else:
         with open_inputs(list(paths), store_dir, fmt=fmt) as st:
             notes = _check_ingest(st)
@@ -108,13 +111,13 @@ def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, un
     sys.exit(0 if no_fail else code)
 
 
-def _engine_report(url, config, slos, by, since, until, title) -> tuple[dict, list[str]]:
+def _engine_report(url, config, slos, by, since, until, title, approx=False) -> tuple[dict, list[str]]:
     """The report with its heavy sections in ClickHouse (report.pushdown.PUSHED_SECTIONS); the rest
     from the rows the engine returns (LOCAL_SECTIONS)."""
     from traceana.engines.clickhouse import ClickHouse
     from traceana.report import build_report
 
-    with ClickHouse(url) as ch:
+    with ClickHouse(url, approximate=approx) as ch:
         engine_lf = ch.frame("engine_samples", since, until) if ch.exists("engine_samples") else None
         rep = build_report(ch.frame("requests", since, until), engine_lf, config=config, slos=slos, by=by,
                            since=since, until=until, title=title, engine=ch)

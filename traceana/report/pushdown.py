@@ -53,18 +53,20 @@ class Pushed:
 
     def __init__(self, ch: Any, since: datetime | None = None, until: datetime | None = None) -> None:
         self.ch, self.since, self.until = ch, since, until
+        self.approximate = bool(getattr(ch, "approximate", False))  # t-digest percentiles (--approx)
 
     def percentiles(self, _lf: Any, metrics, by=(), every=None, ok_only=True, confidence=0.95):
         from traceana.metrics import latency
 
         return latency.percentiles_ch(self.ch, metrics=metrics, by=by, every=every, ok_only=ok_only,
-                                      confidence=confidence, since=self.since, until=self.until)
+                                      confidence=confidence, since=self.since, until=self.until,
+                                      approximate=self.approximate)
 
     def itl_percentiles(self, _lf: Any, by=(), ok_only=True, confidence=0.95):
         from traceana.metrics import latency
 
         return latency.itl_percentiles_ch(self.ch, by=by, ok_only=ok_only, confidence=confidence,
-                                          since=self.since, until=self.until)
+                                          since=self.since, until=self.until, approximate=self.approximate)
 
     def evaluate(self, _lf: Any, slos, start=None, end=None):
         from traceana.metrics import slo
