@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from traceana.engines.ddl import create_table, identifier
 from traceana.errors import ConfigError, TraceanaError
@@ -232,7 +233,7 @@ class ClickHouse:
         table = conform(table, canonical)
         if "itl_s" in table.column_names:  # Array columns cannot be null in ClickHouse: [] stands for null
             itl = table.column("itl_s")
-            filled = pa.compute.fill_null(itl, pa.scalar([], type=itl.type))
+            filled = pc.fill_null(itl, pa.scalar([], type=itl.type))
             table = table.set_column(table.column_names.index("itl_s"), "itl_s", filled)
         target = self.table(canonical)
         for start in range(0, table.num_rows, batch_rows):
@@ -257,9 +258,9 @@ class ClickHouse:
         table = conform(table, canonical)
         if "itl_s" in table.column_names:
             itl = table.column("itl_s")
-            empty = pa.compute.equal(pa.compute.list_value_length(itl), 0)
+            empty = pc.equal(pc.list_value_length(itl), 0)
             table = table.set_column(table.column_names.index("itl_s"), "itl_s",
-                                     pa.compute.if_else(empty, pa.scalar(None, itl.type), itl))
+                                     pc.if_else(empty, pa.scalar(None, itl.type), itl))
         return pl.from_arrow(table).lazy()
 
     def rows(self, canonical: str = "requests") -> int:
