@@ -276,3 +276,44 @@ def test_report_approx_says_so(sim100k):
     approx_ch = ClickHouse(ch.url, approximate=True)
     rep = build_report(lf, eng, config=CONFIG, engine=approx_ch, by=["model"])
     assert any("t-digest" in w for w in rep["warnings"])
+
+
+def test_no_value_reaches_clickhouse_as_sql_text(monkeypatch):
+    """The whole report through the engine with hostile text in the data, the SLO filters, the
+    window and the group values: no value appears in any SQL text sent, each travels as a
+    parameter, and the report still equals the embedded one."""
+    from traceana.report import build_report
+
+    evil_model = "m'); DROP TABLE requests; --"
+    evil_filter = "x OR 1=1; DROP TABLE requests --"
+    req = pl.read_parquet(ROOT / "sample_traces" / "requests.parquet").head(3000)
+    req = req.with_columns(model=pl.when(pl.col("model").str.contains("70b")).then(pl.lit(evil_model)).otherwise("model"),
+                           route=pl.when(pl.int_range(pl.len()) % 7 == 0).then(pl.lit(evil_filter)).otherwise("route"))
+    eng = pl.read_parquet(ROOT / "sample_traces" / "engine_samples.parquet")
+    ch = ClickHouse("chdb://?table=evil_requests&engine_table=evil_engine&histogram_table=evil_hist")
+    for t in ("requests", "engine_samples"):
+        ch.command(f"DROP TABLE IF EXISTS {ch.table(t)}")
+    ch.create_tables()
+    ch.insert("requests", req)
+    ch.insert("engine_samples", eng)
+    slos = [dataclasses.replace(CONFIG.slos[0], name="evil", total_filter=parse_filter(f"route != '{evil_filter}'"),
+                                good_filter=parse_filter("model not in ('m); DROP TABLE x; --', x)"))]
+    sent: list[tuple[str, dict]] = []
+    real = type(ch._client).query_arrow
+
+    def spy(self, sql, params=None):
+        sent.append((sql, dict(params or {})))
+        return real(self, sql, params)
+
+    monkeypatch.setattr(type(ch._client), "query_arrow", spy)
+    since = req["arrival_time"].min()
+    a = build_report(req.lazy(), eng.lazy(), config=CONFIG, slos=slos, by=["model", "route"], since=since)
+    b = build_report(ch.frame("requests", since), ch.frame("engine_samples", since), config=CONFIG, slos=slos,
+                     by=["model", "route"], since=since, engine=ch)
+    assert mismatches(json.loads(json.dumps(a, default=str)), json.loads(json.dumps(b, default=str))) == []
+    assert any(r["group"].get("model") == evil_model for r in b["latency"])
+    assert len(sent) > 20
+    values = [str(v) for _, params in sent for v in params.values()]
+    assert evil_filter in values and any("m); DROP TABLE x; --" in v for v in values)
+    for sql, _ in sent:
+        assert evil_filter not in sql and "DROP" not in sql and "m')" not in sql
