@@ -317,3 +317,13 @@ def test_no_value_reaches_clickhouse_as_sql_text(monkeypatch):
     assert evil_filter in values and any("m); DROP TABLE x; --" in v for v in values)
     for sql, _ in sent:
         assert evil_filter not in sql and "DROP" not in sql and "m')" not in sql
+
+
+def test_cost_audit_equal_through_both_engines(data):
+    from traceana.report.build import build_cost
+
+    lf, eng, ch = data
+    a = build_cost(lf, eng, config=CONFIG)
+    b = build_cost(ch.frame("requests"), ch.frame("engine_samples"), config=CONFIG, engine=ch)
+    assert a["cost"]["rows"] and a["slo"]
+    assert mismatches(json.loads(json.dumps(a, default=str)), json.loads(json.dumps(b, default=str))) == []

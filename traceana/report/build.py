@@ -426,22 +426,30 @@ def build_cost(
     slos: Sequence = (),
     since: datetime | None = None,
     until: datetime | None = None,
+    engine: Any = None,
 ) -> dict:
-    """The cost audit alone (``traceana cost``): window, cost rows, autoscaling, the config's SLOs and a verdict."""
+    """The cost audit alone (``traceana cost``): window, cost rows, autoscaling, the config's SLOs and a verdict.
+    ``engine``: as in :func:`build_report` (cost sums, SLO counts, request counts in ClickHouse)."""
+    from traceana.report.pushdown import Pushed, local
+
+    m = Pushed(engine, since, until) if engine is not None else local()
     sec = _Sections()
     lf = _window_filter(requests_lf, "arrival_time", since, until)
     eng = _window_filter(engine_lf, "time", since, until) if engine_lf is not None else None
     if eng is not None and eng.select(pl.len()).collect().item() == 0:
         eng = None
-    counts = request_counts(lf)
-    window = window_of(lf) if counts["total"] else {"start": None, "end": None, "seconds": 0.0}
+    if engine is not None:
+        counts, window = request_counts_ch(engine, since, until), window_of_ch(engine, since, until)
+    else:
+        counts = request_counts(lf)
+        window = window_of(lf) if counts["total"] else {"start": None, "end": None, "seconds": 0.0}
     every = choose_every(window["seconds"], _preferred_every(config))
     from traceana.report import sections
 
     out: dict[str, Any] = {"window": window, "requests": counts}
-    out["cost"], out["capacity"], _ = sections.cost_and_capacity(lf, eng, config, window, every, sec) if counts["total"] else (None, None, [])
+    out["cost"], out["capacity"], _ = sections.cost_and_capacity(lf, eng, config, window, every, sec, m=m) if counts["total"] else (None, None, [])
     all_slos = list(getattr(config, "slos", None) or []) + list(slos)
-    out["slo"], _ = build_slo(lf, all_slos, every, window["end"], sec) if counts["total"] else ([], [])
+    out["slo"], _ = build_slo(lf, all_slos, every, window["end"], sec, m=m) if counts["total"] else ([], [])
     out["verdict"] = verdict(out["slo"])
     out["warnings"] = sec.warnings
     return clean(out)

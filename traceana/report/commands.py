@@ -152,7 +152,8 @@ def _print_summary(rep: dict, written) -> None:
 @click.option("--until", callback=_when, default=None, help="Only requests arriving before this ISO-8601 time.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--no-fail", is_flag=True, help="Exit 0 even when an SLO is breached.")
-def cost(paths, store_dir, fmt, config_path, slo_files, since, until, as_json, no_fail):
+@click.option("--engine", "engine_url", default=None, help="Compute on ClickHouse instead of PATHS / --store (URL as report --engine).")
+def cost(paths, store_dir, fmt, config_path, slo_files, since, until, as_json, no_fail, engine_url):
     """Cost audit: provisioned GPU-hours, tokens served, effective vs nominal $/1M tokens, utilization,
     and the cost had autoscaling held the target utilization, per model and instance.
 
@@ -163,11 +164,23 @@ def cost(paths, store_dir, fmt, config_path, slo_files, since, until, as_json, n
     from traceana.report.series import clean
     from traceana.store import open_inputs
 
-    _inputs(paths, store_dir)
+    if engine_url and (paths or store_dir):
+        raise click.UsageError("give --engine URL, or input PATH... / --store DIR, not both")
+    if not engine_url:
+        _inputs(paths, store_dir)
     config, slos = _load(config_path, slo_files)
-    with open_inputs(list(paths), store_dir, fmt=fmt) as st:
-        notes = _check_ingest(st)
-        out = build_cost(st.requests(), st.engine_samples(), config=config, slos=slos, since=since, until=until)
+    if engine_url:
+        from traceana.engines.clickhouse import ClickHouse
+
+        notes = []
+        with ClickHouse(engine_url) as ch:
+            engine_lf = ch.frame("engine_samples", since, until) if ch.exists("engine_samples") else None
+            out = build_cost(ch.frame("requests", since, until), engine_lf, config=config, slos=slos, since=since,
+                             until=until, engine=ch)
+    else:
+        with open_inputs(list(paths), store_dir, fmt=fmt) as st:
+            notes = _check_ingest(st)
+            out = build_cost(st.requests(), st.engine_samples(), config=config, slos=slos, since=since, until=until)
     out["warnings"] = notes + out["warnings"]
     if as_json:
         click.echo(json.dumps(clean(out), indent=2, allow_nan=False))
