@@ -12,7 +12,7 @@ help:  ## list the targets
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,clickhouse]'
 	touch $(STAMP)
 
 demo: $(STAMP)  ## set up, ingest sample_traces/ into demo_store/, check it, write the report to out/
