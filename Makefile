@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help demo test lint bench bench-smoke samples schemas clean browser
+.PHONY: help demo test lint bench bench-smoke bench-clickhouse samples schemas clean browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -12,7 +12,7 @@ help:  ## list the targets
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,clickhouse]'
 	touch $(STAMP)
 
 demo: $(STAMP)  ## set up, ingest sample_traces/ into demo_store/, check it, write the report to out/
@@ -45,6 +45,9 @@ bench: $(STAMP)  ## benchmarks at 10M rows (by hand: takes a while)
 
 bench-smoke: $(STAMP)  ## benchmarks at a small size: checks agreement, not time
 	$(BIN)/python benchmarks/run.py --rows 200000 --reps 1 --smoke
+
+bench-clickhouse: $(STAMP)  ## the report through chDB vs the embedded engine, 1M rows (by hand; --rows 1e7 for 10M)
+	$(BIN)/python benchmarks/bench_clickhouse.py --rows 1000000 --reps 3
 
 samples: $(STAMP)  ## regenerate sample_traces/ bit-identically (seeded)
 	$(BIN)/python scripts/make_samples.py

@@ -60,19 +60,35 @@ def _console(err: bool = False):
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--store", "store_dir", required=True, type=click.Path(), help="Store directory (created if absent).")
+@click.option("--store", "store_dir", default=None, type=click.Path(), help="Store directory (created if absent).")
+@click.option("--engine", "engine_url", default=None, help="Load the validated rows into ClickHouse instead: clickhouse://user@host:8123/db?table=requests or chdb:///dir.")
 @click.option("--format", "fmt", default=None, help="Adapter name; default: detected from the content.")
 @click.option("--map", "map_file", default=None, type=click.Path(), help="Column-map TOML for in-house CSV/JSONL/Parquet (implies --format mapped).")
 @click.option("--strict", is_flag=True, help="Exit 2 when any row is quarantined.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @limit_options
-def ingest(paths, store_dir, fmt, map_file, strict, as_json, max_decompressed_bytes, max_line_bytes, max_json_depth):
+def ingest(paths, store_dir, engine_url, fmt, map_file, strict, as_json, max_decompressed_bytes, max_line_bytes, max_json_depth):
     """Validate PATHS (files or directories) and add them to the store at --store.
 
     Bad rows go to the store's quarantine with file, line, field and reason.
     Re-ingesting the same file adds nothing. Exit 2 if a file was refused, or
-    (with --strict) if any row was quarantined.
+    (with --strict) if any row was quarantined. With --engine the rows are
+    validated the same way and then inserted into ClickHouse (tables created if
+    absent; ClickHouse does not deduplicate a file ingested twice).
     """
+    import contextlib
+    import tempfile
+
+    if (store_dir is None) == (engine_url is None):
+        raise click.UsageError("give --store DIR or --engine URL (one of them)")
+    tmp = contextlib.nullcontext(store_dir) if store_dir else tempfile.TemporaryDirectory(prefix="traceana-ingest-")
+    with tmp as where:
+        _ingest(paths, where, engine_url, fmt, map_file, strict, as_json, max_decompressed_bytes, max_line_bytes,
+                max_json_depth)
+
+
+def _ingest(paths, store_dir, engine_url, fmt, map_file, strict, as_json, max_decompressed_bytes, max_line_bytes,
+            max_json_depth):
     from traceana.ingest import ingest_paths
     from traceana.store import open_store
 
@@ -87,10 +103,19 @@ def ingest(paths, store_dir, fmt, map_file, strict, as_json, max_decompressed_by
     progress_cb, progress_ctx = _progress(len(paths), quiet=as_json)
     with progress_ctx:
         summary = ingest_paths(store, list(paths), fmt=fmt, limits=limits, column_map=column_map, progress=progress_cb)
+    loaded = None
+    if engine_url:
+        from traceana.engines.clickhouse import ClickHouse
+        from traceana.engines.load import load_store
+
+        with ClickHouse(engine_url) as ch:
+            loaded = load_store(store, ch)
     if as_json:
-        click.echo(json.dumps(summary.to_dict(), indent=2, default=str))
+        click.echo(json.dumps(summary.to_dict() | ({"loaded": loaded} if loaded is not None else {}), indent=2, default=str))
     else:
-        _print_ingest(summary, store_dir)
+        _print_ingest(summary, engine_url or store_dir)
+        if loaded is not None:
+            _console().print("loaded into ClickHouse: " + ", ".join(f"{t} {n:,}" for t, n in loaded.items()), markup=False)
     if summary.refused or (strict and summary.quarantined):
         sys.exit(2)
 
@@ -182,11 +207,18 @@ def check(paths, store_dir, fmt, as_json):
 @click.option("--write", is_flag=True, help="Write schemas/*.json under --root.")
 @click.option("--check", "check_only", is_flag=True, help="Exit 1 if schemas/*.json differ from the code.")
 @click.option("--root", default=".", type=click.Path(file_okay=False), show_default=True)
-def schema(write, check_only, root):
+@click.option("--clickhouse", "clickhouse_ddl", is_flag=True, help="Print the ClickHouse CREATE TABLE statements instead.")
+def schema(write, check_only, root, clickhouse_ddl):
     """Print the canonical schemas, or write / check schemas/*.json."""
     from pathlib import Path
 
     from traceana import schema as sch
+
+    if clickhouse_ddl:
+        from traceana.engines.ddl import create_all
+
+        click.echo(";\n\n".join(create_all()) + ";")
+        return
 
     files = sch.schema_files(Path(root))
     if write:
@@ -233,11 +265,22 @@ def quarantine(store_dir, limit, as_json):
 @main.command()
 @click.option("--store", "store_dir", required=True, type=click.Path())
 @click.option("--table", default="requests", type=click.Choice(["requests", "engine_samples", "engine_histograms", "quarantine"]))
-@click.option("--out", "out_path", required=True, type=click.Path(), help="Output file: .parquet, .csv or .jsonl")
-def export(store_dir, table, out_path):
-    """Export one table of a store to Parquet, CSV or JSON Lines (canonical columns)."""
+@click.option("--out", "out_path", default=None, type=click.Path(), help="Output file: .parquet, .csv or .jsonl")
+@click.option("--clickhouse", "clickhouse_url", default=None, help="Load the store's requests, engine samples and histograms into ClickHouse instead (URL as ingest --engine).")
+def export(store_dir, table, out_path, clickhouse_url):
+    """Export one table of a store to Parquet, CSV or JSON Lines (canonical columns), or the store to ClickHouse."""
     from traceana.store import open_store
 
+    if clickhouse_url:
+        from traceana.engines.clickhouse import ClickHouse
+        from traceana.engines.load import load_store
+
+        with ClickHouse(clickhouse_url) as ch:
+            loaded = load_store(open_store(store_dir, create=False), ch)
+        click.echo("loaded into ClickHouse: " + ", ".join(f"{t} {n:,}" for t, n in loaded.items()))
+        return
+    if not out_path:
+        raise click.UsageError("give --out FILE or --clickhouse URL")
     if not out_path.endswith((".parquet", ".csv", ".jsonl", ".ndjson")):
         raise click.UsageError("--out must end in .parquet, .csv or .jsonl")
     lf = open_store(store_dir, create=False).scan(table)

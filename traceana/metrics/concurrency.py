@@ -563,3 +563,113 @@ def engine_vs_littles(
         .with_columns(pl.col("samples").fill_null(0))
         .sort(["instance", "window_start"], nulls_last=False)
     )
+
+
+# ----------------------------------------------------------------- ClickHouse variants
+# The same definitions computed in ClickHouse / chDB (traceana.engines); a test holds
+# each equal to its polars twin above. Only per-window (and per-level) rows come back.
+
+
+def _ch_grid_step(grid: np.ndarray, every: str | None) -> tuple[int, int]:
+    """(first inner boundary, step) of an aligned window grid, in epoch us; (0, 0) for one window.
+
+    The engine finds a request's window by arithmetic, not by search, so the inner
+    boundaries must be evenly spaced (they are for s/m/h/d windows)."""
+    from traceana.engines.sql import every_us
+
+    if len(grid) <= 2 or every is None:
+        return 0, 0
+    step = every_us(every)
+    inner = grid[1:-1]
+    if not np.array_equal(inner, inner[0] + step * np.arange(len(inner), dtype=np.int64)):
+        raise TraceanaError(f"window length {every!r}: the windows are not evenly spaced, which ClickHouse needs")
+    return int(inner[0]), step
+
+
+def summary_and_series_ch(ch, every: str = "1m", since: Any = None, until: Any = None) -> tuple[dict, pl.DataFrame]:
+    """:func:`summary_and_series` in ClickHouse, over requests with since <= arrival_time < until.
+
+    Formula: as :func:`sweep`. In the engine: per window, the arrivals and their e2e sum,
+    and the in-flight area (each request's [arrival, arrival + e2e) clipped to the windows
+    it overlaps, ARRAY JOIN over those windows); the sweep as ordered +1 / -1 events
+    (departures before arrivals at equal times) plus a zero marker per window boundary,
+    a running sum (window function) giving the in-flight level of each segment, and the
+    time per (window, level) summed. Back come one row per window and one per
+    (window, level); max and p99 per window and over the whole span come from those
+    (``_levels_by_window``, ``level_stats``) exactly as in the polars sweep.
+    """
+    from traceana.engines.sql import Params, column, where, window_where
+
+    check_every(every)
+    p = Params()
+    e2e = f"toFloat64({column('e2e_latency_s')})"
+    clauses = window_where(p, since, until) + [f"isFinite({e2e})", f"{e2e} >= 0"]
+    a_us = f"toUnixTimestamp64Micro({column('arrival_time')})"
+    base = f"SELECT {a_us} AS a_us, {e2e} AS e2e FROM {ch.table('requests')} {where(clauses)}"
+    head = ch.query(f"SELECT count() AS n, min(a_us) AS start_us FROM ({base})", p.values).row(0, named=True)
+    if not head["n"]:
+        empty = _empty({})
+        return _summary_row(empty), _series(empty, [])
+    start_us = int(head["start_us"])
+    s0 = p.add(start_us, "Int64")
+    rows = f"SELECT a_us, e2e, (a_us - {s0}) / {US} AS rel, rel + e2e AS dep FROM ({base})"
+    span = ch.query(f"SELECT max(dep) AS last, max((a_us - {s0}) * 1000 + toInt64(roundBankers(e2e * 1e9))) AS d_max "
+                    f"FROM ({rows})", p.values).row(0, named=True)
+    last = float(span["last"])
+    end_us = start_us + math.ceil(last * US)
+    if end_us <= start_us or last <= 0:
+        raise TraceanaError("the window is empty: end must be after start (and after the first arrival)")
+    grid = window_grid(start_us, end_us, every)
+    bounds = (grid - start_us) / US
+    bounds[-1] = last
+    n_win = len(grid) - 1
+    g1, step = _ch_grid_step(grid, every)
+    b = p.add([float(x) for x in bounds], "Array(Float64)")
+    nw = p.add(n_win, "Int64")
+    if step:  # window of a time t (us): 0 before the first inner boundary, then one per step
+        g1_p, st_p = p.add(g1, "Int64"), p.add(step, "Int64")
+        k_of = f"least(if(a_us >= {g1_p}, intDiv(a_us - {g1_p}, {st_p}) + 1, 0), {nw} - 1)"
+        k_dep = (f"least(greatest(toInt64(floor((dep * {US} - ({g1_p} - {s0})) / {st_p})) + 1, k0), {nw} - 1)")
+    else:
+        k_of, k_dep = "0", "0"
+    cells = ch.query(
+        f"SELECT k0 AS k, count() AS arrivals, sum(e2e) AS e2e_sum FROM (SELECT *, {k_of} AS k0 FROM ({rows})) "
+        f"WHERE rel >= 0 AND rel < {p.number(last)} GROUP BY k", p.values)
+    area_df = ch.query(
+        f"SELECT k, sum(piece) AS area FROM (SELECT arrayJoin(range(toUInt64(k0), toUInt64(k1) + 1)) AS k, "
+        f"greatest(0., least(dep, {b}[k + 2]) - greatest(rel, {b}[k + 1])) AS piece "
+        f"FROM (SELECT *, {k_of} AS k0, {k_dep} AS k1 FROM ({rows}) WHERE dep > 0 AND rel < {p.number(last)} AND e2e > 0)) "
+        "GROUP BY k", p.values)
+    arrivals = np.zeros(n_win, dtype=np.int64)
+    e2e_sum = np.zeros(n_win)
+    area = np.zeros(n_win)
+    arrivals[cells["k"].to_numpy()] = cells["arrivals"].to_numpy()
+    e2e_sum[cells["k"].to_numpy()] = cells["e2e_sum"].to_numpy()
+    area[area_df["k"].to_numpy().astype(np.int64)] = area_df["area"].to_numpy()
+    # the event sweep in integer ns, in the engine
+    bounds_ns = (grid - start_us) * 1000
+    bounds_ns[-1] = max(int(span["d_max"]), int(bounds_ns[-2]) + 1)
+    marks = p.add([int(x) for x in bounds_ns], "Array(Int64)")
+    ns = (f"SELECT (a_us - {s0}) * 1000 AS a_ns, a_ns + toInt64(roundBankers(e2e * 1e9)) AS d_ns FROM ({base}) "
+          f"WHERE d_ns > a_ns AND d_ns > {p.add(int(bounds_ns[0]), 'Int64')} AND a_ns < {p.add(int(bounds_ns[-1]), 'Int64')}")
+    ev = (f"SELECT a_ns AS t, 1 AS kind FROM ({ns}) UNION ALL SELECT d_ns AS t, 0 AS kind FROM ({ns}) "
+          f"UNION ALL SELECT arrayJoin({marks}) AS t, 2 AS kind")
+    levels = ch.query(
+        "SELECT w, lvl, sum(gap) AS dur FROM ("
+        " SELECT sum(multiIf(kind = 0, -1, kind = 1, 1, 0)) OVER o AS lvl, toInt64(sum(kind = 2) OVER o) - 1 AS w,"
+        "  leadInFrame(t, 1, t) OVER (ORDER BY t, kind ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) - t AS gap"
+        f" FROM ({ev}) WINDOW o AS (ORDER BY t, kind ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))"
+        f" WHERE gap > 0 AND w >= 0 AND w < {nw} GROUP BY w, lvl ORDER BY w, lvl", p.values)
+    from traceana.metrics._stats import _levels_by_window
+
+    w = levels["w"].to_numpy().astype(np.int64)
+    lvl = levels["lvl"].to_numpy().astype(np.int64)
+    dur = levels["dur"].to_numpy().astype(np.int64)
+    p99, peak = _levels_by_window(w, lvl, dur.astype(np.float64), n_win, 0.99)
+    hist = np.bincount(lvl, weights=dur, minlength=int(lvl.max()) + 1 if len(lvl) else 0).astype(np.int64)
+    seconds = np.diff(bounds)
+    per_window = _little_table(None, [], grid[:-1], grid[1:], seconds, arrivals, e2e_sum, area, peak, p99)
+    spans = {"start_us": np.full(1, grid[0]), "end_us": np.full(1, grid[-1]), "seconds": np.full(1, float(bounds[-1] - bounds[0])),
+             "arrivals": arrivals.sum(keepdims=True), "e2e_sum": e2e_sum.sum(keepdims=True), "area": area.sum(keepdims=True)}
+    whole = _whole_table(None, [], spans, [hist])
+    return _summary_row(whole), _series(per_window, [])

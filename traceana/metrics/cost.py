@@ -209,6 +209,13 @@ def effective_cost(requests_lf: pl.LazyFrame | pl.DataFrame, provisioned_df: pl.
     sums, model = pl.collect_all([sums, model])  # one scan for both
     served = sums.join(model, on="instance", how="left", nulls_equal=True).with_columns(pl.col("instance", "served_model").cast(pl.String))
     busy = busy_hours(lf, start, end)
+    return _priced(served, busy, provisioned_df, gpu_prices, tokens, prompt_weight)
+
+
+def _priced(served: pl.DataFrame, busy: pl.DataFrame, provisioned_df: pl.DataFrame, gpu_prices: dict[str, float],
+            tokens: str, prompt_weight: float | None) -> pl.DataFrame:
+    """:func:`effective_cost`'s table from the per-instance sums (``served``: instance, requests,
+    prompt_tokens, output_tokens, served_model) and busy hours (instance, busy_hours)."""
     prov = provisioned_df.with_columns(provisioned=pl.lit(True))
     for row in prov.iter_rows(named=True):
         if row["gpu_type"] is None or row["gpu_count"] is None:
@@ -274,3 +281,74 @@ def totals(cost: pl.DataFrame) -> dict:
         "busy_hours": s["busy_hours"], "utilization": s["busy_hours"] / s["hours"] if s["hours"] else None,
         "unprovisioned_instances": int((~cost["provisioned"]).sum()) if cost.height else 0,
     }
+
+
+# ----------------------------------------------------------------- ClickHouse variants
+# The same definitions computed in ClickHouse / chDB (traceana.engines); a test holds
+# each equal to its polars twin above.
+
+
+def busy_hours_ch(ch, start: datetime | None = None, end: datetime | None = None,
+                  since: datetime | None = None, until: datetime | None = None) -> pl.DataFrame:
+    """:func:`busy_hours` in ClickHouse: per instance, the union of [arrival, arrival + e2e) as
+    span minus the gaps before each interval to the running max of earlier ends (a window
+    function ordered by start); intervals clipped to [start, end), one row per instance back.
+    ``since`` / ``until`` only select the rows (by arrival time)."""
+    from traceana.engines.sql import Params, column, epoch_us, where, window_where
+
+    p = Params()
+    s = f"toUnixTimestamp64Micro({column('arrival_time')})"
+    e = f"{s} + toInt64(roundBankers({column('e2e_latency_s')} * 1e6))"  # half to even, as polars round()
+    if start is not None:
+        s_c = f"greatest({s}, {p.add(epoch_us(start), 'Int64')})"
+    else:
+        s_c = s
+    e_c = f"least({e}, {p.add(epoch_us(end), 'Int64')})" if end is not None else e
+    clauses = [f"{column('e2e_latency_s')} IS NOT NULL", f"{column('instance')} IS NOT NULL",
+               *window_where(p, since, until)]
+    if start is not None:
+        clauses.append(f"{column('arrival_time')} >= {p.time(start)}")
+    if end is not None:
+        clauses.append(f"{column('arrival_time')} < {p.time(end)}")
+    sql = (
+        "SELECT instance, toFloat64(max(e) - min(s) - sum(gap)) / 3600e6 AS busy_hours FROM ("
+        " SELECT instance, s, e, if(row_number() OVER w = 1, 0,"
+        "  greatest(0, s - max(e) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING))) AS gap"
+        f" FROM (SELECT assumeNotNull({column('instance')}) AS instance, {s_c} AS s, {e_c} AS e"
+        f"  FROM {ch.table('requests')} {where(clauses)}) WHERE e > s"
+        " WINDOW w AS (PARTITION BY instance ORDER BY s)"
+        ") GROUP BY instance ORDER BY instance"
+    )
+    out = ch.query(sql, p.values)
+    schema = {"instance": pl.String, "busy_hours": pl.Float64}
+    return out.cast(schema) if out.height else pl.DataFrame(schema=schema)
+
+
+def effective_cost_ch(ch, provisioned_df: pl.DataFrame, gpu_prices: dict[str, float], tokens: str = "output",
+                      prompt_weight: float | None = None, start: datetime | None = None,
+                      end: datetime | None = None, since: datetime | None = None,
+                      until: datetime | None = None) -> pl.DataFrame:
+    """:func:`effective_cost` with the per-instance sums, the most-served model and the busy hours
+    computed in ClickHouse (one row per instance back); the same prices and ratios (``_priced``).
+    ``since`` / ``until`` only select the rows (the frame :func:`effective_cost` would be given)."""
+    from traceana.engines.sql import Params, column, where, window_where
+
+    _check_mode(tokens, prompt_weight)
+    p = Params()
+    clauses = window_where(p, start, end) + window_where(p, since, until)
+    t = ch.table("requests")
+    sums = ch.query(
+        f"SELECT {column('instance')} AS instance, toInt64(count()) AS requests, "
+        f"toInt64(sum(ifNull({column('prompt_tokens')}, 0))) AS prompt_tokens, "
+        f"toInt64(sum(ifNull({column('output_tokens')}, 0))) AS output_tokens FROM {t} {where(clauses)} GROUP BY instance",
+        p.values)
+    # the model an instance served most, ties to the first name (as effective_cost)
+    model = ch.query(
+        f"SELECT instance, model AS served_model FROM (SELECT {column('instance')} AS instance, {column('model')} AS model, "
+        f"count() AS n FROM {t} {where([*clauses, column('model') + ' IS NOT NULL'])} GROUP BY instance, model) "
+        "ORDER BY instance, n DESC, model LIMIT 1 BY instance", p.values)
+    sums = sums.cast({"instance": pl.String}) if sums.height else pl.DataFrame(
+        schema={"instance": pl.String, "requests": pl.Int64, "prompt_tokens": pl.Int64, "output_tokens": pl.Int64})
+    model = model.cast(pl.String) if model.height else pl.DataFrame(schema={"instance": pl.String, "served_model": pl.String})
+    served = sums.join(model, on="instance", how="left", nulls_equal=True)
+    return _priced(served, busy_hours_ch(ch, start, end, since, until), provisioned_df, gpu_prices, tokens, prompt_weight)

@@ -377,3 +377,154 @@ def budget_from_components(
     for name in ("queue", "prefill", "decode", "post"):
         out[f"share_{name}"] = out[f"{name}_s"] / e2e if e2e > 0 else float("nan")
     return out
+
+
+# ----------------------------------------------------------------- ClickHouse variants
+# The same definitions computed in ClickHouse / chDB (traceana.engines); a test holds
+# each equal to its polars twin above. Only per-group result rows come back.
+
+
+def _ch_levels() -> str:
+    """PERCENTILES as the constant level list of quantilesExactInclusive (code constants, not user text)."""
+    return ", ".join(repr(float(q)) for q in PERCENTILES)
+
+
+# t-digest (quantilesTDigest) instead of the exact quantile: a few KB of state per group, which
+# merges across shards; its error against the exact R-7 percentile on the 100k-request
+# simulated day was <= TDIGEST_MAX_REL_ERROR (tests/engines pin it). Only behind a flag.
+TDIGEST_MAX_REL_ERROR = {0.5: 0.02, 0.9: 0.02, 0.95: 0.02, 0.99: 0.02, 0.999: 0.05}
+
+
+def _ch_frame(ch, keys: list[str], every: str | None, value_sql: dict[str, str], where: list[str], p,
+              confidence: float | None, source: str, approximate: bool = False) -> pl.DataFrame:
+    """Rows of :func:`_summarize` (same columns, same order) from two grouped ClickHouse queries."""
+    from traceana.engines.sql import column, window_start_sql
+    from traceana.engines.sql import where as where_sql
+
+    if confidence is not None and not 0 < float(confidence) < 1:
+        raise TraceanaError(f"confidence must lie in (0, 1), got {confidence}")
+    group = [column(k) for k in keys]
+    names = list(keys)
+    if every:
+        group.append(f"{window_start_sql(every, p)} AS window_start")
+        names.append("window_start")
+    select = [*group]
+    metrics = list(value_sql)
+    for i, x in enumerate(value_sql.values()):
+        ok = f"isFinite({x})"
+        quantiles = "quantilesTDigestIf" if approximate else "quantilesExactInclusiveIf"
+        select += [f"countIf({ok}) AS n{i}", f"sumIf({x}, {ok}) AS s{i}",
+                   f"{quantiles}({_ch_levels()})(toFloat64({x}), {ok}) AS q{i}"]
+    gb = f"GROUP BY {', '.join(str(i + 1) for i in range(len(group)))}" if group else ""
+    df = ch.query(f"SELECT {', '.join(select)} FROM {source} {where_sql(where)} {gb}", p.values)
+    cis = None
+    if confidence is not None and df.height and not approximate:  # no order statistics from a digest
+        cis = _ch_ci(ch, df, group, metrics, value_sql, where, p, confidence, source, names)
+    rows: list[dict] = []
+    for r_i, r in enumerate(df.iter_rows(named=True)):
+        for i, m in enumerate(metrics):
+            n = int(r[f"n{i}"] or 0)
+            if n == 0:
+                continue
+            row = {k: r[k] for k in names}
+            row.update(metric=m, count=n, mean=float(r[f"s{i}"]) / n)
+            for q, v in zip(PERCENTILES, r[f"q{i}"], strict=True):
+                row[pct_name(q)] = float(v)
+            for j, q in enumerate(PERCENTILES):
+                b = cis[(r_i, i)] if cis is not None else None
+                row[f"{pct_name(q)}_ci_low"] = b[2 * j] if b else None
+                row[f"{pct_name(q)}_ci_high"] = b[2 * j + 1] if b else None
+                row[f"{pct_name(q)}_reliable"] = n >= min_reliable_n(q)
+            rows.append(row)
+    key_schema = {k: df.schema[k] for k in names} if df.width else {k: pl.String() for k in names}
+    empty = _empty(key_schema)
+    if not rows:
+        return empty
+    out = pl.DataFrame(rows, schema=empty.schema)
+    order = {m: i for i, m in enumerate(metrics)}
+    out = out.with_columns(_m=pl.col("metric").replace_strict(order, return_dtype=pl.Int64))
+    return out.sort([*names, "_m"], nulls_last=False).drop("_m")
+
+
+def _ch_ci(ch, df: pl.DataFrame, group: list[str], metrics: list[str], value_sql: dict[str, str], where: list[str], p,
+           confidence: float, source: str, names: list[str]) -> dict[tuple[int, int], list[float | None]]:
+    """CI order statistics x_(l), x_(u) per (result row, metric): the ranks depend on n only, so one
+    n -> ranks table per metric goes in as array parameters and ClickHouse picks the elements of the
+    group's sorted values (only those come back)."""
+    from traceana.engines.sql import where as where_sql
+
+    select = list(group)
+    lookups = []
+    for i, (_m, x) in enumerate(value_sql.items()):
+        ns = sorted({int(n) for n in df[f"n{i}"].to_list() if n})
+        ranks = []
+        for n in ns:
+            rk = []
+            for q in PERCENTILES:
+                lu = ci_ranks(n, q, confidence)
+                rk += [lu[0], lu[1]] if lu else [0, 0]
+            ranks.append(rk)
+        ns_p, rk_p = p.add(ns, "Array(UInt64)"), p.add(ranks, "Array(Array(UInt64))")
+        sorted_vals = f"arraySort(groupArrayIf({x}, isFinite({x})))"
+        select.append(f"arrayMap(r -> if(r = 0, NULL, toNullable(s{i}[r])), {rk_p}[indexOf({ns_p}, length(s{i}))]) AS c{i}")
+        lookups.append(f"{sorted_vals} AS s{i}")
+    gb = f"GROUP BY {', '.join(str(i + 1) for i in range(len(group)))}" if group else ""
+    sel = ", ".join(select + lookups)
+    ci = ch.query(f"SELECT {sel} FROM {source} {where_sql(where)} {gb}", p.values)
+    key = [k for k in names]
+    lookup = {tuple(r[k] for k in key): r for r in ci.iter_rows(named=True)}
+    out: dict[tuple[int, int], list[float | None]] = {}
+    for r_i, r in enumerate(df.iter_rows(named=True)):
+        got = lookup.get(tuple(r[k] for k in key))
+        for i in range(len(metrics)):
+            vals = (got or {}).get(f"c{i}") or []
+            out[(r_i, i)] = [None if v is None else float(v) for v in vals]
+    return out
+
+
+def percentiles_ch(
+    ch,
+    metrics: Sequence[str] = LATENCY_METRICS,
+    by: str | Sequence[str] = (),
+    every: str | None = None,
+    ok_only: bool = True,
+    confidence: float | None = 0.95,
+    since=None,
+    until=None,
+    approximate: bool = False,
+) -> pl.DataFrame:
+    """:func:`percentiles` computed in ClickHouse (``ch``: a :class:`traceana.engines.clickhouse.ClickHouse`).
+
+    Formula: as :func:`percentiles`; pXX = quantileExactInclusive (R-7: h = (n - 1) q,
+    linear between order statistics = numpy "linear"), over the finite values per
+    metric (``-If(isFinite(x))``); CI bounds are the sorted values at the ranks of
+    ``ci_ranks(n, q)`` (computed here from each group's n, picked in the engine).
+    Requests with since <= arrival_time < until. ``approximate``: quantilesTDigest
+    instead (error up to TDIGEST_MAX_REL_ERROR), and no CI bounds (null).
+    """
+    from traceana.engines.sql import Params, column, window_where
+
+    check_every(every)
+    keys = _keys(by)
+    p = Params()
+    where = window_where(p, since, until)
+    if ok_only:
+        where.append(f"{column('status')} = {p.add('ok', 'String')}")
+    value_sql = {m: f"toFloat64({column(m)})" for m in metrics}
+    return _ch_frame(ch, keys, every, value_sql, where, p, confidence, ch.table("requests"), approximate)
+
+
+def itl_percentiles_ch(ch, by: str | Sequence[str] = (), ok_only: bool = True, confidence: float = 0.95,
+                       since=None, until=None, approximate: bool = False) -> pl.DataFrame:
+    """:func:`itl_percentiles` in ClickHouse: every element of every ``itl_s`` array is one observation
+    (ARRAY JOIN in the engine), then as :func:`percentiles_ch` (metric "itl_s")."""
+    from traceana.engines.sql import Params, column, window_where
+
+    keys = _keys(by)
+    p = Params()
+    where = window_where(p, since, until)
+    if ok_only:
+        where.append(f"{column('status')} = {p.add('ok', 'String')}")
+    source = (f"(SELECT {', '.join([column(k) for k in keys] + [column('arrival_time'), column('status')])}, gap "
+              f"FROM {ch.table('requests')} ARRAY JOIN {column('itl_s')} AS gap)")
+    return _ch_frame(ch, keys, None, {"itl_s": "gap"}, where, p, confidence, source, approximate)

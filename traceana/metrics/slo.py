@@ -104,6 +104,11 @@ def evaluate(data: pl.LazyFrame | pl.DataFrame, slos: list[SLO], start: datetime
         if s.metric is not None:
             aggs.append((scope & (pl.col("status") == "ok") & pl.col(s.metric).is_null()).sum().alias(f"u{i}"))
     counts = lf.select(aggs).collect().row(0, named=True)
+    return _evaluate_table(slos, counts, start, end)
+
+
+def _evaluate_table(slos: list[SLO], counts: dict, start: datetime | None, end: datetime | None) -> pl.DataFrame:
+    """:func:`evaluate`'s rows from its counts: ``_last`` (last arrival) and t<i>, b<i>, u<i> per SLO."""
     last = end if end is not None else counts["_last"]
     rows = []
     for i, s in enumerate(slos):
@@ -149,6 +154,11 @@ def burn_series(data: pl.LazyFrame | pl.DataFrame, slo: SLO, every: str = "1m", 
         .group_by("window_start").agg(total=pl.len().cast(pl.Int64), bad=pl.col("bad").sum().cast(pl.Int64))
         .collect()
     )
+    return _burn_table(counts, slo, step, start, end)
+
+
+def _burn_table(counts: pl.DataFrame, slo: SLO, step: str, start: datetime | None, end: datetime | None) -> pl.DataFrame:
+    """:func:`burn_series`'s table from the per-bucket counts (window_start, total, bad)."""
     lo = pl.Series([start]).dt.truncate(step)[0] if start is not None else counts["window_start"].min()
     hi = counts["window_start"].max()
     if end is not None:
@@ -321,3 +331,75 @@ def goodput(data: pl.LazyFrame | pl.DataFrame, thresholds: dict[str, float], eve
         goodput_per_s=pl.when(pl.col("window_s") > 0).then(pl.col("good") / pl.col("window_s")),
         throughput_per_s=pl.when(pl.col("window_s") > 0).then(pl.col("total") / pl.col("window_s")),
     ).select("window_start", "window_s", "total", "good", "fraction", "goodput_per_s", "throughput_per_s")
+
+
+# ----------------------------------------------------------------- ClickHouse variants
+# The same definitions computed in ClickHouse / chDB (traceana.engines); a test holds
+# each equal to its polars twin above.
+
+_SQL_CMP = {"le": "<=", "lt": "<", "ge": ">=", "gt": ">"}
+
+
+def is_good_sql(slo: SLO, p) -> str:
+    """:func:`is_good` as SQL (0/1, never NULL): status = 'ok' AND metric <op> threshold AND good filter."""
+    from traceana.engines.sql import column, filter_sql
+
+    good = [f"ifNull({column('status')} = {p.add('ok', 'String')}, 0)"]
+    if slo.metric is not None:
+        good.append(f"ifNull({column(slo.metric)} {_SQL_CMP[_CMP[slo.op or 'lte']]} {p.number(slo.threshold)}, 0)")
+    if slo.good_filter is not None:
+        good.append(f"({filter_sql(slo.good_filter, p)})")
+    return " AND ".join(good)
+
+
+def evaluate_ch(ch, slos: list[SLO], start: datetime | None = None, end: datetime | None = None,
+                since: datetime | None = None, until: datetime | None = None) -> pl.DataFrame:
+    """:func:`evaluate` in ClickHouse: one countIf per SLO (in scope, bad, unmeasured) over
+    start <= arrival_time < end; the same rows from the same counts (``_evaluate_table``).
+    ``since`` / ``until`` only select the rows (the frame :func:`evaluate` would be given)."""
+    from traceana.engines.sql import Params, column, filter_sql, where, window_where
+
+    table = ch.table("requests")
+    p = Params()
+    clauses = window_where(p, start, end) + window_where(p, since, until)
+    last = end
+    if last is None:
+        last = ch.query(f"SELECT max({column('arrival_time')}) AS last, count() AS n FROM {table} {where(clauses)}",
+                        p.values).row(0, named=True)
+        last = last["last"] if last["n"] else None
+    aggs = []
+    for i, s in enumerate(slos):
+        scope = f"({filter_sql(s.total_filter, p)})"
+        if last is not None:
+            lo = last - timedelta(microseconds=round(s.period_s * 1e6))
+            scope += f" AND {column('arrival_time')} >= {p.time(lo)}"
+        else:
+            scope += " AND 0"
+        aggs += [f"countIf({scope}) AS t{i}", f"countIf({scope} AND NOT ({is_good_sql(s, p)})) AS b{i}"]
+        if s.metric is not None:
+            aggs.append(f"countIf({scope} AND ifNull({column('status')} = {p.add('ok', 'String')}, 0) "
+                        f"AND {column(s.metric)} IS NULL) AS u{i}")
+    counts = ch.query(f"SELECT {', '.join(aggs) or '0 AS none'} FROM {table} {where(clauses)}", p.values).row(0, named=True)
+    counts["_last"] = last
+    return _evaluate_table(slos, counts, start, end)
+
+
+def burn_series_ch(ch, slo: SLO, every: str = "1m", start: datetime | None = None,
+                   end: datetime | None = None, since: datetime | None = None,
+                   until: datetime | None = None) -> pl.DataFrame:
+    """:func:`burn_series` in ClickHouse: time-bucketed counts (total, bad) per window, then the same
+    grid, burn rate and budget (``_burn_table``) on those few rows. ``since`` / ``until`` only
+    select the rows."""
+    from traceana.engines.sql import Params, filter_sql, where, window_start_sql, window_where
+
+    every_s = parse_window(every, "every")
+    step = f"{int(every_s * 1e6)}us"
+    p = Params()
+    clauses = window_where(p, start, end) + window_where(p, since, until) + [filter_sql(slo.total_filter, p)]
+    ws = window_start_sql(step, p)
+    counts = ch.query(
+        f"SELECT {ws} AS window_start, toInt64(count()) AS total, toInt64(countIf(NOT ({is_good_sql(slo, p)}))) AS bad "
+        f"FROM {ch.table('requests')} {where(clauses)} GROUP BY window_start ORDER BY window_start", p.values)
+    if not counts.height:
+        counts = pl.DataFrame(schema={"window_start": pl.Datetime("us", "UTC"), "total": pl.Int64, "bad": pl.Int64})
+    return _burn_table(counts, slo, step, start, end)

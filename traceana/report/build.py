@@ -16,7 +16,7 @@ import difflib
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -57,6 +57,34 @@ def window_of(lf: pl.LazyFrame) -> dict:
     start, stop = row
     seconds = (stop - start).total_seconds() if start is not None and stop is not None else 0.0
     return {"start": iso(start), "end": iso(stop), "seconds": seconds}
+
+
+def request_counts_ch(ch: Any, since: datetime | None = None, until: datetime | None = None) -> dict:
+    """:func:`request_counts` counted in ClickHouse (one row per status back)."""
+    from traceana.engines.sql import Params, column, where, window_where
+
+    p = Params()
+    df = ch.query(f"SELECT {column('status')} AS status, count() AS n FROM {ch.table('requests')} "
+                  f"{where(window_where(p, since, until))} GROUP BY status", p.values)
+    by = {str(s if s is not None else "unknown"): int(n) for s, n in df.iter_rows()} if df.height else {}
+    total = sum(by.values())
+    ok = by.get("ok", 0)
+    return {"total": total, "ok": ok, "failed": total - ok, "by_status": dict(sorted(by.items()))}
+
+
+def window_of_ch(ch: Any, since: datetime | None = None, until: datetime | None = None) -> dict:
+    """:func:`window_of` in ClickHouse: [min arrival, max(arrival + round(e2e, us))] (half to even, as polars)."""
+    from traceana.engines.sql import Params, column, where, window_where
+
+    p = Params()
+    a = f"toUnixTimestamp64Micro({column('arrival_time')})"
+    end = f"{a} + toInt64(roundBankers(ifNull({column('e2e_latency_s')}, 0) * 1e6))"
+    row = ch.query(f"SELECT min({a}) AS s, max({end}) AS e, count() AS n FROM {ch.table('requests')} "
+                   f"{where(window_where(p, since, until))}", p.values).row(0, named=True)
+    if not row["n"]:
+        return {"start": None, "end": None, "seconds": 0.0}
+    start, stop = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(x)) for x in (row["s"], row["e"]))
+    return {"start": iso(start), "end": iso(stop), "seconds": (stop - start).total_seconds()}
 
 
 def _group_dict(row: dict, by: Sequence[str]) -> dict:
@@ -198,9 +226,13 @@ def build_latency(
     sec: _Sections,
     itl_lf: pl.LazyFrame | None = None,
     groupings: Sequence[tuple[str, ...]] | None = None,
+    m: Any = None,
 ) -> list[dict]:
-    """Latency rows overall and per group (``groupings``: default both); ITL from ``itl_lf`` (default ``lf``)."""
-    from traceana.metrics import latency
+    """Latency rows overall and per group (``groupings``: default both); ITL from ``itl_lf`` (default ``lf``).
+    ``m``: the engine's metric functions (traceana.report.pushdown; default the polars ones)."""
+    from traceana.report.pushdown import local
+
+    m = m or local()
 
     itl_lf = lf if itl_lf is None else itl_lf
     cols = set(lf.collect_schema().names())
@@ -209,10 +241,10 @@ def build_latency(
     if groupings is None:
         groupings = ((), tuple(by)) if by else ((),)
     for grouping in groupings:
-        df = sec.run("latency", latency.percentiles, lf, metrics=metrics, by=grouping, ok_only=True)
+        df = sec.run("latency", m.percentiles, lf, metrics=metrics, by=grouping, ok_only=True)
         if df is not None:
             rows += [r for r in _latency_rows(df, grouping) if r["count"] > 0]
-        itl = sec.run("itl", latency.itl_percentiles, itl_lf, by=grouping)
+        itl = sec.run("itl", m.itl_percentiles, itl_lf, by=grouping)
         if itl is not None and itl.height:
             rows += [r for r in _latency_rows(itl, grouping) if r["count"] > 0]
     return _sorted_latency(rows)
@@ -256,13 +288,17 @@ def build_budget(lf: pl.LazyFrame, by: Sequence[str], sec: _Sections) -> list[di
     return out
 
 
-def build_slo(lf: pl.LazyFrame, slos: Sequence, every: str, window_end: str | None, sec: _Sections) -> tuple[list[dict], list[dict]]:
-    """SLO rows (with their alerts) and the burn series for the charts."""
+def build_slo(lf: pl.LazyFrame, slos: Sequence, every: str, window_end: str | None, sec: _Sections,
+              m: Any = None) -> tuple[list[dict], list[dict]]:
+    """SLO rows (with their alerts) and the burn series for the charts (``m`` as in build_latency)."""
     from traceana.metrics import slo as slo_m
+    from traceana.report.pushdown import local
+
+    m = m or local()
 
     if not slos:
         return [], []
-    ev = sec.run("slo", slo_m.evaluate, lf, list(slos))
+    ev = sec.run("slo", m.evaluate, lf, list(slos))
     rows = records(ev) if isinstance(ev, pl.DataFrame) else clean(list(ev or []))
     by_name = {s.name: s for s in slos}
     series: list[dict] = []
@@ -271,7 +307,7 @@ def build_slo(lf: pl.LazyFrame, slos: Sequence, every: str, window_end: str | No
         row["alerts"] = []
         if s is None:
             continue
-        burn = sec.run(f"burn rate {s.name}", slo_m.burn_series, lf, s, every=every)
+        burn = sec.run(f"burn rate {s.name}", m.burn_series, lf, s, every=every)
         if burn is None:
             continue
         alerts = sec.run(f"alerts {s.name}", slo_m.alerts, burn, s) or []
@@ -293,6 +329,7 @@ def build_report(
     title: str | None = None,
     workers: int | None = None,
     load: bool | None = None,
+    engine: Any = None,
 ) -> dict:
     """The report dict for the requests in [since, until) (arrival time), grouped by ``by``.
 
@@ -300,11 +337,20 @@ def build_report(
     SLO's attainment is below its objective or its error budget is exhausted.
     ``workers``: sections computed at once (default :func:`report_workers`);
     ``load``: read the requests into memory once (default: when they fit, see
-    :func:`load_requests`).
+    :func:`load_requests`). ``engine``: a ClickHouse connection
+    (:class:`traceana.engines.clickhouse.ClickHouse`) holding the same requests as
+    ``requests_lf``: the sections in ``pushdown.PUSHED_SECTIONS`` are computed there.
     """
     from traceana import __version__
+    from traceana.report.pushdown import Pushed, local
 
+    m = Pushed(engine, since, until) if engine is not None else local()
     sec = _Sections()
+    if getattr(m, "approximate", False):
+        from traceana.metrics.latency import TDIGEST_MAX_REL_ERROR
+
+        sec.warnings.append("latency percentiles are t-digest approximations (--approx: ClickHouse quantilesTDigest), "
+                            f"up to {max(TDIGEST_MAX_REL_ERROR.values()):.0%} from the exact value, and have no confidence interval")
     lf = _window_filter(requests_lf, "arrival_time", since, until)
     eng = _window_filter(engine_lf, "time", since, until) if engine_lf is not None else None
     if eng is not None and eng.select(pl.len()).collect().item() == 0:
@@ -312,8 +358,12 @@ def build_report(
     cols = set(lf.collect_schema().names())
     by = _check_by(by, cols)
     all_slos = list(getattr(config, "slos", None) or []) + list(slos)
-    counts = request_counts(lf)
-    window = window_of(lf) if counts["total"] else {"start": None, "end": None, "seconds": 0.0}
+    if engine is not None:
+        counts = request_counts_ch(engine, since, until)
+        window = window_of_ch(engine, since, until)
+    else:
+        counts = request_counts(lf)
+        window = window_of(lf) if counts["total"] else {"start": None, "end": None, "seconds": 0.0}
     every = choose_every(window["seconds"], _preferred_every(config))
     rep: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -337,19 +387,19 @@ def build_report(
     # Independent sections in report order (their warnings merge in this order).
     tasks: dict[str, Callable[[_Sections], Any]] = {
         # overall and per group as two tasks: the longest section, split so two threads balance
-        "latency": lambda s: build_latency(lf, by, s, itl_lf=scan, groupings=((),)),
-        "latency_by": lambda s: build_latency(lf, by, s, itl_lf=scan, groupings=(tuple(by),) if by else ()),
+        "latency": lambda s: build_latency(lf, by, s, itl_lf=scan, groupings=((),), m=m),
+        "latency_by": lambda s: build_latency(lf, by, s, itl_lf=scan, groupings=(tuple(by),) if by else (), m=m),
         "latency_budget": lambda s: build_budget(lf, by, s),
         "latency_user_visible": lambda s: build_user_visible(lf, by, s),
-        "concurrency": lambda s: sections.concurrency(lf, every, s),
-        "slo": lambda s: build_slo(lf, all_slos, every, window["end"], s),
+        "concurrency": lambda s: sections.concurrency(lf, every, s, m=m),
+        "slo": lambda s: build_slo(lf, all_slos, every, window["end"], s, m=m),
         "goodput": lambda s: sections.goodput(lf, all_slos, every, s),
-        "cost": lambda s: sections.cost_and_capacity(lf, eng, config, window, every, s),
+        "cost": lambda s: sections.cost_and_capacity(lf, eng, config, window, every, s, m=m),
         "kv": lambda s: sections.kv(eng, config, s),
         "degradation": lambda s: sections.degradation(lf, config, all_slos, s),
         "checklist": lambda s: sections.checklist(lf, eng, s, more=None if lf is scan else scan),
         "latency_ecdf": lambda s: latency_ecdf(lf, names),
-        "percentiles_over_time": lambda s: sections.percentiles_over_time(lf, every, s),
+        "percentiles_over_time": lambda s: sections.percentiles_over_time(lf, every, s, m=m),
         "queue_vs_utilization": lambda s: sections.queue_vs_utilization(lf, every, s),
         "engine": lambda s: engine_windows(eng, every, window["seconds"]),
     }
@@ -395,22 +445,30 @@ def build_cost(
     slos: Sequence = (),
     since: datetime | None = None,
     until: datetime | None = None,
+    engine: Any = None,
 ) -> dict:
-    """The cost audit alone (``traceana cost``): window, cost rows, autoscaling, the config's SLOs and a verdict."""
+    """The cost audit alone (``traceana cost``): window, cost rows, autoscaling, the config's SLOs and a verdict.
+    ``engine``: as in :func:`build_report` (cost sums, SLO counts, request counts in ClickHouse)."""
+    from traceana.report.pushdown import Pushed, local
+
+    m = Pushed(engine, since, until) if engine is not None else local()
     sec = _Sections()
     lf = _window_filter(requests_lf, "arrival_time", since, until)
     eng = _window_filter(engine_lf, "time", since, until) if engine_lf is not None else None
     if eng is not None and eng.select(pl.len()).collect().item() == 0:
         eng = None
-    counts = request_counts(lf)
-    window = window_of(lf) if counts["total"] else {"start": None, "end": None, "seconds": 0.0}
+    if engine is not None:
+        counts, window = request_counts_ch(engine, since, until), window_of_ch(engine, since, until)
+    else:
+        counts = request_counts(lf)
+        window = window_of(lf) if counts["total"] else {"start": None, "end": None, "seconds": 0.0}
     every = choose_every(window["seconds"], _preferred_every(config))
     from traceana.report import sections
 
     out: dict[str, Any] = {"window": window, "requests": counts}
-    out["cost"], out["capacity"], _ = sections.cost_and_capacity(lf, eng, config, window, every, sec) if counts["total"] else (None, None, [])
+    out["cost"], out["capacity"], _ = sections.cost_and_capacity(lf, eng, config, window, every, sec, m=m) if counts["total"] else (None, None, [])
     all_slos = list(getattr(config, "slos", None) or []) + list(slos)
-    out["slo"], _ = build_slo(lf, all_slos, every, window["end"], sec) if counts["total"] else ([], [])
+    out["slo"], _ = build_slo(lf, all_slos, every, window["end"], sec, m=m) if counts["total"] else ([], [])
     out["verdict"] = verdict(out["slo"])
     out["warnings"] = sec.warnings
     return clean(out)

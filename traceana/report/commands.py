@@ -77,7 +77,10 @@ def input_options(f):
 @click.option("--title", default=None, help="Report title.")
 @click.option("--images", type=click.Choice(["png", "svg"]), default=None, help="Also write each chart as PNG or SVG under OUT/charts/.")
 @click.option("--no-fail", is_flag=True, help="Exit 0 even when an SLO is breached.")
-def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, until, title, images, no_fail):
+@click.option("--engine", "engine_url", default=None,
+              help="Compute on ClickHouse instead of PATHS / --store: clickhouse://user@host:8123/db?table=requests or chdb:///dir.")
+@click.option("--approx", is_flag=True, help="With --engine: t-digest percentiles (up to 5% off, no CI) instead of exact ones.")
+def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, until, title, images, no_fail, engine_url, approx):
     """Write the SLO report of PATHS (or --store) to --out: report.html (offline), report.md, report.json.
 
     Exit 1 when an SLO is breached or its error budget is exhausted in the
@@ -86,18 +89,39 @@ def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, un
     from traceana.report import build_report, write_report
     from traceana.store import open_inputs
 
-    _inputs(paths, store_dir)
+    if engine_url and (paths or store_dir):
+        raise click.UsageError("give --engine URL, or input PATH... / --store DIR, not both")
+    if approx and not engine_url:
+        raise click.UsageError("--approx needs --engine (the embedded engine's percentiles are always exact)")
+    if not engine_url:
+        _inputs(paths, store_dir)
     config, slos = _load(config_path, slo_files)
     group_by = [c.strip() for c in by.split(",") if c.strip()] if by is not None else (config.report.by or ["model"])
-    with open_inputs(list(paths), store_dir, fmt=fmt) as st:
-        notes = _check_ingest(st)
-        rep = build_report(st.requests(), st.engine_samples(), config=config, slos=slos, by=group_by,
-                           since=since, until=until, title=title)
+    if engine_url:
+        rep, notes = _engine_report(engine_url, config, slos, group_by, since, until, title, approx)
+    else:
+        with open_inputs(list(paths), store_dir, fmt=fmt) as st:
+            notes = _check_ingest(st)
+            rep = build_report(st.requests(), st.engine_samples(), config=config, slos=slos, by=group_by,
+                               since=since, until=until, title=title)
     rep["warnings"] = notes + rep["warnings"]
     written = write_report(rep, out_dir, images=images)
     _print_summary(rep, written)
     code = rep["verdict"]["exit_code"]
     sys.exit(0 if no_fail else code)
+
+
+def _engine_report(url, config, slos, by, since, until, title, approx=False) -> tuple[dict, list[str]]:
+    """The report with its heavy sections in ClickHouse (report.pushdown.PUSHED_SECTIONS); the rest
+    from the rows the engine returns (LOCAL_SECTIONS)."""
+    from traceana.engines.clickhouse import ClickHouse
+    from traceana.report import build_report
+
+    with ClickHouse(url, approximate=approx) as ch:
+        engine_lf = ch.frame("engine_samples", since, until) if ch.exists("engine_samples") else None
+        rep = build_report(ch.frame("requests", since, until), engine_lf, config=config, slos=slos, by=by,
+                           since=since, until=until, title=title, engine=ch)
+    return rep, []
 
 
 def _print_summary(rep: dict, written) -> None:
@@ -128,7 +152,8 @@ def _print_summary(rep: dict, written) -> None:
 @click.option("--until", callback=_when, default=None, help="Only requests arriving before this ISO-8601 time.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--no-fail", is_flag=True, help="Exit 0 even when an SLO is breached.")
-def cost(paths, store_dir, fmt, config_path, slo_files, since, until, as_json, no_fail):
+@click.option("--engine", "engine_url", default=None, help="Compute on ClickHouse instead of PATHS / --store (URL as report --engine).")
+def cost(paths, store_dir, fmt, config_path, slo_files, since, until, as_json, no_fail, engine_url):
     """Cost audit: provisioned GPU-hours, tokens served, effective vs nominal $/1M tokens, utilization,
     and the cost had autoscaling held the target utilization, per model and instance.
 
@@ -139,11 +164,23 @@ def cost(paths, store_dir, fmt, config_path, slo_files, since, until, as_json, n
     from traceana.report.series import clean
     from traceana.store import open_inputs
 
-    _inputs(paths, store_dir)
+    if engine_url and (paths or store_dir):
+        raise click.UsageError("give --engine URL, or input PATH... / --store DIR, not both")
+    if not engine_url:
+        _inputs(paths, store_dir)
     config, slos = _load(config_path, slo_files)
-    with open_inputs(list(paths), store_dir, fmt=fmt) as st:
-        notes = _check_ingest(st)
-        out = build_cost(st.requests(), st.engine_samples(), config=config, slos=slos, since=since, until=until)
+    if engine_url:
+        from traceana.engines.clickhouse import ClickHouse
+
+        notes = []
+        with ClickHouse(engine_url) as ch:
+            engine_lf = ch.frame("engine_samples", since, until) if ch.exists("engine_samples") else None
+            out = build_cost(ch.frame("requests", since, until), engine_lf, config=config, slos=slos, since=since,
+                             until=until, engine=ch)
+    else:
+        with open_inputs(list(paths), store_dir, fmt=fmt) as st:
+            notes = _check_ingest(st)
+            out = build_cost(st.requests(), st.engine_samples(), config=config, slos=slos, since=since, until=until)
     out["warnings"] = notes + out["warnings"]
     if as_json:
         click.echo(json.dumps(clean(out), indent=2, allow_nan=False))

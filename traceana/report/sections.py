@@ -28,12 +28,13 @@ def _rows(obj: Any) -> list[dict]:
     return clean(list(obj))
 
 
-def concurrency(lf: pl.LazyFrame, every: str, sec) -> tuple[dict | None, list[dict]]:
+def concurrency(lf: pl.LazyFrame, every: str, sec, m: Any = None) -> tuple[dict | None, list[dict]]:
     """The whole-window Little's law check and, per window, the time-average in flight
-    (sweep) against Little's L = lambda x W of that window: one load, one sweep."""
-    from traceana.metrics import concurrency as conc
+    (sweep) against Little's L = lambda x W of that window: one load, one sweep.
+    ``m``: the engine's metric functions (traceana.report.pushdown; default the polars ones)."""
+    from traceana.report.pushdown import local
 
-    out = sec.run("concurrency", conc.summary_and_series, lf, every=every)
+    out = sec.run("concurrency", (m or local()).summary_and_series, lf, every=every)
     if out is None:
         return None, []
     whole, df = out
@@ -47,12 +48,12 @@ def queue_vs_utilization(lf: pl.LazyFrame, every: str, sec) -> list[dict]:
     return _rows(sec.run("queue vs utilization", conc.queue_vs_utilization, lf, every=every))
 
 
-def percentiles_over_time(lf: pl.LazyFrame, every: str, sec) -> list[dict]:
-    from traceana.metrics import latency
+def percentiles_over_time(lf: pl.LazyFrame, every: str, sec, m: Any = None) -> list[dict]:
+    from traceana.report.pushdown import local
 
     cols = set(lf.collect_schema().names())
-    metrics = [m for m in PCT_SERIES_METRICS if m in cols]
-    df = sec.run("percentiles over time", latency.percentiles, lf, metrics=metrics, every=every, ok_only=True,
+    metrics = [c for c in PCT_SERIES_METRICS if c in cols]
+    df = sec.run("percentiles over time", (m or local()).percentiles, lf, metrics=metrics, every=every, ok_only=True,
                  confidence=None)  # the chart draws p50, p90, p99 only
     if df is None:
         return []
@@ -112,7 +113,7 @@ def autoscale_every(every: str) -> str:
 
 
 def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, window: dict, every: str,
-                      sec) -> tuple[dict | None, dict | None, list[dict]]:
+                      sec, m: Any = None) -> tuple[dict | None, dict | None, list[dict]]:
     """Cost rows per model and instance (needs GPU prices), the autoscaling what-if, and its series.
 
     The what-if prices each model's replica-hours (capacity.autoscale at the
@@ -156,7 +157,9 @@ def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, w
     if prov is None or prov.height == 0:
         sec.warnings.append("cost: no GPU-hours found (no engine samples with gpu_type/gpu_count, no [[deployment]])")
         return None, capacity_out, auto_series
-    eff = sec.run("effective cost", cost_m.effective_cost, lf, prov, prices, tokens=tokens, prompt_weight=weight)
+    from traceana.report.pushdown import local
+
+    eff = sec.run("effective cost", (m or local()).effective_cost, lf, prov, prices, tokens=tokens, prompt_weight=weight)
     if eff is None:
         return None, capacity_out, auto_series
     rows = _rows(eff)
