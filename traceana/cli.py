@@ -148,18 +148,23 @@ def _print_ingest(summary, store_dir) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def check(paths, store_dir, fmt, as_json):
     """The six-point trace checklist: which fields the trace records and how completely."""
+    import polars as pl
+
+    from traceana.ingest import identity
     from traceana.metrics import checklist
     from traceana.store import open_inputs
 
     with open_inputs(list(paths), store_dir, fmt=fmt) as st:
         cov = checklist.coverage(st.requests(), st.engine_samples())
         detail = checklist.field_fill(st.requests(), st.engine_samples())
-        n_req = st.requests().select(__import__("polars").len()).collect().item()
+        n_req = st.requests().select(pl.len()).collect().item()
+        fmts = sorted(st.requests().select(pl.col("source_format").unique()).collect().to_series().drop_nulls().to_list())
+    ids = {f: identity.describe(f) for f in fmts}
     if as_json:
         items = cov.to_dicts()
         for it in items:
             it["fields"] = detail.filter(detail["item"] == it["item"]).drop("item").to_dicts()
-        click.echo(json.dumps({"requests": n_req, "items": items}, indent=2))
+        click.echo(json.dumps({"requests": n_req, "items": items, "identity": ids}, indent=2))
         return
     from rich.table import Table
 
@@ -175,7 +180,12 @@ def check(paths, store_dir, fmt, as_json):
         present = ", ".join(f"{r['field']} {r['fill_fraction']:.0%}" for r in d.iter_rows(named=True))
         v = row["verdict"]
         t.add_row(str(row["item"]), row["name"], present or "-", ", ".join(row["fields_missing"]) or "-", f"[{colour[v]}]{v}[/]")
-    _console().print(t)
+    con = _console()
+    con.print(t)
+    for f, how in ids.items():
+        con.print(f"request identity ({f}): {how}", markup=False)
+    if any(identity.ORIGIN in how for how in ids.values()):
+        con.print(identity.ORIGIN_NOTE, markup=False)
 
 
 @main.command()

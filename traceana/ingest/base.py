@@ -51,6 +51,9 @@ class Source:
         self.size = len(data) if data is not None else int(size or 0)  # bytes of the content
         self.scan = scan
         self.exact = False  # set when a fast reader could not vouch for its rows: readers take the exact path
+        # where the file sits in what was ingested: its path relative to the directory named on the command
+        # line (the file name when the file itself was named); synthesized request ids start with it
+        self.origin: str | None = None
 
     @property
     def name(self) -> str:

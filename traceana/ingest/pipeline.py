@@ -31,7 +31,7 @@ from traceana.errors import InputLimitError, TraceanaError, TraceParseError
 from traceana.ingest import registry
 from traceana.ingest.base import Adapter, AdapterResult, Limits, NotFaithful, Source
 from traceana.ingest.coerce import FAIL_PREFIX, coerce
-from traceana.ingest.reader import expand_paths, file_identity, read_head, read_source, scan_file
+from traceana.ingest.reader import expand_paths, file_identity, origins, read_head, read_source, scan_file
 from traceana.ingest.validate import IdSet, split
 from traceana.schema import QUARANTINE, conform
 
@@ -504,6 +504,7 @@ def ingest_paths(
     limits = limits or Limits()
     summary = IngestSummary()
     files = expand_paths(paths)
+    origin = origins(paths)
     forced = registry.get(fmt) if fmt else None
     with store.lock():
         store.clean_orphans()
@@ -530,6 +531,7 @@ def ingest_paths(
                     report.notes.append("already ingested (same bytes): nothing added")
                     continue
                 src = read_source(path, limits, scan=hashing)
+                src.origin = origin.get(path)
                 adapter = registry.choose(forced, read_head(src), path)
                 with store.staging() as stg:
                     rep = _stage(store, stg, src, adapter, now, column_map)

@@ -164,7 +164,7 @@ def read(src: Source) -> AdapterResult:
         raise TraceParseError(src.name, f"per-request arrays have different lengths: {lengths}")
     n = lengths["ttfts"]
     anchor, anchor_how = _anchor(doc, src)
-    stem = src.path.name.removesuffix(".gz").removesuffix(".zst").removesuffix(".json")
+    stem = (src.origin or src.path.name).removesuffix(".gz").removesuffix(".zst").removesuffix(".json")
     rows: list[tuple[int, dict]] = []
     quarantine: list[QuarantineRow] = []
     for i in range(n):
