@@ -152,6 +152,9 @@ class Adapter:
     priority: int = 50  # higher sniffs first; generic formats (canonical, mapped) are low
     tables: tuple[str, ...] = ("requests",)
     checklist: str = ""  # one line: what of the six checklist items this format fills
+    # how the format's arrival times are obtained (schema field time_basis): measured, relative or synthetic;
+    # a file whose rows differ (e.g. vllm_bench without start_times) sets the column itself
+    time_basis: str = "measured"
 
 
 def raw_json(obj, limit: int = 4096) -> str:

@@ -366,6 +366,11 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime,
                 "source_format"
             ),
         )
+        if table == "requests":
+            basis = pl.lit(adapter.time_basis, pl.String)
+            good = good.with_columns(
+                (pl.col("time_basis").fill_null(basis) if "time_basis" in good.columns else basis).alias("time_basis")
+            )
         tables[table] = conform(good.to_arrow(), table)
         if bad.height:
             raw = _raw_rows(df[bad["__row"].to_list()])  # the row as read, before casting

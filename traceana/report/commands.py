@@ -110,6 +110,9 @@ def _print_summary(rep: dict, written) -> None:
               markup=False)
 
     for s in rep.get("slo") or []:
+        if s.get("not_measured"):
+            con.print(f"  n/a      {s['name']}: {s['not_measured']}", markup=False)
+            continue
         ok = s.get("met") and not s.get("budget_exhausted")
         con.print(f"  {'met     ' if ok else 'BREACHED'} {s['name']}: attainment {fmt_pct(s.get('attainment'), 3)} "
                   f"(objective {fmt_pct(s.get('objective'), 3)}), error budget left {fmt_pct(s.get('budget_remaining'), 1)}",
@@ -186,4 +189,5 @@ def _print_cost(out: dict) -> None:
         con.print(f"note: {w}", markup=False)
     for s in out.get("slo") or []:
         ok = s.get("met") and not s.get("budget_exhausted")
-        con.print(f"{'met     ' if ok else 'BREACHED'} {s['name']}", markup=False)
+        word = "n/a     " if s.get("not_measured") else "met     " if ok else "BREACHED"
+        con.print(f"{word} {s['name']}", markup=False)

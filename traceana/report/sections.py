@@ -68,17 +68,37 @@ def goodput_thresholds(slos: Sequence) -> dict[str, float]:
     return out
 
 
-def goodput(lf: pl.LazyFrame, slos: Sequence, every: str, sec) -> tuple[dict | None, list[dict]]:
+def goodput(lf: pl.LazyFrame, slos: Sequence, every: str, sec, timed: pl.LazyFrame | None = None,
+            no_time: str | None = None) -> tuple[dict | None, list[dict]]:
+    """Goodput: the fraction of requests within every latency threshold, and per second on ``timed``.
+
+    Not measured (None, with the reason as a warning) when a threshold's metric is recorded by no
+    request; the per-second figures are null, with ``no_time`` as the reason, when there are no
+    arrival times to divide by.
+    """
     from traceana.metrics import slo as slo_m
+    from traceana.metrics.support import measured_count
 
     th = goodput_thresholds(slos)
+    unmeasured = [m for m in th if measured_count(lf, m) == 0]
+    if unmeasured:
+        sec.warnings.append(f"goodput: not measured: no request records {', '.join(unmeasured)}")
+        return None, []
     whole = sec.run("goodput", slo_m.goodput, lf, th)
     if whole is None or whole.height == 0:
         return None, []
     w = records(whole)[0]
     summary = {"thresholds": th, "total": w["total"], "good": w["good"], "good_fraction": w["fraction"],
                "goodput_per_s": w["goodput_per_s"], "throughput_per_s": w["throughput_per_s"], "window_s": w["window_s"]}
-    series = _rows(sec.run("goodput over time", slo_m.goodput, lf, th, every=every))
+    timed = lf if timed is None and no_time is None else timed
+    if timed is None:
+        sec.warnings.append(f"goodput per second: {no_time}")
+        summary.update(goodput_per_s=None, throughput_per_s=None, window_s=None)
+        return clean(summary), []
+    if timed is not lf:
+        t = records(sec.run("goodput", slo_m.goodput, timed, th))[0]
+        summary.update(goodput_per_s=t["goodput_per_s"], throughput_per_s=t["throughput_per_s"], window_s=t["window_s"])
+    series = _rows(sec.run("goodput over time", slo_m.goodput, timed, th, every=every))
     return clean(summary), series
 
 

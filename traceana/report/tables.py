@@ -65,7 +65,12 @@ def short_time(iso_text: str | None) -> str:
 
 
 def window_text(w: dict) -> str:
-    """'2025-01-01 00:00:01 → 00:30:05 UTC' (the end's date only when it differs)."""
+    """'2025-01-01 00:00:01 → 00:30:05 UTC' (the end's date only when it differs).
+
+    No start: the input has no time window (no arrival times, or sources that do not overlap).
+    """
+    if not w.get("start"):
+        return "none (no arrival times to span, or sources that do not overlap: see the notes)"
     a, b = short_time(w.get("start")), short_time(w.get("end"))
     if a[:10] == b[:10]:
         b = b[11:]
@@ -73,7 +78,8 @@ def window_text(w: dict) -> str:
 
 
 def group_label(group: dict | None) -> str:
-    return ", ".join(f"{k}={v}" for k, v in (group or {}).items()) or "all"
+    """'model=llama, route=chat'; a value the trace lacks is '(unknown model)', not 'model=None'."""
+    return ", ".join(f"{k}={v}" if v is not None else f"(unknown {k})" for k, v in (group or {}).items()) or "all"
 
 
 def _verdict_class(word: str) -> str:
@@ -125,7 +131,7 @@ def concurrency_table(rep: dict) -> Table:
 def slo_table(rep: dict) -> Table:
     rows, meta = [], []
     for s in rep.get("slo") or []:
-        word = "no data" if s.get("met") is None else "breached" if not s["met"] else "budget exhausted" if s.get("budget_exhausted") else "met"
+        word = "not measured" if s.get("not_measured") else "no data" if s.get("met") is None else "breached" if not s["met"] else "budget exhausted" if s.get("budget_exhausted") else "met"
         rows.append([s["name"], fmt_pct(s.get("objective"), 3), fmt_num(s.get("total")), fmt_num(s.get("bad")), fmt_pct(s.get("attainment"), 3),
                      fmt_num(s.get("allowed_bad")), fmt_pct(s.get("budget_remaining"), 1), str(len(s.get("alerts") or [])), word])
         meta.append({"verdict_col": 8, "verdict_class": _verdict_class(word)})
