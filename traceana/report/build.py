@@ -469,6 +469,9 @@ def build_cost(
     out["slo"], _ = (build_slo(lf, all_slos, every, window["end"], sec, timed=None if no_time else timed, no_time=no_time)
                      if counts["total"] else ([], []))
     out["verdict"] = verdict(out["slo"])
+    totals = (out.get("cost") or {}).get("totals") or {}
+    # 3: a figure the data contradicts (utilization > 100%); 2: an instance no price entry matches
+    out["verdict"]["cost_exit_code"] = 3 if totals.get("data_errors") else 2 if totals.get("unpriced") else 0
     out["warnings"] = sec.warnings
     return clean(out)
 

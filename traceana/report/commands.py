@@ -136,7 +136,9 @@ def cost(paths, store_dir, fmt, config_path, slo_files, since, until, as_json, n
     and the cost had autoscaling held the target utilization, per model and instance.
 
     The config's SLOs (and --slo files) are evaluated too: exit 1 when one is
-    breached or its budget exhausted, 2 on bad input, else 0.
+    breached or its budget exhausted, 2 on bad input or when an instance is
+    unpriced (no price entry matches it: listed, left out of the totals), 3 when
+    the data contradicts a figure (utilization above 100%), else 0.
     """
     from traceana.report.build import build_cost
     from traceana.report.series import clean
@@ -152,7 +154,7 @@ def cost(paths, store_dir, fmt, config_path, slo_files, since, until, as_json, n
         click.echo(json.dumps(clean(out), indent=2, allow_nan=False))
     else:
         _print_cost(out)
-    sys.exit(0 if no_fail else out["verdict"]["exit_code"])
+    sys.exit(out["verdict"].get("cost_exit_code") or (0 if no_fail else out["verdict"]["exit_code"]))
 
 
 def _print_cost(out: dict) -> None:

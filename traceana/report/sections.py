@@ -180,6 +180,12 @@ def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, w
     if eff is None:
         return None, capacity_out, auto_series
     rows = _rows(eff)
+    tot = cost_m.totals(eff)
+    for r in rows:
+        if r.get("unpriced"):
+            sec.warnings.append(f"cost: instance '{r.get('instance')}' is unpriced and left out of the totals: {r['unpriced']}")
+    for err in tot["data_errors"]:
+        sec.warnings.append(f"cost: data error: {err}")
     autoscaled = []
     for model, hours in replica_hours.items():
         mine = [r for r in rows if r.get("model") == model and r.get("provisioned")]
@@ -192,7 +198,7 @@ def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, w
         autoscaled.append({"model": model, "mu_per_replica": mu.get(model), "replica_hours": hours, "price_per_replica_hour": per_replica, "cost_usd": usd,
                            "actual_cost_usd": actual, "per_million_output": usd / (out_tokens / 1e6) if out_tokens else None})
     out = {"tokens": tokens, "tokens_counted": cost_m.tokens_label(tokens, weight), "prices": prices, "rows": rows,
-           "totals": clean(cost_m.totals(eff)), "autoscaling": clean(autoscaled), "target_utilization": target,
+           "totals": clean(tot), "autoscaling": clean(autoscaled), "target_utilization": target,
            "mu_basis": mu_basis}
     return clean(out), capacity_out, auto_series
 

@@ -172,10 +172,12 @@ def cost_table(rep: dict, compact: bool = False) -> Table:
     c = rep.get("cost") or {}
     rows = []
     for r in c.get("rows") or []:
-        rows.append([str(r.get("model") or "n/a"), str(r.get("instance") or "n/a"), fmt_num(r.get("gpu_hours"), ".2f"),
-                     fmt_num(r.get("output_tokens")), fmt_num(r.get("prompt_tokens")), fmt_usd(r.get("cost_usd")),
-                     fmt_usd(r.get("effective_per_million_output")), fmt_usd(r.get("effective_per_million_all")),
-                     fmt_pct(r.get("utilization"), 1), fmt_usd(r.get("nominal_per_million"))])
+        unpriced = "unpriced" if r.get("unpriced") else None
+        rows.append([str(r.get("model") or "(unknown model)"), str(r.get("instance") or "(unknown instance)"), fmt_num(r.get("gpu_hours"), ".2f"),
+                     fmt_num(r.get("output_tokens")), fmt_num(r.get("prompt_tokens")), unpriced or fmt_usd(r.get("cost_usd")),
+                     unpriced or fmt_usd(r.get("effective_per_million_output")), unpriced or fmt_usd(r.get("effective_per_million_all")),
+                     "data error" if r.get("data_error") else fmt_pct(r.get("utilization"), 1),
+                     unpriced or fmt_usd(r.get("nominal_per_million"))])
     t = c.get("totals") or {}
     if rows and t:
         rows.append(["all", "all", fmt_num(t.get("gpu_hours"), ".2f"), fmt_num(t.get("output_tokens")), fmt_num(t.get("prompt_tokens")),
@@ -183,7 +185,8 @@ def cost_table(rep: dict, compact: bool = False) -> Table:
                      fmt_usd(t.get("effective_per_million_all")), fmt_pct(t.get("utilization"), 1), ""])
     return Table("Cost per million tokens", COST_COLUMNS_SHORT if compact else COST_COLUMNS, rows, text_cols=2,
                  note="Effective = provisioned GPU-hours x $/GPU-hour / tokens served. Nominal = the same GPUs' price / output "
-                      "tokens per busy second (what a token would cost at 100% utilization); utilization = time with a request in flight / provisioned time.")
+                      "tokens per busy second (what a token would cost at 100% utilization); utilization = time with a request in flight / provisioned time. "
+                      "Unpriced instances (no price entry matches) are left out of the totals.")
 
 
 def autoscale_table(rep: dict) -> Table:
