@@ -491,6 +491,15 @@ def _stage(store, stg, src: Source, adapter: Adapter, now: datetime, column_map:
     return report
 
 
+def _no_records(path: Path, adapter: Adapter, forced: Adapter | None) -> str:
+    """Why a file that read as zero records is refused (a report on it would be a report on nothing)."""
+    if forced is not None and forced.name != "canonical":
+        return f"--format {forced.name} read no records from this file: the format does not fit it. Hint: omit --format to detect it"
+    if path.name.lower().removesuffix(".gz").removesuffix(".zst").endswith(".csv"):
+        return "a CSV header and no rows: no requests to ingest"
+    return f"no records: {adapter.name} found nothing to ingest in this file"
+
+
 # hashlib and file reads release the GIL: the source identity is computed beside the parse
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="traceana-hash")
 
@@ -540,6 +549,15 @@ def ingest_paths(
                 adapter = registry.choose(forced, read_head(src), path)
                 with store.staging() as stg:
                     rep = _stage(store, stg, src, adapter, now, column_map)
+                    if not rep.records_read:
+                        raise TraceParseError(str(path), _no_records(path, adapter, forced))
+                    if forced is not None and not sum(rep.stored.values()) and rep.quarantined:
+                        top = ", ".join(k for k, _ in rep.reasons.most_common(2))
+                        raise TraceParseError(
+                            str(path),
+                            f"--format {forced.name} does not fit this file: all {rep.quarantined:,} records were rejected "
+                            f"({top}). Hint: omit --format to detect it",
+                        )
                     if hashing is not None:
                         identity = hashing.result().identity
                         if store.has_source(identity):  # same bytes under another name or mtime

@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from traceana.errors import ConfigError, TraceanaError
+from traceana.errors import TraceanaError
 from traceana.report.series import choose_every, clean, engine_windows, iso, latency_ecdf, records
 
 SCHEMA_VERSION = "1"
@@ -432,8 +432,9 @@ def _check_by(by: Sequence[str], cols: set[str]) -> list[str]:
     for b in by:
         if b not in cols:
             close = difflib.get_close_matches(b, sorted(cols), n=1)
-            hint = f" Hint: did you mean '{close[0]}'?" if close else " Hint: e.g. model, route, model_version, instance"
-            raise ConfigError(f"'{b}' is not a requests column.{hint}", "by")
+            hint = f" Hint: did you mean '{close[0]}'?" if close else ""
+            valid = ", ".join(sorted(c for c in cols if not c.endswith("_s") and c not in ("arrival_time", "scheduled_time", "itl_s")))
+            raise TraceanaError(f"--by: unknown column '{b}'. Valid columns: {valid}.{hint}")
     return list(by)
 
 
