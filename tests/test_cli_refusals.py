@@ -38,11 +38,16 @@ def test_csv_with_a_header_and_no_rows(tmp_path):
     r = run("ingest", f, "--store", tmp_path / "s", "--json")
     assert r.exit_code == 2
     (rep,) = json.loads(r.stdout)["files"]
-    assert rep["status"] == "refused" and rep["error"] == f"{f}: a CSV header and no rows: no requests to ingest"
+    assert (
+        rep["status"] == "refused" and rep["error"] == f"{f}: a CSV header and no rows: no requests to ingest"
+    )
 
 
 def test_map_on_a_nested_json_document_needs_a_record_path(tmp_path):
-    doc = {"run": "r1", "results": [{"id": f"q{i}", "t": 1_763_337_600 + i, "lat_ms": 100 + i} for i in range(3)]}
+    doc = {
+        "run": "r1",
+        "results": [{"id": f"q{i}", "t": 1_763_337_600 + i, "lat_ms": 100 + i} for i in range(3)],
+    }
     f = tmp_path / "nested.json"
     f.write_text(json.dumps(doc, indent=2))
     cmap = tmp_path / "map.toml"
@@ -63,4 +68,8 @@ def test_map_on_a_nested_json_document_needs_a_record_path(tmp_path):
 def test_by_an_unknown_column_names_it_and_lists_the_valid_ones(tmp_path):
     r = run("report", SAMPLE_TRACES / "requests.parquet", "--out", tmp_path / "o", "--by", "modle")
     assert r.exit_code == 2
-    assert "--by: unknown column 'modle'. Valid columns:" in r.output and "model" in r.output and "key '" not in r.output
+    assert (
+        "--by: unknown column 'modle'. Valid columns:" in r.output
+        and "model" in r.output
+        and "key '" not in r.output
+    )

@@ -42,7 +42,9 @@ def test_runs_sharing_a_file_name_all_stored(runs, tmp_path):
     assert summary.stored == expected and summary.quarantined == 0
     ids = store.requests().select("request_id").collect().to_series()
     assert ids.n_unique() == expected
-    assert set(ids.str.extract(r"^(run\d\d)/", 1).unique().to_list()) == {f"run{i:02d}" for i in range(1, len(LLMPERF) + 1)}
+    assert set(ids.str.extract(r"^(run\d\d)/", 1).unique().to_list()) == {
+        f"run{i:02d}" for i in range(1, len(LLMPERF) + 1)
+    }
     # the same folder again, and one run named directly: nothing is stored twice
     again = ingest_paths(store, [runs, runs / "run01" / "llama2_550_150_individual_responses.json"])
     assert again.stored == 0 and all(f.status == "skipped" for f in again.files)

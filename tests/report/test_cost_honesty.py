@@ -29,8 +29,9 @@ def _cost(tmp_path, toml: str, *paths):
 
 def test_instance_without_a_price_is_unpriced_not_zero(tmp_path):
     # deployments name only the 8B instances: the 70B ones served tokens but no price entry matches them
-    toml = '[gpu_prices]\nH100 = 4.0\n' + "".join(
-        f'[[deployment]]\ninstance = "vllm-8b-{i}"\nmodel = "llama-3.1-8b"\ngpu_type = "H100"\ngpu_count = 1\n' for i in range(3)
+    toml = "[gpu_prices]\nH100 = 4.0\n" + "".join(
+        f'[[deployment]]\ninstance = "vllm-8b-{i}"\nmodel = "llama-3.1-8b"\ngpu_type = "H100"\ngpu_count = 1\n'
+        for i in range(3)
     )
     code, out = _cost(tmp_path, toml, REQ)
     assert code == 2, out
@@ -55,8 +56,10 @@ def test_gpu_type_without_price_is_unpriced(tmp_path):
 
 def test_utilization_above_100_percent_is_a_data_error(tmp_path):
     # vllm-8b-0 provisioned for one hour, its requests spread over the whole day: busy > provisioned
-    toml = ('[gpu_prices]\nH100 = 4.0\n[[deployment]]\ninstance = "vllm-8b-0"\nmodel = "llama-3.1-8b"\ngpu_type = "H100"\n'
-            'gpu_count = 1\nstart = "2025-11-17T00:00:00Z"\nend = "2025-11-17T01:00:00Z"\n')
+    toml = (
+        '[gpu_prices]\nH100 = 4.0\n[[deployment]]\ninstance = "vllm-8b-0"\nmodel = "llama-3.1-8b"\ngpu_type = "H100"\n'
+        'gpu_count = 1\nstart = "2025-11-17T00:00:00Z"\nend = "2025-11-17T01:00:00Z"\n'
+    )
     code, out = _cost(tmp_path, toml, REQ)
     assert code == 3
     (row,) = [r for r in out["cost"]["rows"] if r["instance"] == "vllm-8b-0"]

@@ -267,7 +267,8 @@ def totals(cost: pl.DataFrame) -> dict:
     Unpriced instances are left out of every total (listed in ``unpriced``);
     instances with a data error are left out of the utilization.
     """
-    unpriced = sorted(str(i) for i in cost.filter(pl.col("unpriced").is_not_null())["instance"].to_list()) if cost.height else []
+    unpriced = sorted(i if i is not None else "(unknown instance)"
+                      for i in cost.filter(pl.col("unpriced").is_not_null())["instance"].to_list()) if cost.height else []
     errors = cost.filter(pl.col("data_error").is_not_null())["data_error"].to_list() if cost.height else []
     timed = cost.filter(pl.col("data_error").is_null() & pl.col("unpriced").is_null()) if cost.height else cost
     cost = cost.filter(pl.col("unpriced").is_null()) if cost.height else cost

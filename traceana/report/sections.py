@@ -183,7 +183,8 @@ def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, w
     tot = cost_m.totals(eff)
     for r in rows:
         if r.get("unpriced"):
-            sec.warnings.append(f"cost: instance '{r.get('instance')}' is unpriced and left out of the totals: {r['unpriced']}")
+            name = r.get("instance") if r.get("instance") is not None else "(unknown instance)"
+            sec.warnings.append(f"cost: instance '{name}' is unpriced and left out of the totals: {r['unpriced']}")
     for err in tot["data_errors"]:
         sec.warnings.append(f"cost: data error: {err}")
     autoscaled = []

@@ -24,7 +24,9 @@ def parse_path(path: str, where: str | None = None) -> list[str]:
     """The keys of a record path (``$.a.b[*]`` -> ['a', 'b']); ConfigError for anything else."""
     m = _PATH.match(path.strip()) if isinstance(path, str) else None
     if not m:
-        raise ConfigError(f"not a record path: {path!r}. Hint: e.g. \"$.results[*]\" or \"$[*]\"", key="records", path=where)
+        raise ConfigError(
+            f'not a record path: {path!r}. Hint: e.g. "$.results[*]" or "$[*]"', key="records", path=where
+        )
     return [k for k in m.group(1).split(".") if k]
 
 
@@ -53,7 +55,11 @@ def records_as_jsonl(src: Source, keys: list[str] | None) -> bytes:
         if isinstance(doc, list):
             keys = []
         else:
-            found = ", ".join(sorted(k for k, v in doc.items() if isinstance(v, list))[:5]) if isinstance(doc, dict) else ""
+            found = (
+                ", ".join(sorted(k for k, v in doc.items() if isinstance(v, list))[:5])
+                if isinstance(doc, dict)
+                else ""
+            )
             hint = f'records = "$.{found.split(", ")[0]}[*]"' if found else 'records = "$.<key>[*]"'
             raise TraceParseError(
                 src.name,
