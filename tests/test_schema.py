@@ -59,7 +59,7 @@ def test_conform_fills_fields_added_in_a_later_minor_version():
             "ttft_s": [0.1],
         }
     )
-    assert set(schema.ADDED_IN["requests"]) == {"itl_s", "derived_fields", "time_basis"}
+    assert set(schema.ADDED_IN["requests"]) == {"itl_s", "derived_fields", "time_basis", "tags"}
     t = schema.conform(old, "requests")
     assert t.schema.names == schema.REQUESTS.names
     assert t.column("itl_s").null_count == 1 and t.column("derived_fields").null_count == 1

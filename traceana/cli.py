@@ -63,10 +63,12 @@ def _console(err: bool = False):
 @click.option("--store", "store_dir", required=True, type=click.Path(), help="Store directory (created if absent).")
 @click.option("--format", "fmt", default=None, help="Adapter name; default: detected from the content.")
 @click.option("--map", "map_file", default=None, type=click.Path(), help="Column-map TOML for in-house CSV/JSONL/Parquet (implies --format mapped).")
+@click.option("--set", "tag_items", multiple=True, metavar="KEY=VALUE",
+              help="Tag every request row (env, region, run name); repeatable. report --by KEY groups on it.")
 @click.option("--strict", is_flag=True, help="Exit 2 when any row is quarantined.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @limit_options
-def ingest(paths, store_dir, fmt, map_file, strict, as_json, max_decompressed_bytes, max_line_bytes, max_json_depth):
+def ingest(paths, store_dir, fmt, map_file, tag_items, strict, as_json, max_decompressed_bytes, max_line_bytes, max_json_depth):
     """Validate PATHS (files or directories) and add them to the store at --store.
 
     Bad rows go to the store's quarantine with file, line, field and reason.
@@ -75,7 +77,9 @@ def ingest(paths, store_dir, fmt, map_file, strict, as_json, max_decompressed_by
     """
     from traceana.ingest import ingest_paths
     from traceana.store import open_store
+    from traceana.tags import parse
 
+    tags = parse(tag_items)
     column_map = None
     if map_file:
         from traceana.ingest.adapters.mapped import load_column_map
@@ -86,7 +90,7 @@ def ingest(paths, store_dir, fmt, map_file, strict, as_json, max_decompressed_by
     limits = _limits(max_decompressed_bytes, max_line_bytes, max_json_depth)
     progress_cb, progress_ctx = _progress(len(paths), quiet=as_json)
     with progress_ctx:
-        summary = ingest_paths(store, list(paths), fmt=fmt, limits=limits, column_map=column_map, progress=progress_cb)
+        summary = ingest_paths(store, list(paths), fmt=fmt, limits=limits, column_map=column_map, progress=progress_cb, tags=tags)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2, default=str))
     else:

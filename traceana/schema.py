@@ -92,6 +92,7 @@ _REQUESTS = [
         "",
         "provenance",
     ),
+    Field("tags", pa.string(), "Tags set at ingest (traceana ingest --set key=value), a JSON object", "", "provenance"),
 ]
 
 _ENGINE_SAMPLES = [
@@ -137,7 +138,7 @@ _QUARANTINE = [
 ]
 
 # Fields added after 1.0: a store written by 1.0 lacks them and reads as null.
-ADDED_IN = {"requests": {"itl_s": "1.1", "derived_fields": "1.1", "time_basis": "1.2"}}
+ADDED_IN = {"requests": {"itl_s": "1.1", "derived_fields": "1.1", "time_basis": "1.2", "tags": "1.2"}}
 
 TABLES: dict[str, list[Field]] = {
     "requests": _REQUESTS,

@@ -54,6 +54,7 @@ class Source:
         # where the file sits in what was ingested: its path relative to the directory named on the command
         # line (the file name when the file itself was named); synthesized request ids start with it
         self.origin: str | None = None
+        self.tags: str | None = None  # JSON object of the ingest's --set key=value tags, for every request row
 
     @property
     def name(self) -> str:

@@ -366,6 +366,8 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime,
                 "source_format"
             ),
         )
+        if table == "requests" and src.tags is not None:
+            good = good.with_columns(pl.lit(src.tags, pl.String).alias("tags"))
         if table == "requests":
             basis = pl.lit(adapter.time_basis, pl.String)
             good = good.with_columns(
@@ -511,8 +513,16 @@ def ingest_paths(
     limits: Limits | None = None,
     column_map: dict | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    tags: dict[str, str] | None = None,
 ) -> IngestSummary:
-    """Ingest files (or directories of them) into ``store``, one atomic commit per file."""
+    """Ingest files (or directories of them) into ``store``, one atomic commit per file.
+
+    ``tags`` (``--set key=value``) are stored on every request row (column ``tags``, a JSON
+    object) and can be grouped on like columns (``--by env``).
+    """
+    from traceana.tags import encode
+
+    tag_json = encode(tags) if tags else None
     from traceana.store import Commit
 
     limits = limits or Limits()
@@ -546,6 +556,7 @@ def ingest_paths(
                     continue
                 src = read_source(path, limits, scan=hashing)
                 src.origin = origin.get(path)
+                src.tags = tag_json
                 adapter = registry.choose(forced, read_head(src), path)
                 with store.staging() as stg:
                     rep = _stage(store, stg, src, adapter, now, column_map)

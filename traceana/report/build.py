@@ -336,8 +336,12 @@ def build_report(
     eng = _window_filter(engine_lf, "time", since, until) if engine_lf is not None else None
     if eng is not None and eng.select(pl.len()).collect().item() == 0:
         eng = None
+    from traceana.tags import tag_keys, with_tag_columns
+
+    by = [by] if isinstance(by, str) else list(by)
+    lf = with_tag_columns(lf, by)  # --by env groups on the ingest tag env
     cols = set(lf.collect_schema().names())
-    by = _check_by(by, cols)
+    by = _check_by(by, cols, tag_keys(lf) if any(b not in cols for b in by) else ())
     all_slos = list(getattr(config, "slos", None) or []) + list(slos)
     counts = request_counts(lf)
     support = _time_support(lf, counts["total"], sec)
@@ -426,7 +430,7 @@ def build_report(
     return _finish(rep, sec, all_slos)
 
 
-def _check_by(by: Sequence[str], cols: set[str]) -> list[str]:
+def _check_by(by: Sequence[str], cols: set[str], tags: Sequence[str] = ()) -> list[str]:
     if isinstance(by, str):
         by = [by]
     for b in by:
@@ -434,7 +438,8 @@ def _check_by(by: Sequence[str], cols: set[str]) -> list[str]:
             close = difflib.get_close_matches(b, sorted(cols), n=1)
             hint = f" Hint: did you mean '{close[0]}'?" if close else ""
             valid = ", ".join(sorted(c for c in cols if not c.endswith("_s") and c not in ("arrival_time", "scheduled_time", "itl_s")))
-            raise TraceanaError(f"--by: unknown column '{b}'. Valid columns: {valid}.{hint}")
+            tagged = f" Tags: {', '.join(tags)}." if tags else ""
+            raise TraceanaError(f"--by: unknown column '{b}'. Valid columns: {valid}.{tagged}{hint}")
     return list(by)
 
 
