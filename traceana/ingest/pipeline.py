@@ -562,7 +562,10 @@ def ingest_paths(
                     rep = _stage(store, stg, src, adapter, now, column_map)
                     if not rep.records_read:
                         raise TraceParseError(str(path), _no_records(path, adapter, forced))
-                    if forced is not None and not sum(rep.stored.values()) and rep.quarantined:
+                    # a generic format's rows may all be bad (they are quarantined); a system's format that
+                    # keeps no row of a file was the wrong format for it
+                    if forced is not None and forced.name not in ("canonical", "mapped") and not sum(rep.stored.values()) \
+                            and rep.quarantined:
                         top = ", ".join(k for k, _ in rep.reasons.most_common(2))
                         raise TraceParseError(
                             str(path),

@@ -106,6 +106,30 @@ def _dt(iso_text: str | None) -> datetime | None:
     return datetime.fromisoformat(iso_text) if iso_text else None
 
 
+def _autoscale_rows(lf: pl.LazyFrame, eng: pl.LazyFrame | None, target: float, every: str, sec) -> tuple[list[dict], str | None]:
+    """The autoscaling rows and the basis of their service rate mu, or ([], None) with a reason.
+
+    mu per replica needs to know how many requests a replica serves at once: the engine
+    samples' running batch says it (mu = B / S, S the mean service time). Without them
+    1 / S would assume one request at a time, which continuous batching makes wrong by
+    the batch size, so the what-if is refused rather than guessed.
+    """
+    from traceana.metrics import capacity
+
+    if eng is None:
+        sec.warnings.append("autoscaling: not computable: no engine samples to give the service rate per replica "
+                            "(mu = running batch / mean service time); 1 / mean service time would assume one "
+                            "request at a time per replica")
+        return [], None
+    auto = _rows(sec.run("autoscaling", capacity.autoscale, lf, None, target_util=target, every=every, by=("model",)))
+    batched = batched_mu(auto, eng)
+    if batched:
+        again = sec.run("autoscaling (batched)", capacity.autoscale, lf, batched, target_util=target, every=every, by=("model",))
+        if again is not None:
+            return _rows(again), "engine samples: max running batch x 1 / mean service time (Little's law at a full batch)"
+    return auto, "engine samples: running batch of 1, so mu = 1 / mean service time"
+
+
 def batched_mu(auto_rows: list[dict], eng: pl.LazyFrame | None) -> dict | None:
     """Service rate per replica under continuous batching, per model: mu = B / S.
 
@@ -142,17 +166,9 @@ def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, w
     from traceana.metrics import cost as cost_m
 
     target = getattr(getattr(config, "cost", None), "target_utilization", 0.7)
-    from traceana.metrics import capacity
 
     auto_every = autoscale_every(every)
-    auto = _rows(sec.run("autoscaling", capacity.autoscale, lf, None, target_util=target, every=auto_every, by=("model",)))
-    mu_basis = "1 / mean service time (one request at a time per replica)"
-    batched = batched_mu(auto, eng)
-    if batched:
-        again = sec.run("autoscaling (batched)", capacity.autoscale, lf, batched, target_util=target, every=auto_every, by=("model",))
-        if again is not None:
-            auto = _rows(again)
-            mu_basis = "max batch seen x 1 / mean service time (Little's law at a full batch)"
+    auto, mu_basis = _autoscale_rows(lf, eng, target, auto_every, sec)
     auto_series = [{"window_start": r.get("window_start"), "group": str(r.get("model") or "(no model)"), "replicas": r.get("replicas")}
                    for r in auto]
     replica_hours: dict[Any, float] = {}

@@ -198,7 +198,7 @@ def autoscale_table(rep: dict) -> Table:
     return Table("What autoscaling would have cost", ["model", "mu per replica (req/s)", "replica-hours", "$/replica-hour", "cost at target utilization",
                  "actual cost", "$/1M output tokens"], rows,
                  note=f"replicas = ceil(lambda / (target_util x mu)) per window, lambda = p95 of the per-minute arrival rate, "
-                      f"target utilization {fmt_pct(target, 0)}; mu = {c.get('mu_basis') or 'measured service rate'}.")
+                      f"target utilization {fmt_pct(target, 0)}; mu = {c.get('mu_basis') or 'not computable (see the notes)'}.")
 
 
 def kv_tables(rep: dict) -> list[Table]:
