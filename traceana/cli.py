@@ -159,16 +159,12 @@ def check(paths, store_dir, fmt, as_json):
     from traceana.store import open_inputs
 
     with open_inputs(list(paths), store_dir, fmt=fmt) as st:
-        cov = checklist.coverage(st.requests(), st.engine_samples())
-        detail = checklist.field_fill(st.requests(), st.engine_samples())
+        items = checklist.summary(st.requests(), st.engine_samples())  # the report's checklist too
         n_req = st.requests().select(pl.len()).collect().item()
         fmts = sorted(st.requests().select(pl.col("source_format").unique()).collect().to_series().drop_nulls().to_list())
     ids = {f: identity.describe(f) for f in fmts}
     if as_json:
-        items = cov.to_dicts()
-        for it in items:
-            it["fields"] = detail.filter(detail["item"] == it["item"]).drop("item").to_dicts()
-        click.echo(json.dumps({"requests": n_req, "items": items, "identity": ids}, indent=2))
+        click.echo(json.dumps({"requests": n_req, "items": items, "identity": ids}, indent=2, default=str))
         return
     from rich.table import Table
 
@@ -179,9 +175,8 @@ def check(paths, store_dir, fmt, as_json):
     t.add_column("fields present (fill)", overflow="fold")
     t.add_column("missing", overflow="fold")
     t.add_column("verdict")
-    for row in cov.iter_rows(named=True):
-        d = detail.filter((detail["item"] == row["item"]) & (detail["fill_fraction"] > 0))
-        present = ", ".join(f"{r['field']} {r['fill_fraction']:.0%}" for r in d.iter_rows(named=True))
+    for row in items:
+        present = ", ".join(f"{r['field']} {r['fill_fraction']:.0%}" for r in row["fields"] if r["fill_fraction"] > 0)
         v = row["verdict"]
         t.add_row(str(row["item"]), row["name"], present or "-", ", ".join(row["fields_missing"]) or "-", f"[{colour[v]}]{v}[/]")
     con = _console()

@@ -275,4 +275,4 @@ def checklist(lf: pl.LazyFrame, eng: pl.LazyFrame | None, sec, more: pl.LazyFram
     """Checklist coverage; ``more``: the same requests with the columns ``lf`` leaves out."""
     from traceana.metrics import checklist as ck
 
-    return _rows(sec.run("checklist", ck.coverage, lf, eng, requests_more=more))
+    return clean(sec.run("checklist", ck.summary, lf, eng, requests_more=more) or [])
