@@ -30,3 +30,13 @@ def test_without_engine_samples_there_is_no_guessed_mu():
     assert rep["capacity"] is None and rep["series"]["autoscale"] == []
     assert any(w.startswith("autoscaling: not computable: no engine samples") for w in rep["warnings"])
     assert not (rep["cost"] or {}).get("autoscaling")
+
+
+def test_queue_chart_says_why_it_has_no_mm1_line():
+    from traceana.report.charts import build_charts
+
+    rep = build_report(REQ, ENG, CONFIG, by=["model"])
+    rows = rep["series"]["queue_vs_utilization"]
+    assert rows and all(r.get("mm1_response_s") is None for r in rows)  # rho >= 1 in every bin of the fleet day
+    (spec,) = [s for cid, _, s in build_charts(rep) if cid.startswith("queue")]
+    assert "layer" not in spec and "no M/M/1 line: every bin has rho >= 1" in str(spec["title"])
