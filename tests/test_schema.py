@@ -59,10 +59,11 @@ def test_conform_fills_fields_added_in_a_later_minor_version():
             "ttft_s": [0.1],
         }
     )
-    assert set(schema.ADDED_IN["requests"]) == {"itl_s", "derived_fields"}
+    assert set(schema.ADDED_IN["requests"]) == {"itl_s", "derived_fields", "time_basis", "tags"}
     t = schema.conform(old, "requests")
     assert t.schema.names == schema.REQUESTS.names
     assert t.column("itl_s").null_count == 1 and t.column("derived_fields").null_count == 1
+    assert t.column("time_basis").null_count == 1  # read as measured (traceana.metrics.timebasis)
 
 
 def test_conform_refuses_missing_required_and_lossy_casts():

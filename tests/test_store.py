@@ -46,7 +46,7 @@ def count(store) -> int:
 
 def test_ingest_twice_same_count(tmp_path):
     src = write_rows(tmp_path / "a.jsonl", 100)
-    st = traceana.open_store(tmp_path / "store")
+    st = traceana.open_store(tmp_path / "store", create=True)
     s1 = ingest_paths(st, [src])
     s2 = ingest_paths(st, [src])
     assert (s1.stored, s2.stored) == (100, 0)
@@ -56,7 +56,7 @@ def test_ingest_twice_same_count(tmp_path):
 
 def test_partitioned_by_day_hive_layout(tmp_path):
     src = write_rows(tmp_path / "a.jsonl", 30_000)  # 7 s apart: ~2.4 days
-    st = traceana.open_store(tmp_path / "store")
+    st = traceana.open_store(tmp_path / "store", create=True)
     ingest_paths(st, [src])
     days = sorted(p.name for p in (tmp_path / "store" / "requests").iterdir())
     assert days == ["day=2025-03-01", "day=2025-03-02", "day=2025-03-03"]
@@ -68,7 +68,7 @@ def test_partitioned_by_day_hive_layout(tmp_path):
 def test_big_day_is_written_as_several_parts_in_row_order(tmp_path, monkeypatch):
     monkeypatch.setattr("traceana.store.PART_ROWS", 1000)
     src = write_rows(tmp_path / "a.jsonl", 30_000)  # from noon, 7 s apart: 6,172 + 12,343 + 11,485 rows a day
-    st = traceana.open_store(tmp_path / "store")
+    st = traceana.open_store(tmp_path / "store", create=True)
     ingest_paths(st, [src])
     parts = json.loads((tmp_path / "store" / MANIFEST).read_text())["parts"]["requests"]
     per_day = {d: sum(p.split("/")[1] == d for p in parts) for d in {p.split("/")[1] for p in parts}}
@@ -94,7 +94,7 @@ def test_parts_and_their_directories_are_fsynced_before_the_manifest(tmp_path, m
 
     monkeypatch.setattr("traceana.store.os.fsync", fsync)
     monkeypatch.setattr("traceana.store.os.replace", replace)
-    st = traceana.open_store(tmp_path / "store")
+    st = traceana.open_store(tmp_path / "store", create=True)
     ingest_paths(st, [write_rows(tmp_path / "a.jsonl", 30_000)])  # three days
     root = (tmp_path / "store").resolve()
     commit = max(i for i, ev in enumerate(events) if ev == ("replace", str(root / MANIFEST)))  # the ingest's, not the creation's
@@ -111,7 +111,7 @@ def test_parts_and_their_directories_are_fsynced_before_the_manifest(tmp_path, m
 def test_same_request_id_from_another_file_is_quarantined(tmp_path):
     a = write_rows(tmp_path / "a.jsonl", 10)
     b = write_rows(tmp_path / "b.jsonl", 12)  # r0..r9 collide, r10, r11 new
-    st = traceana.open_store(tmp_path / "store")
+    st = traceana.open_store(tmp_path / "store", create=True)
     summary = ingest_paths(st, [a, b])
     assert count(st) == 12
     rep = summary.files[1]
@@ -123,7 +123,7 @@ def test_same_request_id_from_another_file_is_quarantined(tmp_path):
 
 def test_duplicates_are_found_in_every_day_the_file_touches(tmp_path):
     # 30,000 rows 7 s apart span three UTC days; the second file repeats a row of each day
-    st = traceana.open_store(tmp_path / "store")
+    st = traceana.open_store(tmp_path / "store", create=True)
     ingest_paths(st, [write_rows(tmp_path / "a.jsonl", 30_000)])
     again = tmp_path / "b.jsonl"
     lines = (tmp_path / "a.jsonl").read_text().splitlines()
@@ -145,7 +145,7 @@ def test_days_are_the_utc_dates_of_arrival():
 
 
 def test_failure_between_write_and_rename_leaves_store_unchanged(tmp_path, monkeypatch):
-    st = traceana.open_store(tmp_path / "store")
+    st = traceana.open_store(tmp_path / "store", create=True)
     ingest_paths(st, [write_rows(tmp_path / "a.jsonl", 10)])
     before = (tmp_path / "store" / MANIFEST).read_bytes()
 
@@ -182,13 +182,13 @@ def test_failure_between_write_and_rename_leaves_store_unchanged(tmp_path, monke
 _KILL_SCRIPT = """
 import sys, traceana
 from traceana.ingest import ingest_paths
-ingest_paths(traceana.open_store(sys.argv[1]), [sys.argv[2]])
+ingest_paths(traceana.open_store(sys.argv[1], create=True), [sys.argv[2]])
 """
 
 
 def test_sigkill_mid_ingest_store_holds_old_or_new(tmp_path):
     store_dir = tmp_path / "store"
-    st = traceana.open_store(store_dir)
+    st = traceana.open_store(store_dir, create=True)
     ingest_paths(st, [write_rows(tmp_path / "base.jsonl", 50, prefix="base")])
     big = write_rows(tmp_path / "big.jsonl", 200_000, prefix="big")
     outcomes = set()
@@ -209,7 +209,7 @@ def test_sigkill_mid_ingest_store_holds_old_or_new(tmp_path):
 
 def test_concurrent_ingests_serialize(tmp_path):
     store_dir = tmp_path / "store"
-    traceana.open_store(store_dir)
+    traceana.open_store(store_dir, create=True)
     files = [write_rows(tmp_path / f"f{i}.jsonl", 20_000, prefix=f"f{i}-") for i in range(2)]
     procs = [subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(store_dir), str(f)]) for f in files]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
@@ -266,7 +266,7 @@ def test_damaged_store_is_one_clear_error(tmp_path):
 
     from traceana.cli import main
 
-    st = traceana.open_store(tmp_path / "store")
+    st = traceana.open_store(tmp_path / "store", create=True)
     ingest_paths(st, [write_rows(tmp_path / "a.jsonl", 10)])
     part = st.files("requests")[0]
     part.unlink()

@@ -32,8 +32,12 @@ __all__ = [
 ]
 
 
-def open_store(path, create: bool = True):
-    """Open (or create) the embedded trace store at ``path``. See traceana.store.Store."""
+def open_store(path, create: bool = False):
+    """Open the embedded trace store at ``path`` (see traceana.store.Store).
+
+    Reading never creates a store: a path with no store is a StoreError. Pass
+    ``create=True`` to make an empty one to ingest into (``traceana ingest`` does).
+    """
     from traceana.store import open_store as _open
 
     return _open(path, create=create)

@@ -64,10 +64,13 @@ def _console(err: bool = False):
 @click.option("--engine", "engine_url", default=None, help="Load the validated rows into ClickHouse instead: clickhouse://user@host:8123/db?table=requests or chdb:///dir.")
 @click.option("--format", "fmt", default=None, help="Adapter name; default: detected from the content.")
 @click.option("--map", "map_file", default=None, type=click.Path(), help="Column-map TOML for in-house CSV/JSONL/Parquet (implies --format mapped).")
+@click.option("--set", "tag_items", multiple=True, metavar="KEY=VALUE",
+              help="Tag every request row (env, region, run name); repeatable. report --by KEY groups on it.")
 @click.option("--strict", is_flag=True, help="Exit 2 when any row is quarantined.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @limit_options
-def ingest(paths, store_dir, engine_url, fmt, map_file, strict, as_json, max_decompressed_bytes, max_line_bytes, max_json_depth):
+def ingest(paths, store_dir, engine_url, fmt, map_file, tag_items, strict, as_json, max_decompressed_bytes, max_line_bytes,
+           max_json_depth):
     """Validate PATHS (files or directories) and add them to the store at --store.
 
     Bad rows go to the store's quarantine with file, line, field and reason.
@@ -83,15 +86,17 @@ def ingest(paths, store_dir, engine_url, fmt, map_file, strict, as_json, max_dec
         raise click.UsageError("give --store DIR or --engine URL (one of them)")
     tmp = contextlib.nullcontext(store_dir) if store_dir else tempfile.TemporaryDirectory(prefix="traceana-ingest-")
     with tmp as where:
-        _ingest(paths, where, engine_url, fmt, map_file, strict, as_json, max_decompressed_bytes, max_line_bytes,
-                max_json_depth)
+        _ingest(paths, where, engine_url, fmt, map_file, tag_items, strict, as_json, max_decompressed_bytes,
+                max_line_bytes, max_json_depth)
 
 
-def _ingest(paths, store_dir, engine_url, fmt, map_file, strict, as_json, max_decompressed_bytes, max_line_bytes,
-            max_json_depth):
+def _ingest(paths, store_dir, engine_url, fmt, map_file, tag_items, strict, as_json, max_decompressed_bytes,
+            max_line_bytes, max_json_depth):
     from traceana.ingest import ingest_paths
     from traceana.store import open_store
+    from traceana.tags import parse
 
+    tags = parse(tag_items)
     column_map = None
     if map_file:
         from traceana.ingest.adapters.mapped import load_column_map
@@ -102,7 +107,8 @@ def _ingest(paths, store_dir, engine_url, fmt, map_file, strict, as_json, max_de
     limits = _limits(max_decompressed_bytes, max_line_bytes, max_json_depth)
     progress_cb, progress_ctx = _progress(len(paths), quiet=as_json)
     with progress_ctx:
-        summary = ingest_paths(store, list(paths), fmt=fmt, limits=limits, column_map=column_map, progress=progress_cb)
+        summary = ingest_paths(store, list(paths), fmt=fmt, limits=limits, column_map=column_map, progress=progress_cb,
+                               tags=tags)
     loaded = None
     if engine_url:
         from traceana.engines.clickhouse import ClickHouse
@@ -173,18 +179,19 @@ def _print_ingest(summary, store_dir) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def check(paths, store_dir, fmt, as_json):
     """The six-point trace checklist: which fields the trace records and how completely."""
+    import polars as pl
+
+    from traceana.ingest import identity
     from traceana.metrics import checklist
     from traceana.store import open_inputs
 
     with open_inputs(list(paths), store_dir, fmt=fmt) as st:
-        cov = checklist.coverage(st.requests(), st.engine_samples())
-        detail = checklist.field_fill(st.requests(), st.engine_samples())
-        n_req = st.requests().select(__import__("polars").len()).collect().item()
+        items = checklist.summary(st.requests(), st.engine_samples())  # the report's checklist too
+        n_req = st.requests().select(pl.len()).collect().item()
+        fmts = sorted(st.requests().select(pl.col("source_format").unique()).collect().to_series().drop_nulls().to_list())
+    ids = {f: identity.describe(f) for f in fmts}
     if as_json:
-        items = cov.to_dicts()
-        for it in items:
-            it["fields"] = detail.filter(detail["item"] == it["item"]).drop("item").to_dicts()
-        click.echo(json.dumps({"requests": n_req, "items": items}, indent=2))
+        click.echo(json.dumps({"requests": n_req, "items": items, "identity": ids}, indent=2, default=str))
         return
     from rich.table import Table
 
@@ -195,12 +202,16 @@ def check(paths, store_dir, fmt, as_json):
     t.add_column("fields present (fill)", overflow="fold")
     t.add_column("missing", overflow="fold")
     t.add_column("verdict")
-    for row in cov.iter_rows(named=True):
-        d = detail.filter((detail["item"] == row["item"]) & (detail["fill_fraction"] > 0))
-        present = ", ".join(f"{r['field']} {r['fill_fraction']:.0%}" for r in d.iter_rows(named=True))
+    for row in items:
+        present = ", ".join(f"{r['field']} {r['fill_fraction']:.0%}" for r in row["fields"] if r["fill_fraction"] > 0)
         v = row["verdict"]
         t.add_row(str(row["item"]), row["name"], present or "-", ", ".join(row["fields_missing"]) or "-", f"[{colour[v]}]{v}[/]")
-    _console().print(t)
+    con = _console()
+    con.print(t)
+    for f, how in ids.items():
+        con.print(f"request identity ({f}): {how}", markup=False)
+    if any(identity.ORIGIN in how for how in ids.values()):
+        con.print(identity.ORIGIN_NOTE, markup=False)
 
 
 @main.command()

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from traceana.errors import SchemaError
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 SCHEMA_MAJOR = 1
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -84,6 +84,15 @@ _REQUESTS = [
     Field("source_format", pa.string(), "Adapter that read the row", "", "provenance"),
     Field("source_file", pa.string(), "File the row came from", "", "provenance"),
     Field("source_line", pa.int64(), "Line (text formats) or row number (1-based) in the source file", "", "provenance"),
+    Field(
+        "time_basis",
+        pa.string(),
+        "How arrival_time was obtained: measured (a wall clock), relative (real offsets from an invented date), "
+        "synthetic (invented: the source has no send times)",
+        "",
+        "provenance",
+    ),
+    Field("tags", pa.string(), "Tags set at ingest (traceana ingest --set key=value), a JSON object", "", "provenance"),
 ]
 
 _ENGINE_SAMPLES = [
@@ -129,7 +138,7 @@ _QUARANTINE = [
 ]
 
 # Fields added after 1.0: a store written by 1.0 lacks them and reads as null.
-ADDED_IN = {"requests": {"itl_s": "1.1", "derived_fields": "1.1"}}
+ADDED_IN = {"requests": {"itl_s": "1.1", "derived_fields": "1.1", "time_basis": "1.2", "tags": "1.2"}}
 
 TABLES: dict[str, list[Field]] = {
     "requests": _REQUESTS,

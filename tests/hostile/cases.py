@@ -328,7 +328,7 @@ CASES: list[Case] = [
     Case("numbers_as_strings", "store", write("s.jsonl", jsonl(row("s0", ttft_s="0.1", e2e_latency_s="0.5", prompt_tokens="10", output_tokens="20.0"), row("s1", arrival_time="1740830400"))), stored=2),
     Case("bom_crlf_csv", "store", write("b.csv", _csv(CSV_HEAD + "b0,2025-03-01T12:00:00Z,0.1,0.5,m\nb1,2025-03-01T12:00:01Z,0.2,0.6,m\n", bom=True, crlf=True)), stored=2, check=_lines_are({"b0": 2, "b1": 3})),
     Case("bom_crlf_jsonl", "store", write("b.jsonl", b"\xef\xbb\xbf" + jsonl(*good("bj", 3)).replace(b"\n", b"\r\n")), stored=3),
-    Case("header_only_csv", "store", write("h.csv", _csv(CSV_HEAD)), stored=0),
+    Case("header_only_csv", "refuse", write("h.csv", _csv(CSV_HEAD)), message="a CSV header and no rows"),
     Case("csv_quoted_newlines_blank_lines", "store", write("q.csv", _csv(CSV_HEAD + '\nq0,2025-03-01T12:00:00Z,0.1,0.5,"multi\nline"\n\nq1,2025-03-01T12:00:01Z,0.1,0.5,"a,b"\n')), stored=2, check=_lines_are({"q0": 3, "q1": 6})),
     Case("mixed_time_zones", "store", write("tz.jsonl", jsonl(row("tz0", arrival_time="2025-03-01T12:00:00+05:30"), row("tz1", arrival_time="2025-03-01T06:30:00Z"), row("tz2", arrival_time="2025-03-01 06:30:00"), row("tz3", arrival_time="2025-03-01T01:30:00-05:00"), row("tz4", arrival_time=1740810600))), stored=5, check=_same_instant),
     Case("gzip_concatenated_members", "store", write("c.jsonl.gz", _concat_gzip), stored=4),

@@ -35,7 +35,7 @@ def source_records(path) -> int:
 
 @pytest.mark.parametrize("path", SAMPLES, ids=[p.parent.name + "/" + p.name for p in SAMPLES])
 def test_sample_ingests_with_every_record_accounted_for(tmp_path, path):
-    store = traceana.open_store(tmp_path / "s")
+    store = traceana.open_store(tmp_path / "s", create=True)
     summary = ingest_paths(store, [path])
     (rep,) = summary.files
     assert rep.status == "stored", rep.error
@@ -59,7 +59,7 @@ def test_llmperf_failures_are_rows_not_dropped(tmp_path):
     path = SHARED / "formats" / "samples" / "llmperf" / "lepton_7b.json"
     if not path.exists():
         pytest.skip("../shared missing")
-    store = traceana.open_store(tmp_path / "s")
+    store = traceana.open_store(tmp_path / "s", create=True)
     ingest_paths(store, [path])
     df = store.requests().collect()
     assert df.height == 150

@@ -80,8 +80,10 @@ def test_provisioned_from_engine_samples():
     assert p["hours"].to_list() == pytest.approx([60 / 3600, 15 / 3600])
     assert p["gpu_hours"][0] == pytest.approx(120 / 3600) and p["gpu_hours"][1] is None
     assert p["end"][0] == T0 + timedelta(seconds=60)
-    with pytest.raises(ConfigError, match="instance 'e1' has no gpu_type"):
-        c.effective_cost(two_instance_requests(), p, PRICES)
+    # e1 has no gpu_type: unpriced (a reason, null cost), never costed at $0
+    df = c.effective_cost(two_instance_requests(), p, PRICES)
+    e1 = df.filter(pl.col("instance") == "e1").row(0, named=True)
+    assert "no gpu_type or gpu_count" in e1["unpriced"] and e1["cost_usd"] is None
 
 
 def test_busy_hours_union():
@@ -125,16 +127,24 @@ def test_effective_cost_token_modes():
         c.effective_cost(two_instance_requests(), prov, PRICES, tokens="input")
 
 
-def test_unknown_gpu_price_names_type_and_known():
-    with pytest.raises(ConfigError) as exc:
-        c.effective_cost(two_instance_requests(), c.provisioned_hours(deployments=DEPLOY), {"H100": 4.0, "L4": 0.8})
-    msg = str(exc.value)
-    assert "gpu_prices" in msg and "'A100'" in msg and "Known: H100, L4" in msg
+def test_unknown_gpu_price_is_unpriced_and_left_out_of_totals():
+    df = c.effective_cost(two_instance_requests(), c.provisioned_hours(deployments=DEPLOY), {"H100": 4.0, "L4": 0.8})
+    bad = df.filter(pl.col("unpriced").is_not_null())
+    assert bad.height == 1 and bad["cost_usd"][0] is None and bad["effective_per_million"][0] is None
+    msg = bad["unpriced"][0]
+    assert "gpu_prices" in msg and "'A100'" in msg and "known: H100, L4" in msg
+    t = c.totals(df)
+    priced = df.filter(pl.col("unpriced").is_null()).row(0, named=True)
+    assert t["unpriced"] == [bad["instance"][0]]
+    assert t["cost_usd"] == pytest.approx(priced["cost_usd"]) and t["output_tokens"] == priced["output_tokens"]
 
 
 def test_unprovisioned_instance_is_flagged():
     prov = c.provisioned_hours(deployments=DEPLOY[:1])
     df = c.effective_cost(two_instance_requests(), prov, PRICES)
     b = df.filter(pl.col("instance") == "gpu-b0").row(0, named=True)
-    assert (b["provisioned"], b["cost_usd"], b["output_tokens"]) == (False, 0.0, 1_000_000)
-    assert c.totals(df)["unprovisioned_instances"] == 1
+    assert (b["provisioned"], b["cost_usd"], b["output_tokens"]) == (False, None, 1_000_000)
+    assert b["unpriced"].startswith("not provisioned")
+    t = c.totals(df)
+    assert t["unprovisioned_instances"] == 1 and t["unpriced"] == ["gpu-b0"]
+    assert t["output_tokens"] == df.filter(pl.col("instance") != "gpu-b0")["output_tokens"].sum()

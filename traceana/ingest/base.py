@@ -51,6 +51,10 @@ class Source:
         self.size = len(data) if data is not None else int(size or 0)  # bytes of the content
         self.scan = scan
         self.exact = False  # set when a fast reader could not vouch for its rows: readers take the exact path
+        # where the file sits in what was ingested: its path relative to the directory named on the command
+        # line (the file name when the file itself was named); synthesized request ids start with it
+        self.origin: str | None = None
+        self.tags: str | None = None  # JSON object of the ingest's --set key=value tags, for every request row
 
     @property
     def name(self) -> str:
@@ -149,6 +153,9 @@ class Adapter:
     priority: int = 50  # higher sniffs first; generic formats (canonical, mapped) are low
     tables: tuple[str, ...] = ("requests",)
     checklist: str = ""  # one line: what of the six checklist items this format fills
+    # how the format's arrival times are obtained (schema field time_basis): measured, relative or synthetic;
+    # a file whose rows differ (e.g. vllm_bench without start_times) sets the column itself
+    time_basis: str = "measured"
 
 
 def raw_json(obj, limit: int = 4096) -> str:

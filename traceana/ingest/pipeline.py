@@ -31,7 +31,7 @@ from traceana.errors import InputLimitError, TraceanaError, TraceParseError
 from traceana.ingest import registry
 from traceana.ingest.base import Adapter, AdapterResult, Limits, NotFaithful, Source
 from traceana.ingest.coerce import FAIL_PREFIX, coerce
-from traceana.ingest.reader import expand_paths, file_identity, read_head, read_source, scan_file
+from traceana.ingest.reader import expand_paths, file_identity, origins, read_head, read_source, scan_file
 from traceana.ingest.validate import IdSet, split
 from traceana.schema import QUARANTINE, conform
 
@@ -366,6 +366,13 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime,
                 "source_format"
             ),
         )
+        if table == "requests" and src.tags is not None:
+            good = good.with_columns(pl.lit(src.tags, pl.String).alias("tags"))
+        if table == "requests":
+            basis = pl.lit(adapter.time_basis, pl.String)
+            good = good.with_columns(
+                (pl.col("time_basis").fill_null(basis) if "time_basis" in good.columns else basis).alias("time_basis")
+            )
         tables[table] = conform(good.to_arrow(), table)
         if bad.height:
             raw = _raw_rows(df[bad["__row"].to_list()])  # the row as read, before casting
@@ -486,6 +493,15 @@ def _stage(store, stg, src: Source, adapter: Adapter, now: datetime, column_map:
     return report
 
 
+def _no_records(path: Path, adapter: Adapter, forced: Adapter | None) -> str:
+    """Why a file that read as zero records is refused (a report on it would be a report on nothing)."""
+    if forced is not None and forced.name != "canonical":
+        return f"--format {forced.name} read no records from this file: the format does not fit it. Hint: omit --format to detect it"
+    if path.name.lower().removesuffix(".gz").removesuffix(".zst").endswith(".csv"):
+        return "a CSV header and no rows: no requests to ingest"
+    return f"no records: {adapter.name} found nothing to ingest in this file"
+
+
 # hashlib and file reads release the GIL: the source identity is computed beside the parse
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="traceana-hash")
 
@@ -497,13 +513,22 @@ def ingest_paths(
     limits: Limits | None = None,
     column_map: dict | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    tags: dict[str, str] | None = None,
 ) -> IngestSummary:
-    """Ingest files (or directories of them) into ``store``, one atomic commit per file."""
+    """Ingest files (or directories of them) into ``store``, one atomic commit per file.
+
+    ``tags`` (``--set key=value``) are stored on every request row (column ``tags``, a JSON
+    object) and can be grouped on like columns (``--by env``).
+    """
+    from traceana.tags import encode
+
+    tag_json = encode(tags) if tags else None
     from traceana.store import Commit
 
     limits = limits or Limits()
     summary = IngestSummary()
     files = expand_paths(paths)
+    origin = origins(paths)
     forced = registry.get(fmt) if fmt else None
     with store.lock():
         store.clean_orphans()
@@ -530,9 +555,23 @@ def ingest_paths(
                     report.notes.append("already ingested (same bytes): nothing added")
                     continue
                 src = read_source(path, limits, scan=hashing)
-                adapter = forced or registry.detect(read_head(src), path)
+                src.origin = origin.get(path)
+                src.tags = tag_json
+                adapter = registry.choose(forced, read_head(src), path)
                 with store.staging() as stg:
                     rep = _stage(store, stg, src, adapter, now, column_map)
+                    if not rep.records_read:
+                        raise TraceParseError(str(path), _no_records(path, adapter, forced))
+                    # a generic format's rows may all be bad (they are quarantined); a system's format that
+                    # keeps no row of a file was the wrong format for it
+                    if forced is not None and forced.name not in ("canonical", "mapped") and not sum(rep.stored.values()) \
+                            and rep.quarantined:
+                        top = ", ".join(k for k, _ in rep.reasons.most_common(2))
+                        raise TraceParseError(
+                            str(path),
+                            f"--format {forced.name} does not fit this file: all {rep.quarantined:,} records were rejected "
+                            f"({top}). Hint: omit --format to detect it",
+                        )
                     if hashing is not None:
                         identity = hashing.result().identity
                         if store.has_source(identity):  # same bytes under another name or mtime

@@ -23,6 +23,21 @@ _CHUNK = 1 << 20
 HEAD_BYTES = 1 << 20  # read up front from a plain file: detection and sniffing look no further
 
 
+def origins(paths: list[str | Path]) -> dict[Path, str]:
+    """Each file's origin (see :attr:`traceana.ingest.base.Source.origin`): relative to the directory named.
+
+    A file named directly is its own origin (its name); a file found under a
+    named directory ``D`` is ``relative_to(D)`` with '/' separators.
+    """
+    out: dict[Path, str] = {}
+    for raw in paths:
+        p = Path(raw)
+        found = expand_paths([p])
+        for f in found:
+            out.setdefault(f, f.relative_to(p).as_posix() if f != p else f.name)
+    return out
+
+
 def expand_paths(paths: list[str | Path]) -> list[Path]:
     """Files named directly, and the regular files below named directories (sorted, no hidden files).
 

@@ -167,3 +167,16 @@ def coverage(
             }
         )
     return pl.DataFrame(out)
+
+
+def summary(
+    requests: pl.LazyFrame | None, engine_samples: pl.LazyFrame | None = None, requests_more: pl.LazyFrame | None = None
+) -> list[dict]:
+    """The checklist as `traceana check` and the report both show it: :func:`coverage` per item, each with
+    its fields' fill (:func:`field_fill`) under ``fields``. One function, so the two never disagree."""
+    cov = coverage(requests, engine_samples, requests_more=requests_more)
+    detail = field_fill(requests, engine_samples, requests_more=requests_more)
+    items = cov.to_dicts()
+    for it in items:
+        it["fields"] = detail.filter(pl.col("item") == it["item"]).drop("item").to_dicts()
+    return items

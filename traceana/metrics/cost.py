@@ -185,10 +185,12 @@ def effective_cost(requests_lf: pl.LazyFrame | pl.DataFrame, provisioned_df: pl.
         utilization           = busy_hours / hours     (busy: >= 1 request in flight, see busy_hours)
         measured_tokens_per_s = output_tokens / (busy_hours * 3600)              [tokens/s]
         nominal_per_million   = 1e6 * gpu_count * price / (3600 * measured_tokens_per_s)
-    Requests arriving in [start, end) count. Instances that served requests but
-    are not in ``provisioned_df`` appear with ``provisioned`` False and zero cost.
-    Raises ConfigError for a gpu_type without a price or an instance without
-    gpu_type / gpu_count.
+    Requests arriving in [start, end) count. An instance no price matches (not
+    in ``provisioned_df``, no gpu_type / gpu_count, or a gpu_type without a
+    price) is *unpriced*: ``unpriced`` says why, its cost and $/1M are null
+    (never $0) and :func:`totals` leaves it out. Utilization above 100% (busy
+    longer than provisioned) is not a figure: ``utilization`` is null and
+    ``data_error`` says which instance and why.
     """
     _check_mode(tokens, prompt_weight)
     lf = _lazy(requests_lf)
@@ -217,14 +219,6 @@ def _priced(served: pl.DataFrame, busy: pl.DataFrame, provisioned_df: pl.DataFra
     """:func:`effective_cost`'s table from the per-instance sums (``served``: instance, requests,
     prompt_tokens, output_tokens, served_model) and busy hours (instance, busy_hours)."""
     prov = provisioned_df.with_columns(provisioned=pl.lit(True))
-    for row in prov.iter_rows(named=True):
-        if row["gpu_type"] is None or row["gpu_count"] is None:
-            what = "gpu_type" if row["gpu_type"] is None else "gpu_count"
-            raise ConfigError(f"instance '{row['instance']}' has no {what} in the engine samples. "
-                              "Hint: describe it with a [[deployment]] table", "deployment")
-        if row["gpu_type"] not in gpu_prices:
-            raise ConfigError(f"no price for gpu_type '{row['gpu_type']}' (instance '{row['instance']}'). "
-                              f"Known: {', '.join(sorted(gpu_prices)) or 'none'}", "gpu_prices")
     price = pl.col("gpu_type").replace_strict(gpu_prices, default=None, return_dtype=pl.Float64)
     w = {"output": 0.0, "all": 1.0}.get(tokens, prompt_weight)
     df = (prov.join(served, on="instance", how="full", coalesce=True).join(busy, on="instance", how="left")
@@ -237,11 +231,26 @@ def _priced(served: pl.DataFrame, busy: pl.DataFrame, provisioned_df: pl.DataFra
           ))
     per_m = lambda num, den: pl.when(den > 0).then(num / (den / 1e6))  # noqa: E731
     busy_s = pl.col("busy_hours") * 3600
-    df = df.with_columns(
-        cost_usd=(pl.col("gpu_hours") * pl.col("price_per_gpu_hour")).fill_null(0.0),
+    known = ", ".join(sorted(gpu_prices)) or "none"
+    unpriced = (
+        pl.when(~pl.col("provisioned"))
+        .then(pl.lit("not provisioned: no [[deployment]] and no engine samples with gpu_type/gpu_count for this instance"))
+        .when(pl.col("gpu_type").is_null() | pl.col("gpu_count").is_null())
+        .then(pl.lit("no gpu_type or gpu_count: describe the instance with a [[deployment]] table"))
+        .when(pl.col("price_per_gpu_hour").is_null())
+        .then(pl.format("no price for gpu_type '{}' in [gpu_prices] (known: " + known.replace("{", "{{").replace("}", "}}") + ")",
+                        pl.col("gpu_type")))
+    )
+    over = pl.col("busy_hours") > pl.col("hours") * (1 + 1e-9)
+    df = df.with_columns(unpriced=unpriced).with_columns(
+        cost_usd=pl.when(pl.col("unpriced").is_null()).then(pl.col("gpu_hours") * pl.col("price_per_gpu_hour")),
         counted_tokens=pl.col("output_tokens") + w * pl.col("prompt_tokens"),
         tokens_counted=pl.lit(tokens_label(tokens, prompt_weight)),
-        utilization=pl.when(pl.col("hours") > 0).then(pl.col("busy_hours") / pl.col("hours")),
+        utilization=pl.when((pl.col("hours") > 0) & ~over).then(pl.col("busy_hours") / pl.col("hours")),
+        data_error=pl.when(pl.col("provisioned") & over).then(pl.format(
+            "instance '{}': busy {} h is longer than its {} provisioned h, so utilization would exceed 100%: requests "
+            "outside its provisioned period, or overlapping requests of several replicas counted under one instance",
+            pl.col("instance"), pl.col("busy_hours").round(3), pl.col("hours").round(3))),
         measured_tokens_per_s=pl.when(busy_s > 0).then(pl.col("output_tokens") / busy_s),
     ).with_columns(
         effective_per_million=per_m(pl.col("cost_usd"), pl.col("counted_tokens")),
@@ -254,7 +263,7 @@ def _priced(served: pl.DataFrame, busy: pl.DataFrame, provisioned_df: pl.DataFra
         "model", "instance", "provisioned", "gpu_type", "gpu_count", "price_per_gpu_hour", "hours", "gpu_hours",
         "cost_usd", "requests", "prompt_tokens", "output_tokens", "tokens_counted", "counted_tokens",
         "effective_per_million", "effective_per_million_output", "effective_per_million_all", "busy_hours",
-        "utilization", "measured_tokens_per_s", "nominal_per_million",
+        "utilization", "measured_tokens_per_s", "nominal_per_million", "unpriced", "data_error",
     ).sort("model", "instance", nulls_last=True)
 
 
@@ -262,7 +271,15 @@ def totals(cost: pl.DataFrame) -> dict:
     """Fleet totals of an :func:`effective_cost` table (same formulas over the sums).
 
     utilization = sum busy_hours / sum hours (time-weighted over instances).
+    Unpriced instances are left out of every total (listed in ``unpriced``);
+    instances with a data error are left out of the utilization.
     """
+    unpriced = sorted(i if i is not None else "(unknown instance)"
+                      for i in cost.filter(pl.col("unpriced").is_not_null())["instance"].to_list()) if cost.height else []
+    errors = cost.filter(pl.col("data_error").is_not_null())["data_error"].to_list() if cost.height else []
+    timed = cost.filter(pl.col("data_error").is_null() & pl.col("unpriced").is_null()) if cost.height else cost
+    cost = cost.filter(pl.col("unpriced").is_null()) if cost.height else cost
+    u = timed.select(pl.col("busy_hours", "hours").sum()).row(0, named=True) if timed.height else {"busy_hours": 0.0, "hours": 0.0}
     s = cost.select(pl.col("hours", "gpu_hours", "cost_usd", "requests", "prompt_tokens", "output_tokens",
                            "counted_tokens", "busy_hours").sum()).row(0, named=True)
     label = cost["tokens_counted"][0] if cost.height else "output"
@@ -278,8 +295,8 @@ def totals(cost: pl.DataFrame) -> dict:
         "effective_per_million": per_m(s["counted_tokens"]),
         "effective_per_million_output": per_m(s["output_tokens"]),
         "effective_per_million_all": per_m(s["prompt_tokens"] + s["output_tokens"]),
-        "busy_hours": s["busy_hours"], "utilization": s["busy_hours"] / s["hours"] if s["hours"] else None,
-        "unprovisioned_instances": int((~cost["provisioned"]).sum()) if cost.height else 0,
+        "busy_hours": s["busy_hours"], "utilization": u["busy_hours"] / u["hours"] if u["hours"] else None,
+        "unprovisioned_instances": len(unpriced), "unpriced": unpriced, "data_errors": errors,
     }
 
 

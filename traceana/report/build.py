@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from traceana.errors import ConfigError, TraceanaError
+from traceana.errors import TraceanaError
 from traceana.report.series import choose_every, clean, engine_windows, iso, latency_ecdf, records
 
 SCHEMA_VERSION = "1"
@@ -289,8 +289,13 @@ def build_budget(lf: pl.LazyFrame, by: Sequence[str], sec: _Sections) -> list[di
 
 
 def build_slo(lf: pl.LazyFrame, slos: Sequence, every: str, window_end: str | None, sec: _Sections,
-              m: Any = None) -> tuple[list[dict], list[dict]]:
-    """SLO rows (with their alerts) and the burn series for the charts (``m`` as in build_latency)."""
+              timed: pl.LazyFrame | None = None, no_time: str | None = None, m: Any = None) -> tuple[list[dict], list[dict]]:
+    """SLO rows (with their alerts) and the burn series for the charts (``m`` as in build_latency).
+
+    Attainment counts every request; burn rates and alerts need arrival times, so they run on
+    ``timed`` (default ``lf``) and are left out, with ``no_time`` as the reason, when it is None
+    and ``no_time`` is given. An SLO no request measures is "not measured" (see :func:`_unmeasured`).
+    """
     from traceana.metrics import slo as slo_m
     from traceana.report.pushdown import local
 
@@ -302,12 +307,21 @@ def build_slo(lf: pl.LazyFrame, slos: Sequence, every: str, window_end: str | No
     rows = records(ev) if isinstance(ev, pl.DataFrame) else clean(list(ev or []))
     by_name = {s.name: s for s in slos}
     series: list[dict] = []
+    timed = lf if timed is None and no_time is None else timed
     for row in rows:
         s = by_name.get(row["name"])
         row["alerts"] = []
         if s is None:
             continue
-        burn = sec.run(f"burn rate {s.name}", m.burn_series, lf, s, every=every)
+        reason = _unmeasured(lf, s, row)
+        if reason is not None:
+            row.update(attainment=None, budget_remaining=None, met=None, budget_exhausted=False, not_measured=reason)
+            sec.warnings.append(f"slo {s.name}: {reason}")
+            continue
+        if timed is None:
+            sec.warnings.append(f"burn rate {s.name}: {no_time}")
+            continue
+        burn = sec.run(f"burn rate {s.name}", m.burn_series, timed, s, every=every)
         if burn is None:
             continue
         alerts = sec.run(f"alerts {s.name}", slo_m.alerts, burn, s) or []
@@ -316,6 +330,35 @@ def build_slo(lf: pl.LazyFrame, slos: Sequence, every: str, window_end: str | No
             b["slo"] = s.name
             series.append(b)
     return rows, series
+
+
+def _unmeasured(lf: pl.LazyFrame, s: Any, row: dict) -> str | None:
+    """Why an SLO's attainment is not a measurement, or None: its metric recorded by no in-scope request,
+    or (availability) every status assumed by the adapter. Such an SLO shows no percentage."""
+    from traceana.metrics import slo as slo_m
+    from traceana.metrics import support
+
+    if not row.get("total"):
+        return None
+    scoped = lf.filter(slo_m.in_scope(s))
+    if s.metric is not None:
+        if row.get("unmeasured", 0) >= row["total"] or support.measured_count(scoped, s.metric) == 0:
+            return f"not measured: no request in scope records {s.metric} (an arrival-only trace has no latencies)"
+        return None
+    if support.status_assumed(scoped):
+        return "not measured: the source records no request outcome (status ok was assumed for every row)"
+    return None
+
+
+def _time_support(lf: pl.LazyFrame, total: int, sec: _Sections):
+    from traceana.metrics.support import time_support
+
+    if not total:
+        return None
+    support = time_support(lf)
+    if support.note:
+        sec.warnings.append(support.note)
+    return support
 
 
 def build_report(
@@ -355,15 +398,21 @@ def build_report(
     eng = _window_filter(engine_lf, "time", since, until) if engine_lf is not None else None
     if eng is not None and eng.select(pl.len()).collect().item() == 0:
         eng = None
+    from traceana.tags import tag_keys, with_tag_columns
+
+    by = [by] if isinstance(by, str) else list(by)
+    lf = with_tag_columns(lf, by)  # --by env groups on the ingest tag env
     cols = set(lf.collect_schema().names())
-    by = _check_by(by, cols)
+    by = _check_by(by, cols, tag_keys(lf) if any(b not in cols for b in by) else ())
     all_slos = list(getattr(config, "slos", None) or []) + list(slos)
-    if engine is not None:
-        counts = request_counts_ch(engine, since, until)
-        window = window_of_ch(engine, since, until)
+    # with an engine, the counts and the window come from ClickHouse; the time basis from the rows
+    counts = request_counts_ch(engine, since, until) if engine is not None else request_counts(lf)
+    support = _time_support(lf, counts["total"], sec)
+    timed = lf.filter(support.keep) if support is not None else lf
+    if not counts["total"] or (support is not None and support.reason is not None):
+        window = {"start": None, "end": None, "seconds": 0.0}
     else:
-        counts = request_counts(lf)
-        window = window_of(lf) if counts["total"] else {"start": None, "end": None, "seconds": 0.0}
+        window = window_of_ch(engine, since, until) if engine is not None else window_of(timed)
     every = choose_every(window["seconds"], _preferred_every(config))
     rep: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -375,6 +424,9 @@ def build_report(
                     "every": every},
         "requests": counts,
     }
+    if support is not None:
+        rep["time_support"] = {"reason": support.reason, "excluded": support.excluded,
+                               "sources": [clean({**r, "start": iso(r["start"]), "end": iso(r["end"])}) for r in support.sources]}
     if counts["total"] == 0:
         sec.warnings.append("no requests in the window")
         return _finish(rep, sec, all_slos)
@@ -383,7 +435,22 @@ def build_report(
 
     names = tuple(m for m in CHART_METRICS if m in cols)
     scan = lf
-    lf = load_requests(lf, named_columns(config, all_slos) | set(by), load)
+    # derived_fields: whether a status was read or assumed (an SLO on assumed statuses is not measured)
+    lf = load_requests(lf, named_columns(config, all_slos) | set(by) | {"derived_fields"}, load)
+    timed = lf.filter(support.keep) if not support.excluded else lf.filter(support.keep).collect().lazy()
+    no_time = support.reason
+
+    def timed_only(what: str, fn: Callable[[_Sections], Any], empty: Any) -> Callable[[_Sections], Any]:
+        """A section that needs arrival times: on the timed rows, or its reason instead of a figure."""
+        if no_time is None:
+            return fn
+
+        def skipped(s: _Sections) -> Any:
+            s.warnings.append(f"{what}: {no_time}")
+            return empty
+
+        return skipped
+
     # Independent sections in report order (their warnings merge in this order).
     tasks: dict[str, Callable[[_Sections], Any]] = {
         # overall and per group as two tasks: the longest section, split so two threads balance
@@ -391,16 +458,22 @@ def build_report(
         "latency_by": lambda s: build_latency(lf, by, s, itl_lf=scan, groupings=(tuple(by),) if by else (), m=m),
         "latency_budget": lambda s: build_budget(lf, by, s),
         "latency_user_visible": lambda s: build_user_visible(lf, by, s),
-        "concurrency": lambda s: sections.concurrency(lf, every, s, m=m),
-        "slo": lambda s: build_slo(lf, all_slos, every, window["end"], s, m=m),
-        "goodput": lambda s: sections.goodput(lf, all_slos, every, s),
-        "cost": lambda s: sections.cost_and_capacity(lf, eng, config, window, every, s, m=m),
+        "concurrency": timed_only("concurrency", lambda s: sections.concurrency(timed, every, s, m=m), (None, [])),
+        "slo": lambda s: build_slo(lf, all_slos, every, window["end"], s, timed=None if no_time else timed,
+                                   no_time=no_time, m=m),
+        "goodput": lambda s: sections.goodput(lf, all_slos, every, s, timed=None if no_time else timed, no_time=no_time),
+        "cost": timed_only("cost", lambda s: sections.cost_and_capacity(timed, eng, config, window, every, s, m=m),
+                           (None, None, [])),
         "kv": lambda s: sections.kv(eng, config, s),
         "degradation": lambda s: sections.degradation(lf, config, all_slos, s),
         "checklist": lambda s: sections.checklist(lf, eng, s, more=None if lf is scan else scan),
         "latency_ecdf": lambda s: latency_ecdf(lf, names),
-        "percentiles_over_time": lambda s: sections.percentiles_over_time(lf, every, s, m=m),
-        "queue_vs_utilization": lambda s: sections.queue_vs_utilization(lf, every, s),
+        "percentiles_over_time": timed_only(
+            "percentiles over time", lambda s: sections.percentiles_over_time(timed, every, s, m=m), []
+        ),
+        "queue_vs_utilization": timed_only(
+            "queue vs utilization", lambda s: sections.queue_vs_utilization(timed, every, s), []
+        ),
         "engine": lambda s: engine_windows(eng, every, window["seconds"]),
     }
     out = _run_sections(tasks, sec, report_workers(counts["total"], workers))
@@ -427,14 +500,16 @@ def build_report(
     return _finish(rep, sec, all_slos)
 
 
-def _check_by(by: Sequence[str], cols: set[str]) -> list[str]:
+def _check_by(by: Sequence[str], cols: set[str], tags: Sequence[str] = ()) -> list[str]:
     if isinstance(by, str):
         by = [by]
     for b in by:
         if b not in cols:
             close = difflib.get_close_matches(b, sorted(cols), n=1)
-            hint = f" Hint: did you mean '{close[0]}'?" if close else " Hint: e.g. model, route, model_version, instance"
-            raise ConfigError(f"'{b}' is not a requests column.{hint}", "by")
+            hint = f" Hint: did you mean '{close[0]}'?" if close else ""
+            valid = ", ".join(sorted(c for c in cols if not c.endswith("_s") and c not in ("arrival_time", "scheduled_time", "itl_s")))
+            tagged = f" Tags: {', '.join(tags)}." if tags else ""
+            raise TraceanaError(f"--by: unknown column '{b}'. Valid columns: {valid}.{tagged}{hint}")
     return list(by)
 
 
@@ -457,19 +532,32 @@ def build_cost(
     eng = _window_filter(engine_lf, "time", since, until) if engine_lf is not None else None
     if eng is not None and eng.select(pl.len()).collect().item() == 0:
         eng = None
-    if engine is not None:
-        counts, window = request_counts_ch(engine, since, until), window_of_ch(engine, since, until)
+    counts = request_counts_ch(engine, since, until) if engine is not None else request_counts(lf)
+    support = _time_support(lf, counts["total"], sec)
+    timed = lf.filter(support.keep) if support is not None else lf
+    no_time = support.reason if support is not None else None
+    if not counts["total"] or no_time is not None:
+        window = {"start": None, "end": None, "seconds": 0.0}
     else:
-        counts = request_counts(lf)
-        window = window_of(lf) if counts["total"] else {"start": None, "end": None, "seconds": 0.0}
+        window = window_of_ch(engine, since, until) if engine is not None else window_of(timed)
     every = choose_every(window["seconds"], _preferred_every(config))
     from traceana.report import sections
 
     out: dict[str, Any] = {"window": window, "requests": counts}
-    out["cost"], out["capacity"], _ = sections.cost_and_capacity(lf, eng, config, window, every, sec, m=m) if counts["total"] else (None, None, [])
+    if no_time is not None:
+        sec.warnings.append(f"cost: {no_time}")
+        out["cost"], out["capacity"] = None, None
+    else:
+        out["cost"], out["capacity"], _ = (sections.cost_and_capacity(timed, eng, config, window, every, sec, m=m)
+                                           if counts["total"] else (None, None, []))
     all_slos = list(getattr(config, "slos", None) or []) + list(slos)
-    out["slo"], _ = build_slo(lf, all_slos, every, window["end"], sec, m=m) if counts["total"] else ([], [])
+    out["slo"], _ = (build_slo(lf, all_slos, every, window["end"], sec, timed=None if no_time else timed,
+                               no_time=no_time, m=m)
+                     if counts["total"] else ([], []))
     out["verdict"] = verdict(out["slo"])
+    totals = (out.get("cost") or {}).get("totals") or {}
+    # 3: a figure the data contradicts (utilization > 100%); 2: an instance no price entry matches
+    out["verdict"]["cost_exit_code"] = 3 if totals.get("data_errors") else 2 if totals.get("unpriced") else 0
     out["warnings"] = sec.warnings
     return clean(out)
 

@@ -138,7 +138,11 @@ def queue_vs_utilization(rep: dict, ds: dict) -> alt.Chart | None:
     rows = rep["series"].get("queue_vs_utilization") or []
     if not rows:
         return None
-    base = _base(ds, rows, "Queue time vs utilization", "points: observed mean queue time per rho bin; line: M/M/1 W = S / (1 - rho), drawn where rho < 1")
+    drawn = any(r.get("mm1_response_s") is not None for r in rows)
+    subtitle = ("points: observed mean queue time per rho bin; line: M/M/1 W = S / (1 - rho), drawn where rho < 1" if drawn else
+                "points: observed mean queue time per rho bin; no M/M/1 line: every bin has rho >= 1 (rho counts each "
+                "request's whole service time against one slot, and a batching engine serves many at once)")
+    base = _base(ds, rows, "Queue time vs utilization", subtitle)
     x = alt.X("rho_bin_mid:Q", title="utilization rho = lambda x S / replicas")
     pts = base.mark_circle(size=60).encode(
         x=x,
@@ -146,6 +150,8 @@ def queue_vs_utilization(rep: dict, ds: dict) -> alt.Chart | None:
         tooltip=[alt.Tooltip("rho_bin_mid:Q", format=".2f"), alt.Tooltip("observed_mean_queue_s:Q", format=".4g"),
                  alt.Tooltip("observed_mean_latency_s:Q", format=".4g"), alt.Tooltip("windows:Q")],
     )
+    if not drawn:  # a line layer with no points renders as an empty legend-less axis: leave it out
+        return pts.properties(width=WIDTH, height=HEIGHT)
     line = base.mark_line(color="#d62728").encode(
         x=x, y="mm1_response_s:Q", tooltip=[alt.Tooltip("rho_bin_mid:Q", format=".2f"), alt.Tooltip("mm1_response_s:Q", format=".4g")]
     )

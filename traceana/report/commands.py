@@ -134,6 +134,9 @@ def _print_summary(rep: dict, written) -> None:
               markup=False)
 
     for s in rep.get("slo") or []:
+        if s.get("not_measured"):
+            con.print(f"  n/a      {s['name']}: {s['not_measured']}", markup=False)
+            continue
         ok = s.get("met") and not s.get("budget_exhausted")
         con.print(f"  {'met     ' if ok else 'BREACHED'} {s['name']}: attainment {fmt_pct(s.get('attainment'), 3)} "
                   f"(objective {fmt_pct(s.get('objective'), 3)}), error budget left {fmt_pct(s.get('budget_remaining'), 1)}",
@@ -158,7 +161,9 @@ def cost(paths, store_dir, fmt, config_path, slo_files, since, until, as_json, n
     and the cost had autoscaling held the target utilization, per model and instance.
 
     The config's SLOs (and --slo files) are evaluated too: exit 1 when one is
-    breached or its budget exhausted, 2 on bad input, else 0.
+    breached or its budget exhausted, 2 on bad input or when an instance is
+    unpriced (no price entry matches it: listed, left out of the totals), 3 when
+    the data contradicts a figure (utilization above 100%), else 0.
     """
     from traceana.report.build import build_cost
     from traceana.report.series import clean
@@ -186,7 +191,7 @@ def cost(paths, store_dir, fmt, config_path, slo_files, since, until, as_json, n
         click.echo(json.dumps(clean(out), indent=2, allow_nan=False))
     else:
         _print_cost(out)
-    sys.exit(0 if no_fail else out["verdict"]["exit_code"])
+    sys.exit(out["verdict"].get("cost_exit_code") or (0 if no_fail else out["verdict"]["exit_code"]))
 
 
 def _print_cost(out: dict) -> None:
@@ -223,4 +228,5 @@ def _print_cost(out: dict) -> None:
         con.print(f"note: {w}", markup=False)
     for s in out.get("slo") or []:
         ok = s.get("met") and not s.get("budget_exhausted")
-        con.print(f"{'met     ' if ok else 'BREACHED'} {s['name']}", markup=False)
+        word = "n/a     " if s.get("not_measured") else "met     " if ok else "BREACHED"
+        con.print(f"{word} {s['name']}", markup=False)

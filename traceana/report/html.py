@@ -176,7 +176,9 @@ def _headline(rep: dict) -> str:
     boxes = "".join(f'<div class="kpi"><div class="k">{e(k)}</div><div class="v">{e(v)}</div></div>' for k, v in kpis)
     badges = []
     for s in rep.get("slo") or []:
-        if s.get("attainment") is None:
+        if s.get("not_measured"):
+            cls, word = "na", "not measured"
+        elif s.get("attainment") is None:
             cls, word = "na", "no data"
         elif not s.get("met"):
             cls, word = "breached", "breached"

@@ -58,6 +58,9 @@ def render_markdown(report: dict) -> str:
     if report.get("slo"):
         marks = []
         for s in report["slo"]:
+            if s.get("not_measured"):
+                marks.append(f"➖ {md_cell(s['name'])} not measured")
+                continue
             ok = s.get("met") and not s.get("budget_exhausted")
             marks.append(f"{'✅' if ok else '❌'} {md_cell(s['name'])} {fmt_pct(s.get('attainment'), 3)} (objective {fmt_pct(s.get('objective'), 3)})")
         out.append("SLOs: " + "; ".join(marks) + "  ")

@@ -69,22 +69,66 @@ def goodput_thresholds(slos: Sequence) -> dict[str, float]:
     return out
 
 
-def goodput(lf: pl.LazyFrame, slos: Sequence, every: str, sec) -> tuple[dict | None, list[dict]]:
+def goodput(lf: pl.LazyFrame, slos: Sequence, every: str, sec, timed: pl.LazyFrame | None = None,
+            no_time: str | None = None) -> tuple[dict | None, list[dict]]:
+    """Goodput: the fraction of requests within every latency threshold, and per second on ``timed``.
+
+    Not measured (None, with the reason as a warning) when a threshold's metric is recorded by no
+    request; the per-second figures are null, with ``no_time`` as the reason, when there are no
+    arrival times to divide by.
+    """
     from traceana.metrics import slo as slo_m
+    from traceana.metrics.support import measured_count
 
     th = goodput_thresholds(slos)
+    unmeasured = [m for m in th if measured_count(lf, m) == 0]
+    if unmeasured:
+        sec.warnings.append(f"goodput: not measured: no request records {', '.join(unmeasured)}")
+        return None, []
     whole = sec.run("goodput", slo_m.goodput, lf, th)
     if whole is None or whole.height == 0:
         return None, []
     w = records(whole)[0]
     summary = {"thresholds": th, "total": w["total"], "good": w["good"], "good_fraction": w["fraction"],
                "goodput_per_s": w["goodput_per_s"], "throughput_per_s": w["throughput_per_s"], "window_s": w["window_s"]}
-    series = _rows(sec.run("goodput over time", slo_m.goodput, lf, th, every=every))
+    timed = lf if timed is None and no_time is None else timed
+    if timed is None:
+        sec.warnings.append(f"goodput per second: {no_time}")
+        summary.update(goodput_per_s=None, throughput_per_s=None, window_s=None)
+        return clean(summary), []
+    if timed is not lf:
+        t = records(sec.run("goodput", slo_m.goodput, timed, th))[0]
+        summary.update(goodput_per_s=t["goodput_per_s"], throughput_per_s=t["throughput_per_s"], window_s=t["window_s"])
+    series = _rows(sec.run("goodput over time", slo_m.goodput, timed, th, every=every))
     return clean(summary), series
 
 
 def _dt(iso_text: str | None) -> datetime | None:
     return datetime.fromisoformat(iso_text) if iso_text else None
+
+
+def _autoscale_rows(lf: pl.LazyFrame, eng: pl.LazyFrame | None, target: float, every: str, sec) -> tuple[list[dict], str | None]:
+    """The autoscaling rows and the basis of their service rate mu, or ([], None) with a reason.
+
+    mu per replica needs to know how many requests a replica serves at once: the engine
+    samples' running batch says it (mu = B / S, S the mean service time). Without them
+    1 / S would assume one request at a time, which continuous batching makes wrong by
+    the batch size, so the what-if is refused rather than guessed.
+    """
+    from traceana.metrics import capacity
+
+    if eng is None:
+        sec.warnings.append("autoscaling: not computable: no engine samples to give the service rate per replica "
+                            "(mu = running batch / mean service time); 1 / mean service time would assume one "
+                            "request at a time per replica")
+        return [], None
+    auto = _rows(sec.run("autoscaling", capacity.autoscale, lf, None, target_util=target, every=every, by=("model",)))
+    batched = batched_mu(auto, eng)
+    if batched:
+        again = sec.run("autoscaling (batched)", capacity.autoscale, lf, batched, target_util=target, every=every, by=("model",))
+        if again is not None:
+            return _rows(again), "engine samples: max running batch x 1 / mean service time (Little's law at a full batch)"
+    return auto, "engine samples: running batch of 1, so mu = 1 / mean service time"
 
 
 def batched_mu(auto_rows: list[dict], eng: pl.LazyFrame | None) -> dict | None:
@@ -123,17 +167,9 @@ def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, w
     from traceana.metrics import cost as cost_m
 
     target = getattr(getattr(config, "cost", None), "target_utilization", 0.7)
-    from traceana.metrics import capacity
 
     auto_every = autoscale_every(every)
-    auto = _rows(sec.run("autoscaling", capacity.autoscale, lf, None, target_util=target, every=auto_every, by=("model",)))
-    mu_basis = "1 / mean service time (one request at a time per replica)"
-    batched = batched_mu(auto, eng)
-    if batched:
-        again = sec.run("autoscaling (batched)", capacity.autoscale, lf, batched, target_util=target, every=auto_every, by=("model",))
-        if again is not None:
-            auto = _rows(again)
-            mu_basis = "max batch seen x 1 / mean service time (Little's law at a full batch)"
+    auto, mu_basis = _autoscale_rows(lf, eng, target, auto_every, sec)
     auto_series = [{"window_start": r.get("window_start"), "group": str(r.get("model") or "(no model)"), "replicas": r.get("replicas")}
                    for r in auto]
     replica_hours: dict[Any, float] = {}
@@ -163,6 +199,13 @@ def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, w
     if eff is None:
         return None, capacity_out, auto_series
     rows = _rows(eff)
+    tot = cost_m.totals(eff)
+    for r in rows:
+        if r.get("unpriced"):
+            name = r.get("instance") if r.get("instance") is not None else "(unknown instance)"
+            sec.warnings.append(f"cost: instance '{name}' is unpriced and left out of the totals: {r['unpriced']}")
+    for err in tot["data_errors"]:
+        sec.warnings.append(f"cost: data error: {err}")
     autoscaled = []
     for model, hours in replica_hours.items():
         mine = [r for r in rows if r.get("model") == model and r.get("provisioned")]
@@ -175,7 +218,7 @@ def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, w
         autoscaled.append({"model": model, "mu_per_replica": mu.get(model), "replica_hours": hours, "price_per_replica_hour": per_replica, "cost_usd": usd,
                            "actual_cost_usd": actual, "per_million_output": usd / (out_tokens / 1e6) if out_tokens else None})
     out = {"tokens": tokens, "tokens_counted": cost_m.tokens_label(tokens, weight), "prices": prices, "rows": rows,
-           "totals": clean(cost_m.totals(eff)), "autoscaling": clean(autoscaled), "target_utilization": target,
+           "totals": clean(tot), "autoscaling": clean(autoscaled), "target_utilization": target,
            "mu_basis": mu_basis}
     return clean(out), capacity_out, auto_series
 
@@ -235,4 +278,4 @@ def checklist(lf: pl.LazyFrame, eng: pl.LazyFrame | None, sec, more: pl.LazyFram
     """Checklist coverage; ``more``: the same requests with the columns ``lf`` leaves out."""
     from traceana.metrics import checklist as ck
 
-    return _rows(sec.run("checklist", ck.coverage, lf, eng, requests_more=more))
+    return clean(sec.run("checklist", ck.summary, lf, eng, requests_more=more) or [])

@@ -65,7 +65,12 @@ def short_time(iso_text: str | None) -> str:
 
 
 def window_text(w: dict) -> str:
-    """'2025-01-01 00:00:01 → 00:30:05 UTC' (the end's date only when it differs)."""
+    """'2025-01-01 00:00:01 → 00:30:05 UTC' (the end's date only when it differs).
+
+    No start: the input has no time window (no arrival times, or sources that do not overlap).
+    """
+    if not w.get("start"):
+        return "none (no arrival times to span, or sources that do not overlap: see the notes)"
     a, b = short_time(w.get("start")), short_time(w.get("end"))
     if a[:10] == b[:10]:
         b = b[11:]
@@ -73,7 +78,8 @@ def window_text(w: dict) -> str:
 
 
 def group_label(group: dict | None) -> str:
-    return ", ".join(f"{k}={v}" for k, v in (group or {}).items()) or "all"
+    """'model=llama, route=chat'; a value the trace lacks is '(unknown model)', not 'model=None'."""
+    return ", ".join(f"{k}={v}" if v is not None else f"(unknown {k})" for k, v in (group or {}).items()) or "all"
 
 
 def _verdict_class(word: str) -> str:
@@ -137,7 +143,7 @@ def concurrency_table(rep: dict) -> Table:
 def slo_table(rep: dict) -> Table:
     rows, meta = [], []
     for s in rep.get("slo") or []:
-        word = "no data" if s.get("met") is None else "breached" if not s["met"] else "budget exhausted" if s.get("budget_exhausted") else "met"
+        word = "not measured" if s.get("not_measured") else "no data" if s.get("met") is None else "breached" if not s["met"] else "budget exhausted" if s.get("budget_exhausted") else "met"
         rows.append([s["name"], fmt_pct(s.get("objective"), 3), fmt_num(s.get("total")), fmt_num(s.get("bad")), fmt_pct(s.get("attainment"), 3),
                      fmt_num(s.get("allowed_bad")), fmt_pct(s.get("budget_remaining"), 1), str(len(s.get("alerts") or [])), word])
         meta.append({"verdict_col": 8, "verdict_class": _verdict_class(word)})
@@ -178,10 +184,12 @@ def cost_table(rep: dict, compact: bool = False) -> Table:
     c = rep.get("cost") or {}
     rows = []
     for r in c.get("rows") or []:
-        rows.append([str(r.get("model") or "n/a"), str(r.get("instance") or "n/a"), fmt_num(r.get("gpu_hours"), ".2f"),
-                     fmt_num(r.get("output_tokens")), fmt_num(r.get("prompt_tokens")), fmt_usd(r.get("cost_usd")),
-                     fmt_usd(r.get("effective_per_million_output")), fmt_usd(r.get("effective_per_million_all")),
-                     fmt_pct(r.get("utilization"), 1), fmt_usd(r.get("nominal_per_million"))])
+        unpriced = "unpriced" if r.get("unpriced") else None
+        rows.append([str(r.get("model") or "(unknown model)"), str(r.get("instance") or "(unknown instance)"), fmt_num(r.get("gpu_hours"), ".2f"),
+                     fmt_num(r.get("output_tokens")), fmt_num(r.get("prompt_tokens")), unpriced or fmt_usd(r.get("cost_usd")),
+                     unpriced or fmt_usd(r.get("effective_per_million_output")), unpriced or fmt_usd(r.get("effective_per_million_all")),
+                     "data error" if r.get("data_error") else fmt_pct(r.get("utilization"), 1),
+                     unpriced or fmt_usd(r.get("nominal_per_million"))])
     t = c.get("totals") or {}
     if rows and t:
         rows.append(["all", "all", fmt_num(t.get("gpu_hours"), ".2f"), fmt_num(t.get("output_tokens")), fmt_num(t.get("prompt_tokens")),
@@ -189,7 +197,8 @@ def cost_table(rep: dict, compact: bool = False) -> Table:
                      fmt_usd(t.get("effective_per_million_all")), fmt_pct(t.get("utilization"), 1), ""])
     return Table("Cost per million tokens", COST_COLUMNS_SHORT if compact else COST_COLUMNS, rows, text_cols=2,
                  note="Effective = provisioned GPU-hours x $/GPU-hour / tokens served. Nominal = the same GPUs' price / output "
-                      "tokens per busy second (what a token would cost at 100% utilization); utilization = time with a request in flight / provisioned time.")
+                      "tokens per busy second (what a token would cost at 100% utilization); utilization = time with a request in flight / provisioned time. "
+                      "Unpriced instances (no price entry matches) are left out of the totals.")
 
 
 def autoscale_table(rep: dict) -> Table:
@@ -201,7 +210,7 @@ def autoscale_table(rep: dict) -> Table:
     return Table("What autoscaling would have cost", ["model", "mu per replica (req/s)", "replica-hours", "$/replica-hour", "cost at target utilization",
                  "actual cost", "$/1M output tokens"], rows,
                  note=f"replicas = ceil(lambda / (target_util x mu)) per window, lambda = p95 of the per-minute arrival rate, "
-                      f"target utilization {fmt_pct(target, 0)}; mu = {c.get('mu_basis') or 'measured service rate'}.")
+                      f"target utilization {fmt_pct(target, 0)}; mu = {c.get('mu_basis') or 'not computable (see the notes)'}.")
 
 
 def kv_tables(rep: dict) -> list[Table]:

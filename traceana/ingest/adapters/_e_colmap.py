@@ -69,7 +69,7 @@ def validate_column_map(raw: dict, path: str | None = None) -> dict:
         raise ConfigError("a column map is a table", path=path)
     if raw.get("_validated"):
         return raw
-    allowed_top = {"format", "columns", "constants", "status_map"}
+    allowed_top = {"format", "columns", "constants", "status_map", "records"}
     for key in raw:
         if key not in allowed_top:
             raise ConfigError(
@@ -142,8 +142,14 @@ def validate_column_map(raw: dict, path: str | None = None) -> dict:
             key="columns.arrival_time",
             path=path,
         )
+    records = raw.get("records")
+    if records is not None:
+        from traceana.ingest.adapters._records import parse_path
+
+        parse_path(records, path)
     return {
         "_validated": True,
+        "records": records,
         "format": fmt,
         "columns": columns,
         "constants": constants,

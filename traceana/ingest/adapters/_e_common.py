@@ -43,8 +43,14 @@ def anchor_note(what: str) -> str:
 
 
 def stem(src: Source) -> str:
-    """The file name without directory, compression suffix and extension (for synthesized ids)."""
-    name = Path(src.path).name
+    """The prefix of synthesized request ids: the file's origin without compression suffix and extension.
+
+    The origin is the path relative to the directory that was ingested
+    (``run03/llama_individual_responses``), so runs whose files share a name
+    and whose ids restart at 1 never collide; a file named directly has its
+    file name as origin.
+    """
+    name = src.origin or Path(src.path).name
     for suf in _COMPRESSED:
         if name.endswith(suf):
             name = name[: -len(suf)]

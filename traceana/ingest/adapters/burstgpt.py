@@ -107,4 +107,5 @@ ADAPTER = Adapter(
     read=read,
     priority=60,
     checklist="1 arrival (relative); 2 prompt/output tokens; 5 model; 6 status (failures = 0 response tokens); no latencies",
+    time_basis="relative",
 )

@@ -163,6 +163,8 @@ def read(src: Source) -> AdapterResult:
     relative = bool(stamps) and min(stamps) < PLAUSIBLE_EPOCH_NS
     for row, ts in zip(rows, stamps, strict=True):
         row["arrival_time"] = (RELATIVE_ANCHOR_US + ts // 1000) if relative else ts // 1000
+    for row in rows:
+        row["time_basis"] = "relative" if relative else "measured"
     if relative:
         notes.append(anchor_note("perf_analyzer's timestamp clock (values before 2000 as epoch ns)"))
     if not any(r.get("output_tokens") is not None for r in rows):

@@ -121,4 +121,5 @@ ADAPTER = Adapter(
     read=read,
     priority=60,
     checklist="2 prompt/output tokens, TTFT, TPOT (derived); 6 status, error type, e2e; no arrival time",
+    time_basis="synthetic",
 )

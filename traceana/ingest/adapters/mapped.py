@@ -26,6 +26,7 @@ from traceana.errors import TraceParseError
 from traceana.ingest.adapters._e_arrivals import build, constant, require_columns
 from traceana.ingest.adapters._e_colmap import kind, load_column_map, validate_column_map
 from traceana.ingest.adapters._e_columns import Caster, Frame, read_csv_strings, read_ndjson
+from traceana.ingest.adapters._records import is_json_document, parse_path, records_as_jsonl
 from traceana.ingest.base import Adapter, AdapterResult, Source
 from traceana.schema import STATUSES
 from traceana.units import DURATION_UNITS, EPOCH_TO_US, parse_datetime
@@ -95,6 +96,9 @@ def read_mapped(src: Source, column_map: dict) -> AdapterResult:
     cmap = validate_column_map(column_map)
     fmt = _file_format(src, cmap["format"])
     needed = [spec["column"] for spec in cmap["columns"].values()]
+    if fmt == "jsonl" and (cmap.get("records") or is_json_document(src, needed)):
+        keys = parse_path(cmap["records"]) if cmap.get("records") else None
+        src = Source(src.path, records_as_jsonl(src, keys), src.limits)  # line n = the n-th record
     frame = _frame(src, fmt, needed)
     require_columns(src, frame, needed, NAME)
     c = Caster(frame)

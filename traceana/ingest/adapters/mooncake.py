@@ -80,4 +80,5 @@ ADAPTER = Adapter(
     read=read,
     priority=60,
     checklist="1 arrival (relative); 2 prompt/output tokens; no latencies (arrival-only trace)",
+    time_basis="relative",
 )

@@ -164,7 +164,7 @@ def read(src: Source) -> AdapterResult:
         raise TraceParseError(src.name, f"per-request arrays have different lengths: {lengths}")
     n = lengths["ttfts"]
     anchor, anchor_how = _anchor(doc, src)
-    stem = src.path.name.removesuffix(".gz").removesuffix(".zst").removesuffix(".json")
+    stem = (src.origin or src.path.name).removesuffix(".gz").removesuffix(".zst").removesuffix(".json")
     rows: list[tuple[int, dict]] = []
     quarantine: list[QuarantineRow] = []
     for i in range(n):
@@ -202,11 +202,13 @@ def _table(rows, doc, anchor: datetime, stem: str, notes: list[str], anchor_how:
     if doc.get("start_times") is not None and all(s is not None for s in starts) and starts:
         t0 = min(v for v in doc["start_times"] if isinstance(v, int | float) and not isinstance(v, bool))
         arrival = [anchor_us + round((s - t0) * 1e6) for s in starts]
+        basis = "measured"
         notes.append(
             f"arrival_time = {anchor_how} + (start_time - min(start_times)); start_times are perf_counter"
         )
     else:
         arrival = [anchor_us] * len(r)
+        basis = "synthetic"
         notes.append(
             f"no start_times (older vLLM): every request is anchored at {anchor_how}; "
             "per-request arrival times are unknown, so rates, concurrency and time windows are not meaningful"
@@ -237,6 +239,7 @@ def _table(rows, doc, anchor: datetime, stem: str, notes: list[str], anchor_how:
             "derived_fields": pa.array(derived, type=pa.string()),
             "source_format": pa.array([NAME] * len(r), type=pa.string()),
             "source_line": pa.array([i + 1 for i in idx], type=pa.int64()),
+            "time_basis": pa.array([basis] * len(r), type=pa.string()),
         }
     )
 
