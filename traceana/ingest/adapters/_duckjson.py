@@ -120,6 +120,8 @@ def read_typed(src: Source, table: str) -> Batches | None:
             maximum_object_size=int(min(src.limits.max_line_bytes, 2**31 - 1)),
         )
         reader = rel.to_arrow_reader(BATCH_ROWS) if hasattr(rel, "to_arrow_reader") else rel.fetch_record_batch(BATCH_ROWS)
+    except duckdb.InterruptException:  # a duckdb.Error, but Ctrl-C: stop, never fall back to another read
+        raise KeyboardInterrupt from None
     except (duckdb.Error, OSError, ValueError, RuntimeError):
         return None
     rows = 0
@@ -134,6 +136,8 @@ def read_typed(src: Source, table: str) -> Batches | None:
                 lines = np.arange(rows + 1, rows + batch.num_rows + 1, dtype=np.int64)
                 rows += batch.num_rows
                 yield AdapterResult(**{table: df.with_columns(pl.Series("source_line", lines))})
+        except duckdb.InterruptException:
+            raise KeyboardInterrupt from None
         except (duckdb.Error, pa.ArrowException, OSError, ValueError, RuntimeError) as exc:
             raise NotFaithful(f"DuckDB stopped part-way through: {exc}") from exc
         finally:
