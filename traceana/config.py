@@ -383,6 +383,10 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", None, str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", None, str(path)) from None
+    except RecursionError:  # arrays nested thousands deep
+        raise ConfigError("not valid TOML: nested too deeply", None, str(path)) from None
+    except ValueError as exc:  # an integer of more than 4,300 digits (Python's int-from-string limit)
+        raise ConfigError(f"not valid TOML: a number is too long ({str(exc).split(':')[0]})", None, str(path)) from None
     return config_from_dict(data, str(path))
 
 

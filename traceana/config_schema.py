@@ -71,7 +71,9 @@ def _allowed(schema: dict) -> str:
     hi = schema.get("maximum", schema.get("exclusiveMaximum"))
     left = "(" if "exclusiveMinimum" in schema or lo is None else "["
     right = ")" if "exclusiveMaximum" in schema or hi is None else "]"
-    return f"a finite number in {left}{'-inf' if lo is None else lo:g}, {'inf' if hi is None else hi:g}{right}"
+    lo_s = "-inf" if lo is None else f"{lo:g}"
+    hi_s = "inf" if hi is None else f"{hi:g}"
+    return f"a finite number in {left}{lo_s}, {hi_s}{right}"
 
 
 def _key(path) -> str:

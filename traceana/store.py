@@ -25,7 +25,9 @@ read verifies the parts it opens (once per part per command) and
 ``traceana check --verify`` all of them, so a flipped bit or a truncated part is
 refused by name (exit 3) instead of changing a report's numbers. The manifest
 itself is validated on read: wrong types, and part paths that are absolute or
-escape the store (``../outside``), are refused.
+escape the store (``../outside``), are refused, and the manifest carries the
+xxh3-64 of its own content (``manifest_xxh3``), so an edited or damaged
+manifest (a part dropped from a list) is refused rather than read as fewer rows.
 """
 
 from __future__ import annotations
@@ -169,10 +171,22 @@ def _check_part_path(root: Path, table: str, rel: object) -> None:
         raise _corrupt(root, f"parts.{table}: {rel!r} resolves outside the store")
 
 
+def _manifest_digest(data: dict) -> str:
+    """xxh3-64 of the manifest without its own checksum, in canonical JSON (sorted keys)."""
+    import xxhash
+
+    body = {k: v for k, v in data.items() if k != "manifest_xxh3"}
+    return xxhash.xxh3_64_hexdigest(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+
+
 def _validate_manifest(root: Path, data: object) -> dict:
-    """The manifest, checked: every field of the right type, every part path inside the store."""
+    """The manifest, checked: its own checksum, every field of the right type, every part path inside the store."""
     if not isinstance(data, dict):
         raise _corrupt(root, f"a JSON object expected, found {type(data).__name__}")
+    if data.get("checksums") and "manifest_xxh3" not in data:  # written by a checksumming traceana: it must be there
+        raise _corrupt(root, "parts have checksums but the manifest's own checksum (manifest_xxh3) is gone")
+    if "manifest_xxh3" in data and data["manifest_xxh3"] != _manifest_digest(data):
+        raise _corrupt(root, "its content does not match its checksum (manifest_xxh3): it was edited or damaged")
     if data.get("format", "traceana-store") != "traceana-store":
         raise _corrupt(root, f"format {data.get('format')!r}, expected 'traceana-store'")
     for key in ("sources", "parts", "checksums"):
@@ -403,6 +417,8 @@ class Store:
 
     def _write_manifest(self, manifest: dict) -> None:
         tmp = self.root / f".{MANIFEST}.{uuid.uuid4().hex}.tmp"
+        manifest = {k: v for k, v in manifest.items() if k != "manifest_xxh3"}
+        manifest["manifest_xxh3"] = _manifest_digest(manifest)
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=1, sort_keys=True)
             f.flush()
