@@ -21,7 +21,7 @@ def write_rows(path: Path, n: int, prefix: str = "r", model=lambda i: f"m{i % 3}
         for i in range(n):
             f.write(json.dumps({
                 "request_id": f"{prefix}{i}", "arrival_time": 1740830400 + i * (172800 / max(n, 1)),
-                "ttft_s": 0.05 + (i % 97) / 100, "e2e_latency_s": 1.0 + (i % 89) / 10, "status": "ok",
+                "ttft_s": 0.05 + (i % 97) / 100, "e2e_latency_s": 1.1 + (i % 89) / 10, "status": "ok",  # e2e > every ttft_s: no row is quarantined
                 "model": model(i), "prompt_tokens": 100 + i % 50, "output_tokens": 20 + i % 30,
             }) + "\n")
     return path

@@ -77,7 +77,9 @@ def input_options(f):
 @click.option("--title", default=None, help="Report title.")
 @click.option("--images", type=click.Choice(["png", "svg"]), default=None, help="Also write each chart as PNG or SVG under OUT/charts/.")
 @click.option("--no-fail", is_flag=True, help="Exit 0 even when an SLO is breached.")
-def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, until, title, images, no_fail):
+@click.option("--max-groups", default=50, show_default=True, type=click.IntRange(min=1),
+              help="Groups shown per --by column: the most requested; the rest are merged as 'other'.")
+def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, until, title, images, no_fail, max_groups):
     """Write the SLO report of PATHS (or --store) to --out: report.html (offline), report.md, report.json.
 
     Exit 1 when an SLO is breached or its error budget is exhausted in the
@@ -91,7 +93,11 @@ def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, un
     group_by = [c.strip() for c in by.split(",") if c.strip()] if by is not None else (config.report.by or ["model"])
     with open_inputs(list(paths), store_dir, fmt=fmt) as st:
         notes = _check_ingest(st)
-        rep = build_report(st.requests(), st.engine_samples(), config=config, slos=slos, by=group_by,
+        from traceana.report.topgroups import cap_groups
+
+        requests, capped = cap_groups(st.requests(), group_by, [*config.slos, *slos], max_groups)
+        notes += capped
+        rep = build_report(requests, st.engine_samples(), config=config, slos=slos, by=group_by,
                            since=since, until=until, title=title)
     rep["warnings"] = notes + rep["warnings"]
     written = write_report(rep, out_dir, images=images)
