@@ -155,3 +155,11 @@ def test_ingest_designs_store_what_the_ingest_stores(bench, tmp_path):
         got = (open_store(out, create=False).requests() if out.is_dir() else pl.scan_parquet(out)).select(cols).collect()
         got = got.with_columns(pl.col("arrival_time").dt.convert_time_zone("UTC")).sort("request_id")
         assert got.equals(want), variant
+
+
+def test_checksum_cost_benchmark_runs_at_smoke_size(bench, tmp_path):
+    """benchmarks/checksum_cost.py at a tiny size: both variants produce a report and every part verifies (no timing)."""
+    mod = importlib.import_module("checksum_cost")
+    r = mod.measure(20_000, 1, tmp_path)
+    assert r["rows"] == 20_000 and r["parts"] >= 1 and r["store_bytes"] > 0
+    assert r["report_s_with_verify"] > 0 and r["report_s_without_verify"] > 0 and r["ratio"] > 0

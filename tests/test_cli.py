@@ -104,7 +104,7 @@ def test_export_to_missing_directory_is_one_line(tmp_path):
     src = _rows(tmp_path / "a.jsonl")
     run("ingest", src, "--store", tmp_path / "s")
     res = runner.invoke(main, ["export", "--store", str(tmp_path / "s"), "--out", str(tmp_path / "nope" / "x.parquet")])
-    assert res.exit_code == 2
+    assert res.exit_code == 4  # the I/O error code
     assert "cannot write" in res.output and "Traceback" not in res.output
 
 

@@ -273,7 +273,7 @@ def test_damaged_store_is_one_clear_error(tmp_path):
     with pytest.raises(StoreError, match="damaged store: 1 part"):
         st.requests()
     res = CliRunner().invoke(main, ["check", "--store", str(tmp_path / "store")])
-    assert res.exit_code == 2 and res.stderr.count("\n") == 1 and "damaged store" in res.stderr
+    assert res.exit_code == 3 and res.stderr.count("\n") == 1 and "damaged store" in res.stderr  # data error
     (tmp_path / "store" / MANIFEST).write_text('{"format": "traceana')
     res = CliRunner().invoke(main, ["ingest", str(tmp_path / "a.jsonl"), "--store", str(tmp_path / "store")])
-    assert res.exit_code == 2 and "unreadable store manifest" in res.stderr and res.stderr.count("\n") == 1
+    assert res.exit_code == 3 and "unreadable store manifest" in res.stderr and res.stderr.count("\n") == 1

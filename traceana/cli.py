@@ -1,7 +1,10 @@
 """The command line: parse arguments, call the library, render the result. Nothing more.
 
-Exit codes: 0 ok; 1 an SLO is breached or its budget exhausted (report, cost);
-2 bad input or usage. Any TraceanaError becomes one line on stderr and exit 2.
+Errors are converted to one line on stderr and an exit code in one place,
+:func:`_exit_for` (the codes are defined in :mod:`traceana.errors`): 0 ok; 1 an
+SLO is breached or its budget exhausted (report, cost); 2 usage or config; 3
+data (a damaged store); 4 I/O (a path that cannot be read or written); 130
+interrupted. No traceback is printed unless ``--debug``.
 Heavy imports live inside the commands so that ``traceana --help`` is instant.
 """
 
@@ -12,26 +15,52 @@ import sys
 
 import click
 
-from traceana.errors import TraceanaError
+from traceana.errors import EXIT_DATA, EXIT_INTERRUPTED, EXIT_IO, TraceanaError
+
+
+def _exit_for(exc: BaseException) -> tuple[int, str]:
+    """(exit code, one-line message) for an exception that reached the CLI."""
+    from traceana._console import escape_terminal
+
+    if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "InterruptException":  # duckdb's Ctrl-C
+        return EXIT_INTERRUPTED, "interrupted"
+    if isinstance(exc, TraceanaError):
+        return exc.exit_code, escape_terminal(str(exc))
+    if isinstance(exc, OSError):
+        where = exc.filename if exc.filename is not None else "I/O"
+        return EXIT_IO, escape_terminal(f"{where}: {exc.strerror or exc}")
+    if isinstance(exc, RecursionError):
+        return EXIT_DATA, "input nested too deeply to evaluate (RecursionError). Hint: simplify the expression or input"
+    if isinstance(exc, OverflowError):
+        return EXIT_DATA, escape_terminal(f"a number is out of range: {exc}")
+    if isinstance(exc, MemoryError):
+        return EXIT_DATA, "out of memory. Hint: narrow the input (--since/--until) or raise the machine's memory"
+    return EXIT_DATA, escape_terminal(f"internal error ({type(exc).__name__}: {exc}). Hint: rerun with --debug for the traceback")
 
 
 class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except TraceanaError as exc:
-            click.echo(f"traceana: error: {exc}", err=True)
-            ctx.exit(2)
-        except KeyboardInterrupt:
-            click.echo("traceana: interrupted", err=True)
-            ctx.exit(130)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except (Exception, KeyboardInterrupt) as exc:
+            if ctx.params.get("debug"):
+                raise
+            code, message = _exit_for(exc)
+            click.echo(f"traceana: {'' if code == EXIT_INTERRUPTED else 'error: '}{message}", err=True)
+            ctx.exit(code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="traceana")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="Show the Python traceback of an error instead of one line.")
+def main(debug: bool) -> None:
     """traceana: latency percentiles, concurrency, SLO burn and cost per million tokens
-    from the logs and traces of LLM serving (vLLM, SGLang, TGI, LiteLLM, OTel, benchmarks)."""
+    from the logs and traces of LLM serving (vLLM, SGLang, TGI, LiteLLM, OTel, benchmarks).
+
+    Exit codes: 0 ok, 1 SLO breached, 2 usage/config error, 3 data error, 4 I/O error, 130 interrupted.
+    """
 
 
 def _limits(max_decompressed_bytes: int, max_line_bytes: int, max_json_depth: int):
@@ -145,6 +174,8 @@ def _progress(n_paths: int, quiet: bool):
 def _print_ingest(summary, store_dir) -> None:
     from rich.table import Table
 
+    from traceana._console import escape_terminal
+
     con = _console()
     t = Table(title=f"ingest into {store_dir}", title_justify="left")
     for c in ("file", "format", "status", "read", "stored", "quarantined"):
@@ -169,7 +200,7 @@ def _print_ingest(summary, store_dir) -> None:
         for note in f.notes:
             con.print(f"note: {f.path}: {note}", markup=False)
         if f.error:  # one line, never wrapped: scripts grep it
-            click.echo(f"refused: {f.error}", err=True)
+            click.echo(f"refused: {escape_terminal(str(f.error))}", err=True)
 
 
 @main.command()
@@ -177,7 +208,8 @@ def _print_ingest(summary, store_dir) -> None:
 @click.option("--store", "store_dir", default=None, type=click.Path(), help="Read an existing store instead of files.")
 @click.option("--format", "fmt", default=None, help="Adapter name for PATHS; default: detected.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def check(paths, store_dir, fmt, as_json):
+@click.option("--verify", is_flag=True, help="Hash every stored part against the manifest first (exit 3 naming a damaged part).")
+def check(paths, store_dir, fmt, as_json, verify):
     """The six-point trace checklist: which fields the trace records and how completely."""
     import polars as pl
 
@@ -185,7 +217,11 @@ def check(paths, store_dir, fmt, as_json):
     from traceana.metrics import checklist
     from traceana.store import open_inputs
 
-    with open_inputs(list(paths), store_dir, fmt=fmt) as st:
+    with open_inputs(list(paths), store_dir, fmt=fmt) as st:  # one manifest snapshot for every read below
+        if verify:
+            v = st.verify()
+            unverified = f", {len(v['unverified'])} without a checksum (older store)" if v["unverified"] else ""
+            click.echo(f"verified {v['verified']} part(s){unverified}", err=True)
         items = checklist.summary(st.requests(), st.engine_samples())  # the report's checklist too
         n_req = st.requests().select(pl.len()).collect().item()
         fmts = sorted(st.requests().select(pl.col("source_format").unique()).collect().to_series().drop_nulls().to_list())
@@ -294,16 +330,17 @@ def export(store_dir, table, out_path, clickhouse_url):
         raise click.UsageError("give --out FILE or --clickhouse URL")
     if not out_path.endswith((".parquet", ".csv", ".jsonl", ".ndjson")):
         raise click.UsageError("--out must end in .parquet, .csv or .jsonl")
-    lf = open_store(store_dir, create=False).scan(table)
-    try:
+    from traceana._atomic import atomic_path
+    from traceana.report.csvsafe import neutralize_formulas
+
+    lf = open_store(store_dir, create=False).snapshot().scan(table)
+    with atomic_path(out_path, make_parents=False) as tmp:  # temp + rename: a full disk never leaves a partial export
         if out_path.endswith(".parquet"):
-            lf.sink_parquet(out_path)
+            lf.sink_parquet(tmp)
         elif out_path.endswith(".csv"):
-            lf.drop("itl_s", strict=False).sink_csv(out_path)  # CSV has no list type
+            neutralize_formulas(lf.drop("itl_s", strict=False)).sink_csv(tmp)  # CSV has no list type
         else:
-            lf.sink_ndjson(out_path)
-    except OSError as exc:
-        raise TraceanaError(f"{out_path}: cannot write: {exc}") from None
+            lf.sink_ndjson(tmp)
     click.echo(f"wrote {out_path}")
 
 

@@ -69,6 +69,7 @@ Failed requests (status != ok) are bad for every SLO whatever the filters say;
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -110,7 +111,10 @@ def parse_window(text: str, key: str = "period", path: str | None = None) -> flo
     m = _PERIOD.match(str(text))
     if not m:
         raise ConfigError(f"{text!r} is not a duration. Allowed: a number with s, m, h, d or w (e.g. 30d, 1h)", key, path)
-    return float(Fraction(m.group(1)) * _PERIOD_UNITS[m.group(2)])
+    seconds = float(Fraction(m.group(1)) * _PERIOD_UNITS[m.group(2)])
+    if not 0 < seconds <= 100 * 365 * 86400:  # a period of 0 would make every SLO trivially met
+        raise ConfigError(f"{text!r} is out of range. Allowed: a duration > 0 and at most 100 years (e.g. 30d, 1h)", key, path)
+    return seconds
 
 
 # --------------------------------------------------------------------------- dataclasses
@@ -219,6 +223,8 @@ class _Table:
         v = self.data[k]
         if isinstance(v, bool) and bool not in types or not isinstance(v, types):
             raise ConfigError(f"expected {expected}, got {type(v).__name__} {v!r}", self.sub(k), self.path)
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ConfigError(f"{v!r} is not allowed. Allowed: a finite number", self.sub(k), self.path)
         return v
 
     def number(self, k: str, default: Any = None, required: bool = False, lo: float | None = None,
@@ -266,7 +272,7 @@ def _slo(data: Any, key: str, path: str | None) -> SLO:
         raise ConfigError(f"'{metric}' is not a numeric requests column.{_did_you_mean(metric, METRIC_COLUMNS)}",
                           t.sub("metric"), path)
     op = t.choice("op", OPS, default="lte" if metric else None)
-    threshold = t.number("threshold")
+    threshold = t.number("threshold", lo=0.0)  # every metric column is a duration or a count
     if metric and threshold is None:
         raise ConfigError(f"missing required key: a metric SLO needs a threshold in {metric}'s unit", t.sub("threshold"), path)
     if not metric and (threshold is not None or "op" in t.data):
@@ -325,6 +331,10 @@ def _degradation(data: Any, key: str, path: str | None) -> DegradationOption:
 
 def config_from_dict(data: dict, path: str | None = None) -> Config:
     """Validate an already-parsed TOML document (what :func:`load_config` does after reading)."""
+    from traceana.config_schema import validate_ranges
+
+    if isinstance(data, dict):
+        validate_ranges(data, path)
     top = _Table(data, "", path, ("slo", "gpu_prices", "cost", "deployment", "model_shape", "degradation", "report"))
     slos = [_slo(d, f"slo[{i}]", path) for i, d in enumerate(_array(data, "slo", path))]
     names = [s.name for s in slos]
@@ -373,6 +383,10 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", None, str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", None, str(path)) from None
+    except RecursionError:  # arrays nested thousands deep
+        raise ConfigError("not valid TOML: nested too deeply", None, str(path)) from None
+    except ValueError as exc:  # an integer of more than 4,300 digits (Python's int-from-string limit)
+        raise ConfigError(f"not valid TOML: a number is too long ({str(exc).split(':')[0]})", None, str(path)) from None
     return config_from_dict(data, str(path))
 
 

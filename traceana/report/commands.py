@@ -80,7 +80,10 @@ def input_options(f):
 @click.option("--engine", "engine_url", default=None,
               help="Compute on ClickHouse instead of PATHS / --store: clickhouse://user@host:8123/db?table=requests or chdb:///dir.")
 @click.option("--approx", is_flag=True, help="With --engine: t-digest percentiles (up to 5% off, no CI) instead of exact ones.")
-def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, until, title, images, no_fail, engine_url, approx):
+@click.option("--max-groups", default=50, show_default=True, type=click.IntRange(min=1),
+              help="Groups shown per --by column: the most requested; the rest are merged as 'other'.")
+def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, until, title, images, no_fail, engine_url, approx,
+           max_groups):
     """Write the SLO report of PATHS (or --store) to --out: report.html (offline), report.md, report.json.
 
     Exit 1 when an SLO is breached or its error budget is exhausted in the
@@ -100,9 +103,13 @@ def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, un
     if engine_url:
         rep, notes = _engine_report(engine_url, config, slos, group_by, since, until, title, approx)
     else:
+        from traceana.report.topgroups import cap_groups
+
         with open_inputs(list(paths), store_dir, fmt=fmt) as st:
             notes = _check_ingest(st)
-            rep = build_report(st.requests(), st.engine_samples(), config=config, slos=slos, by=group_by,
+            requests, capped = cap_groups(st.requests(), group_by, [*config.slos, *slos], max_groups)
+            notes += capped
+            rep = build_report(requests, st.engine_samples(), config=config, slos=slos, by=group_by,
                                since=since, until=until, title=title)
     rep["warnings"] = notes + rep["warnings"]
     written = write_report(rep, out_dir, images=images)
