@@ -39,7 +39,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from traceana.errors import StoreError
+from traceana.errors import StoreError, TraceanaError
 from traceana.ingest.coerce import polars_dtype
 from traceana.schema import SCHEMA_MAJOR, SCHEMA_VERSION, arrow_schema
 
@@ -464,4 +464,8 @@ def open_inputs(paths: list[str] | None = None, store: str | Path | None = None,
     with tempfile.TemporaryDirectory(prefix="traceana-") as tmp:
         st = open_store(Path(tmp) / "store")
         st.last_ingest = ingest_paths(st, paths, fmt=fmt, **ingest_kw)
+        refused = st.last_ingest.refused
+        if refused:  # a report over part of what was asked for would look complete: refuse instead
+            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+            raise TraceanaError(f"input refused: {refused[0].error or refused[0].path}{more}")
         yield st

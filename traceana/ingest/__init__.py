@@ -30,5 +30,5 @@ def read_file(path: str | Path, fmt: str | None = None, limits: Limits | None = 
     from traceana.ingest import registry
 
     src = read_source(Path(path), limits or Limits())
-    adapter = registry.get(fmt) if fmt else registry.detect(src.head(64 << 10), Path(path))
+    adapter = registry.choose(registry.get(fmt) if fmt else None, src.head(64 << 10), Path(path))
     return process(src, adapter, column_map=column_map)

@@ -530,7 +530,7 @@ def ingest_paths(
                     report.notes.append("already ingested (same bytes): nothing added")
                     continue
                 src = read_source(path, limits, scan=hashing)
-                adapter = forced or registry.detect(read_head(src), path)
+                adapter = registry.choose(forced, read_head(src), path)
                 with store.staging() as stg:
                     rep = _stage(store, stg, src, adapter, now, column_map)
                     if hashing is not None:

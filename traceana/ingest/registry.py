@@ -9,6 +9,7 @@ from pathlib import Path
 
 from traceana.errors import TraceParseError
 from traceana.ingest.base import Adapter
+from traceana.ingest.summaries import refuse_summary
 
 
 @cache
@@ -30,6 +31,14 @@ def names() -> list[str]:
     return [a.name for a in adapters()]
 
 
+def choose(forced: Adapter | None, head: bytes, path: Path) -> Adapter:
+    """The adapter for a file: ``forced`` (--format) or detected; a summary file is refused either way."""
+    if forced is None:
+        return detect(head, path)
+    refuse_summary(head, path)
+    return forced
+
+
 def get(name: str) -> Adapter:
     for a in adapters():
         if a.name == name:
@@ -38,7 +47,11 @@ def get(name: str) -> Adapter:
 
 
 def detect(head: bytes, path: Path) -> Adapter:
-    """The first adapter (by priority) whose sniff accepts the file's first bytes."""
+    """The first adapter (by priority) whose sniff accepts the file's first bytes.
+
+    A known summary file (traceana.ingest.summaries) is refused first, naming the per-request file.
+    """
+    refuse_summary(head, path)
     for a in adapters():
         try:
             if a.sniff(head, path):
