@@ -51,7 +51,7 @@ def test_drift_is_detected(tmp_path):
 
 
 def test_conform_fills_fields_added_in_a_later_minor_version():
-    # A 1.0 table: no itl_s, no derived_fields.
+    # A 1.0 table: no itl_s, no derived_fields (1.1), no run_tag (1.2).
     old = pa.table(
         {
             "request_id": ["a"],
@@ -59,10 +59,11 @@ def test_conform_fills_fields_added_in_a_later_minor_version():
             "ttft_s": [0.1],
         }
     )
-    assert set(schema.ADDED_IN["requests"]) == {"itl_s", "derived_fields"}
+    assert set(schema.ADDED_IN["requests"]) == {"itl_s", "derived_fields", "run_tag"}
     t = schema.conform(old, "requests")
     assert t.schema.names == schema.REQUESTS.names
     assert t.column("itl_s").null_count == 1 and t.column("derived_fields").null_count == 1
+    assert t.column("run_tag").null_count == 1
 
 
 def test_conform_refuses_missing_required_and_lossy_casts():

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from traceana.errors import SchemaError
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 SCHEMA_MAJOR = 1
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -80,6 +80,7 @@ _REQUESTS = [
     Field("error_type", pa.string(), "Error class or code for failed requests", "", "6"),
     Field("finish_reason", pa.string(), "Why generation stopped (stop, length, abort, ...)", "", "6"),
     Field("e2e_latency_s", pa.float64(), "User-visible end-to-end latency: last token (or error) - arrival", "s", "6"),
+    Field("run_tag", pa.string(), "Run or sweep point the row belongs to, as k=v pairs (e.g. GuideLLM strategy=constant,rate=4)", "", "provenance"),
     Field("derived_fields", pa.string(), "Comma-separated fields traceana derived rather than read (e.g. tpot_s)", "", "provenance"),
     Field("source_format", pa.string(), "Adapter that read the row", "", "provenance"),
     Field("source_file", pa.string(), "File the row came from", "", "provenance"),
@@ -129,7 +130,7 @@ _QUARANTINE = [
 ]
 
 # Fields added after 1.0: a store written by 1.0 lacks them and reads as null.
-ADDED_IN = {"requests": {"itl_s": "1.1", "derived_fields": "1.1"}}
+ADDED_IN = {"requests": {"itl_s": "1.1", "derived_fields": "1.1", "run_tag": "1.2"}}
 
 TABLES: dict[str, list[Field]] = {
     "requests": _REQUESTS,
