@@ -64,6 +64,7 @@ def test_summary_only_file_is_refused():
     for k in ("input_lens", "output_lens", "ttfts", "itls", "generated_texts", "errors"):
         doc.pop(k)
     data = (json.dumps(doc) + "\n").encode()
-    assert detect(data, Path("out.jsonl")).name == "sglang_bench"
+    with pytest.raises(TraceParseError, match="--output-details"):  # refused by summaries.py at detection
+        detect(data, Path("out.jsonl"))
     with pytest.raises(TraceParseError, match="--output-details"):
         sglang_bench.read(Source(Path("out.jsonl"), data))
