@@ -17,6 +17,8 @@ CASES = {
     "guidellm/benchmarks_v0.3.yaml": ("guidellm", 1, {2: "complete", 6: "complete"}),
     "sglang/bench_serving_details.jsonl": ("sglang_bench", 12, {2: "complete", 3: "missing", 6: "complete"}),
     "inference_perf/per_request_lifecycle_metrics.json": ("inference_perf", 6, {1: "partial", 2: "complete", 6: "complete"}),
+    "langfuse/observations.json": ("langfuse", 2, {2: "complete", 6: "complete"}),
+    "langfuse/observations.csv": ("langfuse", 2, {2: "complete", 6: "complete"}),
     "openinference/phoenix_langchain_spans.jsonl": ("openinference", 2, {2: "partial", 3: "missing", 6: "complete"}),
 }
 
