@@ -58,3 +58,16 @@ def with_tag_columns(lf: pl.LazyFrame, names: list[str]) -> pl.LazyFrame:
     if not extra:
         return lf
     return lf.with_columns(pl.col("tags").cast(pl.String).str.json_path_match(f"$.{k}").alias(k) for k in extra)
+
+
+def overlay(df: pl.DataFrame, tag_json: str) -> pl.DataFrame:
+    """The ingest's ``--set`` tags over each row's own (an adapter's sweep point, e.g. GuideLLM's rate).
+
+    A key given with ``--set`` wins over the same key from the source; the other keys of both stay.
+    """
+    if "tags" not in df.columns or df["tags"].null_count() == df.height:
+        return df.with_columns(pl.lit(tag_json, pl.String).alias("tags"))
+    extra = json.loads(tag_json)
+    own = df["tags"].drop_nulls().unique().to_list()  # a handful of distinct sweep points
+    merged = {t: json.dumps({**json.loads(t), **extra}, sort_keys=True, ensure_ascii=False) for t in own}
+    return df.with_columns(pl.col("tags").replace(merged).fill_null(tag_json))

@@ -22,7 +22,10 @@ PER_REQUEST = sorted(
     if p.is_file()
 )
 
-EXPECTED = {"llmperf": "LLMPerf", "aiperf": "AIPerf", "guidellm": "GuideLLM"}
+EXPECTED = {
+    "llmperf": "LLMPerf", "aiperf": "AIPerf", "guidellm": "GuideLLM",
+    "inference_perf": "inference-perf", "sglang": "SGLang bench_serving",
+}
 
 
 @pytest.mark.parametrize("path", SUMMARY_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -31,6 +31,11 @@ IDENTITY: dict[str, str] = {
     "mooncake": f"{ORIGIN}#<line> (no id in the trace)",
     "burstgpt": f"{ORIGIN}#<line> (no id in the trace)",
     "llm_load_test": f"{ORIGIN}#<position in results> (no id in output.json)",
+    "guidellm": f"request_id (GuideLLM's per-request UUID), else {ORIGIN}#<n> (records in file order)",
+    "sglang_bench": f"{ORIGIN}#<line>.<position in the run's lists> (no id in the output)",
+    "inference_perf": f"{ORIGIN}#<position in the report> (no id in the record)",
+    "langfuse": "the observation's id (rows without one are quarantined)",
+    "openinference": "the spanId (OpenInference records no response id)",
     "canonical": "the request_id column",
     "mapped": f"the column mapped to request_id, else {ORIGIN}#<line>",
 }

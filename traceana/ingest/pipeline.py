@@ -367,7 +367,9 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime,
             ),
         )
         if table == "requests" and src.tags is not None:
-            good = good.with_columns(pl.lit(src.tags, pl.String).alias("tags"))
+            from traceana.tags import overlay
+
+            good = overlay(good, src.tags)
         if table == "requests":
             basis = pl.lit(adapter.time_basis, pl.String)
             good = good.with_columns(

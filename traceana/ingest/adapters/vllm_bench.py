@@ -81,8 +81,11 @@ def _number(v, what: str) -> float:
     return float(v)
 
 
-def _request(doc: dict, i: int) -> dict:
-    """One request's canonical values; raises (field, reason) as ValueError args."""
+def parse_request(doc: dict, i: int) -> dict:
+    """One request's canonical values; raises (field, reason) as ValueError args.
+
+    Shared with ``sglang_bench``, whose ``--output-details`` lists are the same.
+    """
 
     def get(key):
         arr = doc.get(key)
@@ -169,7 +172,7 @@ def read(src: Source) -> AdapterResult:
     quarantine: list[QuarantineRow] = []
     for i in range(n):
         try:
-            rows.append((i, _request(doc, i)))
+            rows.append((i, parse_request(doc, i)))
         except ValueError as exc:
             fld, reason = exc.args if len(exc.args) == 2 else (None, str(exc))
             rec = {k: doc[k][i] for k in ARRAYS if isinstance(doc.get(k), list)}
