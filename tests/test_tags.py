@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -41,3 +42,31 @@ def test_bad_tag_is_a_usage_error(tmp_path):
     r = CliRunner().invoke(main, ["ingest", str(REQ), "--store", str(tmp_path / "s"), "--set", "no-equals"])
     assert r.exit_code == 2 and "--set 'no-equals'" in r.output
     assert not (tmp_path / "s").exists()
+
+
+def test_set_tags_are_laid_over_a_sources_own_tags(tmp_path):
+    """GuideLLM's sweep point is the row's own tag; --set adds its keys beside it."""
+    fixture = Path(__file__).parent / "fixtures" / "guidellm" / "benchmarks_v0.3.json"
+    store = tmp_path / "s"
+    r = CliRunner().invoke(main, ["ingest", str(fixture), "--store", str(store), "--set", "env=prod"])
+    assert r.exit_code == 0, r.output
+    tags = traceana.open_store(store).requests().select("tags").collect().to_series().to_list()
+    own = json.loads(pl.read_parquet(_read_alone(fixture, tmp_path))["tags"][0])
+    assert own.get("strategy") == "synchronous"  # what the file says, before --set
+    assert [json.loads(t) for t in tags] == [{"strategy": "synchronous", "env": "prod"}]
+
+
+def _read_alone(fixture: Path, tmp_path: Path) -> Path:
+    """The same file ingested without --set, exported: the source's own tags."""
+    store, out = tmp_path / "plain", tmp_path / "plain.parquet"
+    assert CliRunner().invoke(main, ["ingest", str(fixture), "--store", str(store)]).exit_code == 0
+    assert CliRunner().invoke(main, ["export", "--store", str(store), "--out", str(out)]).exit_code == 0
+    return out
+
+
+def test_overlay_keeps_the_sources_keys_and_set_wins_on_a_shared_key():
+    from traceana.tags import overlay
+
+    df = pl.DataFrame({"tags": ['{"rate": "2", "strategy": "constant"}', None]})
+    out = overlay(df, json.dumps({"env": "prod", "rate": "9"}))["tags"].to_list()
+    assert [json.loads(t) for t in out] == [{"rate": "9", "strategy": "constant", "env": "prod"}, {"env": "prod", "rate": "9"}]
