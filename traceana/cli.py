@@ -253,6 +253,23 @@ def export(store_dir, table, out_path):
     click.echo(f"wrote {out_path}")
 
 
+@main.command()
+@click.option("--slo", "slo_file", required=True, type=click.Path(), help="traceana.toml ([[slo]], [prometheus]) or OpenSLO YAML.")
+@click.option("--style", default="sloth", show_default=True, type=click.Choice(["sloth", "pyrra"]), help="Rule names and layout.")
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(), help="Rules file to write (YAML).")
+@click.option("--service", default=None, help="sloth_service label (default: [prometheus] service, OpenSLO spec.service, or llm).")
+def rules(slo_file, style, out_path, service):
+    """Write Prometheus recording and multiwindow burn-rate alerting rules for the SLOs in --slo."""
+    from traceana.rules import load_prom_slos, write_rules
+
+    slos = load_prom_slos(slo_file, service)
+    write_rules(slos, out_path, style, source=slo_file)
+    for s in slos:
+        for n in s.notes:
+            click.echo(f"note: {n}", err=True)
+    click.echo(f"wrote {out_path} ({len(slos)} SLOs, {style} layout)")
+
+
 def _register_feature_commands() -> None:
     """Commands whose modules live with their feature; their heavy imports stay inside the commands."""
     from traceana.report.commands import cost, report
