@@ -234,10 +234,21 @@ def quarantine(store_dir, limit, as_json):
 @click.option("--store", "store_dir", required=True, type=click.Path())
 @click.option("--table", default="requests", type=click.Choice(["requests", "engine_samples", "engine_histograms", "quarantine"]))
 @click.option("--out", "out_path", required=True, type=click.Path(), help="Output file: .parquet, .csv or .jsonl")
-def export(store_dir, table, out_path):
-    """Export one table of a store to Parquet, CSV or JSON Lines (canonical columns)."""
+@click.option("--prometheus", is_flag=True, help="Write the requests as OpenMetrics counter and histogram series (the ones `traceana rules` reads), 1-minute steps.")
+@click.option("--slo", "slo_file", default=None, type=click.Path(), help="With --prometheus: traceana.toml whose SLO thresholds become histogram buckets.")
+def export(store_dir, table, out_path, prometheus, slo_file):
+    """Export one table of a store to Parquet, CSV or JSON Lines (canonical columns), or the requests as OpenMetrics.
+
+    --prometheus output backfills with `promtool tsdb create-blocks-from openmetrics FILE DIR`.
+    """
     from traceana.store import open_store
 
+    if prometheus:
+        from traceana.rules.openmetrics import export_openmetrics
+
+        export_openmetrics(open_store(store_dir, create=False).scan("requests"), out_path, slo_file)
+        click.echo(f"wrote {out_path}")
+        return
     if not out_path.endswith((".parquet", ".csv", ".jsonl", ".ndjson")):
         raise click.UsageError("--out must end in .parquet, .csv or .jsonl")
     lf = open_store(store_dir, create=False).scan(table)

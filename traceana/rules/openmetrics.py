@@ -171,3 +171,19 @@ def write_openmetrics(
 ) -> Path:
     times, series = trace_series(data, slos, metrics, step_s)
     return atomic_write(path, openmetrics_text(times, series))
+
+
+def export_openmetrics(data, path: str | Path, slo_file: str | None = None) -> Path:
+    """``traceana export --prometheus``: the series for the SLOs (and [prometheus] names) of ``slo_file``."""
+    slos, metrics = [], None
+    if slo_file:
+        import tomllib
+
+        from traceana.config import load_config
+        from traceana.rules.sli import metrics_from_dict
+
+        slos = load_config(slo_file).slos
+        metrics = metrics_from_dict(
+            tomllib.loads(Path(slo_file).read_text(encoding="utf-8")).get("prometheus"), slo_file
+        )
+    return write_openmetrics(data, path, slos, metrics)
