@@ -281,6 +281,25 @@ def rules(slo_file, style, out_path, service):
     click.echo(f"wrote {out_path} ({len(slos)} SLOs, {style} layout)")
 
 
+@main.group()
+def slo():
+    """SLO definitions: convert traceana's SLO config."""
+
+
+@slo.command("export")
+@click.option("--slo", "slo_file", required=True, type=click.Path(), help="traceana.toml with [[slo]] tables.")
+@click.option("--openslo", is_flag=True, required=True, help="Write OpenSLO v1 documents (the only format so far).")
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(), help="YAML file to write.")
+def slo_export(slo_file, openslo, out_path):
+    """Write the SLOs of a traceana.toml as OpenSLO v1 (kind SLO, metricSource type traceana)."""
+    from traceana.config import load_config
+    from traceana.rules.openslo_out import write_openslo
+
+    slos = load_config(slo_file).slos
+    write_openslo(slos, out_path)
+    click.echo(f"wrote {out_path} ({len(slos)} SLOs)")
+
+
 def _register_feature_commands() -> None:
     """Commands whose modules live with their feature; their heavy imports stay inside the commands."""
     from traceana.report.commands import cost, report
