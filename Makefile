@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help demo test lint bench bench-smoke bench-clickhouse samples schemas clean browser
+.PHONY: help demo test lint bench bench-smoke bench-clickhouse samples schemas clean browser promtool
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,7 +33,13 @@ browser:  ## install Debian's chromium for the browser test (root + apt-get), if
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing and cannot apt-get install it: the browser test will be skipped"; fi; }
 
-test: $(STAMP) browser  ## set up and run the whole test suite
+promtool:  ## install Debian's prometheus (provides promtool) for the rules tests (root + apt-get), if missing
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  else echo "promtool missing and cannot apt-get install it: the rules tests fail under CI=true"; fi; }
+
+test: $(STAMP) browser promtool  ## set up and run the whole test suite
 	$(BIN)/pytest -q
 
 lint: $(STAMP)  ## ruff lint + format check, schema drift

@@ -314,8 +314,14 @@ def quarantine(store_dir, limit, as_json):
 @click.option("--table", default="requests", type=click.Choice(["requests", "engine_samples", "engine_histograms", "quarantine"]))
 @click.option("--out", "out_path", default=None, type=click.Path(), help="Output file: .parquet, .csv or .jsonl")
 @click.option("--clickhouse", "clickhouse_url", default=None, help="Load the store's requests, engine samples and histograms into ClickHouse instead (URL as ingest --engine).")
-def export(store_dir, table, out_path, clickhouse_url):
-    """Export one table of a store to Parquet, CSV or JSON Lines (canonical columns), or the store to ClickHouse."""
+@click.option("--prometheus", is_flag=True, help="Write the requests as OpenMetrics counter and histogram series (the ones `traceana rules` reads), 1-minute steps.")
+@click.option("--slo", "slo_file", default=None, type=click.Path(), help="With --prometheus: traceana.toml whose SLO thresholds become histogram buckets.")
+def export(store_dir, table, out_path, clickhouse_url, prometheus, slo_file):
+    """Export one table of a store to Parquet, CSV or JSON Lines (canonical columns), the requests as
+    OpenMetrics, or the store to ClickHouse.
+
+    --prometheus output backfills with `promtool tsdb create-blocks-from openmetrics FILE DIR`.
+    """
     from traceana.store import open_store
 
     if clickhouse_url:
@@ -328,6 +334,12 @@ def export(store_dir, table, out_path, clickhouse_url):
         return
     if not out_path:
         raise click.UsageError("give --out FILE or --clickhouse URL")
+    if prometheus:
+        from traceana.rules.openmetrics import export_openmetrics
+
+        export_openmetrics(open_store(store_dir, create=False).snapshot().scan("requests"), out_path, slo_file)
+        click.echo(f"wrote {out_path}")
+        return
     if not out_path.endswith((".parquet", ".csv", ".jsonl", ".ndjson")):
         raise click.UsageError("--out must end in .parquet, .csv or .jsonl")
     from traceana._atomic import atomic_path
@@ -396,6 +408,42 @@ def compare(paths, store_dir, fmt, base_filter, cand_filter, base_window, candid
         for line in render.summary_lines(cmp, written):
             click.echo(line)
     sys.exit(cmp["verdict"]["exit_code"])
+
+
+@main.command()
+@click.option("--slo", "slo_file", required=True, type=click.Path(), help="traceana.toml ([[slo]], [prometheus]) or OpenSLO YAML.")
+@click.option("--style", default="sloth", show_default=True, type=click.Choice(["sloth", "pyrra"]), help="Rule names and layout.")
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(), help="Rules file to write (YAML).")
+@click.option("--service", default=None, help="sloth_service label (default: [prometheus] service, OpenSLO spec.service, or llm).")
+def rules(slo_file, style, out_path, service):
+    """Write Prometheus recording and multiwindow burn-rate alerting rules for the SLOs in --slo."""
+    from traceana.rules import load_prom_slos, write_rules
+
+    slos = load_prom_slos(slo_file, service)
+    write_rules(slos, out_path, style, source=slo_file)
+    for s in slos:
+        for n in s.notes:
+            click.echo(f"note: {n}", err=True)
+    click.echo(f"wrote {out_path} ({len(slos)} SLOs, {style} layout)")
+
+
+@main.group()
+def slo():
+    """SLO definitions: convert traceana's SLO config."""
+
+
+@slo.command("export")
+@click.option("--slo", "slo_file", required=True, type=click.Path(), help="traceana.toml with [[slo]] tables.")
+@click.option("--openslo", is_flag=True, required=True, help="Write OpenSLO v1 documents (the only format so far).")
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(), help="YAML file to write.")
+def slo_export(slo_file, openslo, out_path):
+    """Write the SLOs of a traceana.toml as OpenSLO v1 (kind SLO, metricSource type traceana)."""
+    from traceana.config import load_config
+    from traceana.rules.openslo_out import write_openslo
+
+    slos = load_config(slo_file).slos
+    write_openslo(slos, out_path)
+    click.echo(f"wrote {out_path} ({len(slos)} SLOs)")
 
 
 def _register_feature_commands() -> None:

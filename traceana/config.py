@@ -335,7 +335,8 @@ def config_from_dict(data: dict, path: str | None = None) -> Config:
 
     if isinstance(data, dict):
         validate_ranges(data, path)
-    top = _Table(data, "", path, ("slo", "gpu_prices", "cost", "deployment", "model_shape", "degradation", "report"))
+    top = _Table(data, "", path, ("slo", "gpu_prices", "cost", "deployment", "model_shape", "degradation", "report",
+                                  "prometheus"))  # [prometheus]: read by traceana.rules.sli
     slos = [_slo(d, f"slo[{i}]", path) for i, d in enumerate(_array(data, "slo", path))]
     names = [s.name for s in slos]
     for i, n in enumerate(names):

@@ -292,11 +292,17 @@ def alerts(series: pl.DataFrame, slo: SLO, policy: str = "sre") -> list[dict]:
 
 
 def goodput(data: pl.LazyFrame | pl.DataFrame, thresholds: dict[str, float], every: str | None = None,
-            start: datetime | None = None, end: datetime | None = None) -> pl.DataFrame:
+            start: datetime | None = None, end: datetime | None = None, one_token_tpot: str = "missing") -> pl.DataFrame:
     """Requests per second that are ok and meet every threshold (DistServe, vLLM ``--goodput``).
+
+    ``one_token_tpot`` says what a request with one output token (no TPOT) does against a
+    TPOT threshold: "missing" (traceana's default: it cannot be shown to meet it, so it is
+    not good) or "zero" (vLLM ``bench serve`` ``calculate_metrics``: TPOT = 0 when
+    output_len <= 1, so it meets any TPOT SLO).
 
     Formula:
         good          = status == "ok" AND metric <= threshold for every metric given (null -> not good)
+        tpot (zero)   = 0 when output_tokens <= 1 and tpot_s is null, else tpot_s
         goodput_per_s = good / window_s
         fraction      = good / total
     Whole trace (``every`` None): one row, window_s = last completion - first
@@ -310,9 +316,14 @@ def goodput(data: pl.LazyFrame | pl.DataFrame, thresholds: dict[str, float], eve
                               f"thresholds.{k}")
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise ConfigError(f"expected a number, got {v!r}", f"thresholds.{k}")
+    if one_token_tpot not in ("missing", "zero"):
+        raise ConfigError(f"'{one_token_tpot}' is not allowed. Allowed: missing, zero", "one_token_tpot")
     good = pl.col("status") == "ok"
     for k, v in thresholds.items():
-        good = good & (pl.col(k) <= v)
+        col = pl.col(k)
+        if k == "tpot_s" and one_token_tpot == "zero":
+            col = pl.when(col.is_null() & (pl.col("output_tokens") <= 1)).then(0.0).otherwise(col)
+        good = good & (col <= v)
     lf = _window(_lazy(data), start, end).with_columns(_good=good.fill_null(False))
     if every is None:
         done = pl.col("arrival_time") + pl.duration(microseconds=(pl.col("e2e_latency_s").fill_null(0) * 1e6).round())

@@ -288,6 +288,10 @@ def build_budget(lf: pl.LazyFrame, by: Sequence[str], sec: _Sections) -> list[di
     return out
 
 
+#: the bucket of the burn-rate alerts (not the plot's): it divides every window of the alert policies
+ALERT_EVERY = "1m"
+
+
 def build_slo(lf: pl.LazyFrame, slos: Sequence, every: str, window_end: str | None, sec: _Sections,
               timed: pl.LazyFrame | None = None, no_time: str | None = None, m: Any = None) -> tuple[list[dict], list[dict]]:
     """SLO rows (with their alerts) and the burn series for the charts (``m`` as in build_latency).
@@ -295,6 +299,7 @@ def build_slo(lf: pl.LazyFrame, slos: Sequence, every: str, window_end: str | No
     Attainment counts every request; burn rates and alerts need arrival times, so they run on
     ``timed`` (default ``lf``) and are left out, with ``no_time`` as the reason, when it is None
     and ``no_time`` is given. An SLO no request measures is "not measured" (see :func:`_unmeasured`).
+    Alerts are computed on 1-minute buckets whatever the plot's, so every window has its exact length.
     """
     from traceana.metrics import slo as slo_m
     from traceana.report.pushdown import local
@@ -324,7 +329,10 @@ def build_slo(lf: pl.LazyFrame, slos: Sequence, every: str, window_end: str | No
         burn = sec.run(f"burn rate {s.name}", m.burn_series, timed, s, every=every)
         if burn is None:
             continue
-        alerts = sec.run(f"alerts {s.name}", slo_m.alerts, burn, s) or []
+        # alerts at exact window lengths: 1-minute buckets divide every policy window, whatever
+        # the plot resolution (a 2-minute plot bucket would make the 5-minute window 4 minutes)
+        exact = burn if every == ALERT_EVERY else sec.run(f"burn rate {s.name} (1m)", m.burn_series, timed, s, every=ALERT_EVERY)
+        alerts = (sec.run(f"alerts {s.name}", slo_m.alerts, exact, s) or []) if exact is not None else []
         row["alerts"] = clean(list(alerts.to_dicts() if isinstance(alerts, pl.DataFrame) else alerts))
         for b in records(burn):
             b["slo"] = s.name
