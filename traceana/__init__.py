@@ -5,6 +5,7 @@ Data flows one way: sources -> ingest (adapters) -> store -> metrics -> report -
 
 from __future__ import annotations
 
+from traceana._version import __version__  # noqa: F401 (the package version)
 from traceana.errors import (
     ConfigError,
     InputLimitError,
@@ -14,8 +15,6 @@ from traceana.errors import (
     TraceParseError,
 )
 from traceana.schema import ENGINE_SAMPLES, REQUESTS, SCHEMA_VERSION
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",

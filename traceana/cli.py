@@ -214,8 +214,8 @@ def check(paths, store_dir, fmt, as_json, verify):
     import polars as pl
 
     from traceana.ingest import identity
+    from traceana.ingest.inputs import open_inputs
     from traceana.metrics import checklist
-    from traceana.store import open_inputs
 
     with open_inputs(list(paths), store_dir, fmt=fmt) as st:  # one manifest snapshot for every read below
         if verify:
@@ -267,9 +267,11 @@ def schema(write, check_only, root, clickhouse_ddl):
         click.echo(";\n\n".join(create_all()) + ";")
         return
 
-    files = sch.schema_files(Path(root))
+    from traceana.compare import schema as compare_schema
+
+    files = {**sch.schema_files(Path(root)), **compare_schema.schema_files(Path(root))}
     if write:
-        for p in sch.write_schema_files(Path(root)):
+        for p in sch.write_schema_files(Path(root), files):
             click.echo(f"wrote {p}")
         return
     if check_only:
@@ -383,7 +385,7 @@ def compare(paths, store_dir, fmt, base_filter, cand_filter, base_window, candid
 
     Exit 1 when a --fail-on rule fires (significant and beyond its threshold), 2 on bad input or a bad rule.
     """
-    from traceana.compare import inputs, render, run_compare, run_sweep
+    from traceana.compare import inputs, render, run_compare, run_sweep, write_compare
     from traceana.report.commands import _load
 
     if sweep:
@@ -401,7 +403,7 @@ def compare(paths, store_dir, fmt, base_filter, cand_filter, base_window, candid
         with inputs.open_sides(list(paths), store_dir, fmt, base, cand) as ((lb, lf_b), (lc, lf_c)):
             cmp = run_compare(lf_b, lf_c, by=group_by, slos=list(config.slos) + slos, rules=rules, labels=(lb, lc),
                               title=title, seed=seed, adjust=adjust, config=config)
-    written = render.write_compare(cmp, out_dir) if out_dir else []
+    written = write_compare(cmp, out_dir) if out_dir else []
     if as_json:
         click.echo(render.render_json(cmp), nl=False)
     else:

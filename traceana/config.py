@@ -68,76 +68,20 @@ Failed requests (status != ok) are bad for every SLO whatever the filters say;
 
 from __future__ import annotations
 
-import difflib
 import math
-import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from traceana.errors import ConfigError
 from traceana.filters import _STRING, FILTER_COLUMNS, METRIC_COLUMNS, Condition, Filter, parse_filter  # noqa: F401 (re-exported)
+from traceana.slos import _ALIASES, DEFAULT_PERIOD_S, OPS, SLO, _did_you_mean, parse_window  # noqa: F401 (re-exported)
 from traceana.units import parse_datetime
 
-OPS = ("lte", "lt", "gte", "gt")
 TOKEN_MODES = ("output", "all", "weighted")
 MATCH_KEYS = ("model_version", "quantization", "route", "model")
-DEFAULT_PERIOD_S = 30 * 86400.0
-
-#: names users bring from OpenSLO or other tools, mapped to ours for the did-you-mean hint
-_ALIASES = {"target": "objective", "targetPercent": "objective", "timeWindow": "period", "window": "period",
-            "value": "threshold", "indicator": "metric", "price": "gpu_prices", "deployments": "deployment",
-            "slos": "slo", "model_shapes": "model_shape"}
-
-
-def _did_you_mean(word: str, choices) -> str:
-    if _ALIASES.get(word) in choices:
-        return f" Hint: did you mean '{_ALIASES[word]}'?"
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" Hint: did you mean '{close[0]}'?" if close else ""
-
-
-# --------------------------------------------------------------------------- durations
-
-_PERIOD = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_PERIOD_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_window(text: str, key: str = "period", path: str | None = None) -> float:
-    """A window or SLO period like '30d', '28d', '7d', '1h', '5m', '90s', '2w' as seconds."""
-    m = _PERIOD.match(str(text))
-    if not m:
-        raise ConfigError(f"{text!r} is not a duration. Allowed: a number with s, m, h, d or w (e.g. 30d, 1h)", key, path)
-    seconds = float(Fraction(m.group(1)) * _PERIOD_UNITS[m.group(2)])
-    if not 0 < seconds <= 100 * 365 * 86400:  # a period of 0 would make every SLO trivially met
-        raise ConfigError(f"{text!r} is out of range. Allowed: a duration > 0 and at most 100 years (e.g. 30d, 1h)", key, path)
-    return seconds
-
-
-# --------------------------------------------------------------------------- dataclasses
-
-
-@dataclass(frozen=True)
-class SLO:
-    """A request-based SLO (OpenSLO budgetingMethod Occurrences).
-
-    A request is good when status == "ok", ``metric <op> threshold`` holds (if a
-    metric is set) and ``good_filter`` matches (if set). ``total_filter`` limits
-    which requests the SLO counts at all.
-    """
-
-    name: str
-    objective: float
-    metric: str | None = None
-    op: str | None = None
-    threshold: float | None = None
-    period_s: float = DEFAULT_PERIOD_S
-    good_filter: Filter | None = None
-    description: str = ""
-    total_filter: Filter | None = None
 
 
 @dataclass(frozen=True)
@@ -390,6 +334,3 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"not valid TOML: a number is too long ({str(exc).split(':')[0]})", None, str(path)) from None
     return config_from_dict(data, str(path))
 
-
-# OpenSLO lives in its own module; re-exported here so callers need one import.
-from traceana.openslo import load_openslo, slos_from_openslo  # noqa: E402, F401 (re-exported)

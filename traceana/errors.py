@@ -94,3 +94,18 @@ class OutputError(TraceanaError):
     def __init__(self, path: str, message: str):
         super().__init__(f"{path}: {message}")
         self.path = str(path)
+
+
+def did_you_mean(word: str, choices, aliases: dict[str, str] | None = None) -> str:
+    """The hint that ends an error about an unknown name: ' Hint: did you mean 'x'?' or ''.
+
+    ``aliases`` maps names users bring from other tools to ours (OpenSLO's
+    ``target`` is our ``objective``); otherwise the closest spelling is offered.
+    """
+    import difflib
+
+    choices = list(choices)
+    if aliases and aliases.get(word) in choices:
+        return f" Hint: did you mean '{aliases[word]}'?"
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" Hint: did you mean '{close[0]}'?" if close else ""

@@ -15,7 +15,6 @@ one is refused); numbers must be finite.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import polars as pl
 import pyarrow as pa
 
 from traceana.errors import ConfigError
+from traceana.errors import did_you_mean as _did_you_mean
 from traceana.schema import fields as schema_fields
 
 _NUMERIC = {f.name for f in schema_fields("requests") if pa.types.is_floating(f.type) or pa.types.is_integer(f.type)}
@@ -36,9 +36,6 @@ MAX_CLAUSES = 256
 MAX_FILTER_CHARS = 64 * 1024
 
 
-def _did_you_mean(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" Hint: did you mean '{close[0]}'?" if close else ""
 
 _TOKEN = re.compile(r"""\s*(?:(?P<str>'[^']*'|"[^"]*")|(?P<op><=|>=|!=|=|<|>)|(?P<punct>[(),])|(?P<word>[A-Za-z0-9_.:/+\-]+))""")
 _BLANK = re.compile(r"\s*\Z")

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from traceana.config import DEFAULT_PERIOD_S, OPS, SLO, _did_you_mean, parse_window
 from traceana.errors import ConfigError
 from traceana.filters import METRIC_COLUMNS, parse_filter
+from traceana.slos import DEFAULT_PERIOD_S, OPS, SLO, _did_you_mean, parse_window
 
 #: an OpenSLO file is a few kB; past these it is hostile (a "billion laughs" alias bomb took 27 s, then MemoryError)
 MAX_YAML_BYTES = 4 * 1024 * 1024

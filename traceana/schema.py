@@ -214,21 +214,21 @@ def to_json(table: str) -> dict:
 
 
 def schema_files(root: Path) -> dict[Path, str]:
-    """The generated schema files and their text, keyed by path under ``root``."""
-    # compare.json's schema lives with its code; imported here, lazily, so one command writes them all
-    from traceana.compare.schema import compare_schema
+    """The generated table schema files and their text, keyed by path under ``root``.
 
-    files = {
+    Output schemas of higher layers (``compare.schema.json``) are generated
+    beside their code; ``traceana schema --write`` writes them all.
+    """
+    return {
         root / "schemas" / f"{t}.v{SCHEMA_MAJOR}.json": json.dumps(to_json(t), indent=2) + "\n"
         for t in PUBLISHED
     }
-    files[root / "schemas" / "compare.schema.json"] = json.dumps(compare_schema(), indent=2) + "\n"
-    return files
 
 
-def write_schema_files(root: Path) -> list[Path]:
+def write_schema_files(root: Path, files: dict[Path, str] | None = None) -> list[Path]:
+    """Write ``files`` (default: :func:`schema_files` of ``root``); returns the paths written."""
     written = []
-    for path, text in schema_files(root).items():
+    for path, text in (schema_files(root) if files is None else files).items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(path)
@@ -244,3 +244,20 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+def polars_dtype(t: pa.DataType):
+    """The polars dtype a canonical Arrow type is read as (timestamps as UTC microseconds, lists of float64)."""
+    import polars as pl  # here, so that importing the schema stays light
+
+    if pa.types.is_timestamp(t):
+        return pl.Datetime("us", "UTC")
+    if pa.types.is_floating(t):
+        return pl.Float64
+    if pa.types.is_integer(t):
+        return pl.Int64
+    if pa.types.is_boolean(t):
+        return pl.Boolean
+    if pa.types.is_list(t):
+        return pl.List(pl.Float64)
+    return pl.String

@@ -37,7 +37,6 @@ import fcntl
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,9 +48,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from traceana.errors import StoreCorruptError, StoreError, TraceanaError
-from traceana.ingest.coerce import polars_dtype
-from traceana.schema import SCHEMA_MAJOR, SCHEMA_VERSION, arrow_schema
+from traceana.errors import StoreCorruptError, StoreError
+from traceana.schema import SCHEMA_MAJOR, SCHEMA_VERSION, arrow_schema, polars_dtype
 
 MANIFEST = "traceana-store.json"
 TABLES = ("requests", "engine_samples", "engine_histograms", "quarantine")
@@ -598,29 +596,3 @@ def open_store(path: str | Path, create: bool = True) -> Store:
     store = Store(root)
     store.manifest()  # validates the version
     return store
-
-
-@contextlib.contextmanager
-def open_inputs(paths: list[str] | None = None, store: str | Path | None = None, fmt: str | None = None, **ingest_kw):
-    """A store to read from: ``store`` as is, or ``paths`` ingested into a temporary store.
-
-    Yields the Store; the temporary store is deleted afterwards. The ingest
-    summary of the temporary store is available as ``store.last_ingest``.
-    """
-    if store is not None and paths:
-        raise StoreError("give input PATHs or --store, not both")
-    if store is not None:
-        yield open_store(store, create=False).snapshot()
-        return
-    if not paths:
-        raise StoreError("no input: give PATH... or --store DIR")
-    from traceana.ingest import ingest_paths
-
-    with tempfile.TemporaryDirectory(prefix="traceana-") as tmp:
-        st = open_store(Path(tmp) / "store")
-        st.last_ingest = ingest_paths(st, paths, fmt=fmt, **ingest_kw)
-        refused = st.last_ingest.refused
-        if refused:  # a report over part of what was asked for would look complete: refuse instead
-            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
-            raise TraceanaError(f"input refused: {refused[0].error or refused[0].path}{more}")
-        yield st

@@ -63,7 +63,7 @@ def _check_rendered(dom: str, n_charts: int) -> None:
 
 @pytest.mark.browser
 def test_report_renders_offline_with_screenshot(tmp_path):
-    from traceana.store import open_inputs
+    from traceana.ingest.inputs import open_inputs
 
     traces = ROOT / "sample_traces"
     cfg = load_config(traces / "traceana.toml")

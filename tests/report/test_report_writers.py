@@ -48,7 +48,7 @@ def real_report() -> dict:
 @pytest.fixture(scope="module")
 def sample_report() -> dict:
     """The simulated fleet day of sample_traces/ (canonical Parquet) with its traceana.toml."""
-    from traceana.store import open_inputs
+    from traceana.ingest.inputs import open_inputs
 
     traces = ROOT / "sample_traces"
     cfg = load_config(traces / "traceana.toml")

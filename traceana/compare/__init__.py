@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 import polars as pl
 
 from traceana.compare.core import compare
-from traceana.compare.render import write_compare
+from traceana.compare.write import write_compare
 
 __all__ = ["compare", "run_compare", "run_sweep", "write_compare"]
 
 
 def _stamp(out: dict, title: str | None) -> dict:
-    from traceana import __version__
+    from traceana._version import __version__
 
     out["title"] = title or "traceana compare"
     out["generated_at"] = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

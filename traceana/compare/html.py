@@ -17,6 +17,7 @@ from typing import Any
 
 import altair as alt
 
+from traceana.compare.render import compare_tables, headline
 from traceana.report.html import CSS, EMBED, ONERROR, _table_html, e, script_json, vega_bundle
 from traceana.report.tables import group_label
 
@@ -157,7 +158,6 @@ def charts(cmp: dict) -> list[tuple[str, dict]]:
 
 
 def render_html(cmp: dict) -> str:
-    from traceana.compare.render import compare_tables, headline
 
     specs: dict[str, Any] = dict(charts(cmp))
     title = cmp.get("title") or "traceana compare"

@@ -78,8 +78,9 @@ def is_store(path: str | Path) -> bool:
 @contextlib.contextmanager
 def open_one(path: str, fmt: str | None = None) -> Iterator:
     """A Store for ``path``: the store itself, or a temporary one holding its ingested files."""
+    from traceana.ingest.inputs import open_inputs
     from traceana.report.commands import _check_ingest
-    from traceana.store import open_inputs, open_store
+    from traceana.store import open_store
 
     if is_store(path):
         yield open_store(path, create=False)

@@ -8,8 +8,6 @@ Files are written atomically (temporary file + rename).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -204,39 +202,6 @@ def render_markdown(cmp: dict) -> str:
 
 def render_json(cmp: dict) -> str:
     return json.dumps(clean(cmp), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_compare(cmp: dict, out_dir: str | Path) -> list[Path]:
-    """compare.html (offline), compare.md and compare.json under ``out_dir``."""
-    from traceana.compare.html import render_html
-    from traceana.errors import TraceanaError
-
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for name, text in (
-            ("compare.json", render_json(cmp)),
-            ("compare.md", render_markdown(cmp)),
-            ("compare.html", render_html(cmp)),
-        ):
-            write_atomic(out / name, text)
-            paths.append(out / name)
-    except OSError as exc:
-        raise TraceanaError(f"{out}: cannot write: {exc}") from None
-    return paths
 
 
 def summary_lines(cmp: dict, written: list[Path] = ()) -> list[str]:

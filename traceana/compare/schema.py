@@ -5,6 +5,9 @@ A test checks the file matches this module and validates a real comparison again
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 NUM = {"type": ["number", "null"]}
 STR = {"type": "string"}
 VERDICTS = ["better", "worse", "changed", "no significant change", "not enough data"]
@@ -215,3 +218,8 @@ def compare_schema() -> dict:
             },
         },
     }
+
+
+def schema_files(root: Path) -> dict[Path, str]:
+    """``schemas/compare.schema.json`` under ``root`` and its text (written by ``traceana schema --write``)."""
+    return {root / "schemas" / "compare.schema.json": json.dumps(compare_schema(), indent=2) + "\n"}

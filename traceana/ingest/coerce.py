@@ -18,7 +18,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from traceana.schema import TIMESTAMP, arrow_schema
+from traceana.schema import (
+    TIMESTAMP,
+    arrow_schema,
+    polars_dtype,  # noqa: F401 (re-exported)
+)
 
 _TS_FORMATS = (
     "%Y-%m-%dT%H:%M:%S%.f%#z",
@@ -34,20 +38,6 @@ _MAX_ABS_US = 10**17
 
 #: one type-failure marker column per coerced column
 FAIL_PREFIX = "__fail__"
-
-
-def polars_dtype(t: pa.DataType) -> pl.DataType:
-    if pa.types.is_timestamp(t):
-        return pl.Datetime("us", "UTC")
-    if pa.types.is_floating(t):
-        return pl.Float64
-    if pa.types.is_integer(t):
-        return pl.Int64
-    if pa.types.is_boolean(t):
-        return pl.Boolean
-    if pa.types.is_list(t):
-        return pl.List(pl.Float64)
-    return pl.String
 
 
 def _parse_timestamp(col: pl.Expr) -> pl.Expr:
@@ -100,7 +90,6 @@ def _iso_fast(s: pl.Series) -> pl.Series | None:
     null here and goes through those formats. ~10x faster than strptime.
     None when the first value is not in such a layout.
     """
-    import pyarrow as pa
 
     first = s.drop_nulls().head(1).to_list()
     layout = _iso_layout(first[0]) if first and first[0].isascii() else None

@@ -392,7 +392,7 @@ def build_report(
     (:class:`traceana.engines.clickhouse.ClickHouse`) holding the same requests as
     ``requests_lf``: the sections in ``pushdown.PUSHED_SECTIONS`` are computed there.
     """
-    from traceana import __version__
+    from traceana._version import __version__
     from traceana.report.pushdown import Pushed, local
 
     m = Pushed(engine, since, until) if engine is not None else local()

@@ -34,7 +34,8 @@ def _inputs(paths, store_dir):
 
 
 def _load(config_path, slo_files):
-    from traceana.config import Config, load_config, load_openslo
+    from traceana.config import Config, load_config
+    from traceana.openslo import load_openslo
 
     config = load_config(config_path) if config_path else Config()
     slos = [s for f in slo_files for s in load_openslo(f)]
@@ -89,8 +90,8 @@ def report(paths, store_dir, fmt, out_dir, config_path, slo_files, by, since, un
     Exit 1 when an SLO is breached or its error budget is exhausted in the
     window (use --no-fail to always exit 0), 2 on bad input.
     """
+    from traceana.ingest.inputs import open_inputs
     from traceana.report import build_report, write_report
-    from traceana.store import open_inputs
 
     if engine_url and (paths or store_dir):
         raise click.UsageError("give --engine URL, or input PATH... / --store DIR, not both")
@@ -172,9 +173,9 @@ def cost(paths, store_dir, fmt, config_path, slo_files, since, until, as_json, n
     unpriced (no price entry matches it: listed, left out of the totals), 3 when
     the data contradicts a figure (utilization above 100%), else 0.
     """
+    from traceana.ingest.inputs import open_inputs
     from traceana.report.build import build_cost
     from traceana.report.series import clean
-    from traceana.store import open_inputs
 
     if engine_url and (paths or store_dir):
         raise click.UsageError("give --engine URL, or input PATH... / --store DIR, not both")

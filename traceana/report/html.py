@@ -11,11 +11,11 @@ headless browser test can read it from the DOM.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -96,22 +96,12 @@ def vega_bundle() -> str:
     # The bundle holds no "</script"; guard anyway so it can never end our <script> early.
     js = vl_convert.javascript_bundle().replace("</script", "<\\/script")
     if cached is not None:
-        _write_atomic(cached, js)
+        from traceana._atomic import write_text
+        from traceana.errors import OutputError
+
+        with contextlib.suppress(OutputError):  # a cache we cannot write is only slower next time
+            write_text(cached, js)
     return js
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and a rename; on any OSError leave nothing behind."""
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".vega-bundle-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
 
 
 def script_json(obj: Any) -> str:
