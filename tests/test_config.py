@@ -16,11 +16,11 @@ from traceana.config import (
     Condition,
     config_from_dict,
     load_config,
-    load_openslo,
     parse_filter,
     parse_window,
 )
 from traceana.errors import ConfigError
+from traceana.openslo import load_openslo
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENSLO = Path(__file__).resolve().parent / "data" / "openslo"

@@ -17,14 +17,15 @@ def test_round_trip_of_the_example_config(tmp_path):
     assert r.exit_code == 0, r.output
     want = load_config("sample_traces/traceana.toml").slos
     got = load_openslo(out)
-    key = lambda s: (
-        s.name,
-        s.objective,
-        s.metric,
-        s.op,
-        s.threshold,
-        s.period_s,  # noqa: E731
-        s.total_filter.text if s.total_filter else None,
-        s.good_filter.text if s.good_filter else None,
-    )
+    def key(s):
+        return (
+            s.name,
+            s.objective,
+            s.metric,
+            s.op,
+            s.threshold,
+            s.period_s,
+            s.total_filter.text if s.total_filter else None,
+            s.good_filter.text if s.good_filter else None,
+        )
     assert [key(s) for s in got] == [key(s) for s in want]

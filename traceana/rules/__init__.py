@@ -13,7 +13,8 @@ share one definition of each SLO, so both fire at the same moments:
 - :mod:`traceana.rules.openslo_out`: traceana's SLO config as OpenSLO v1.
 """
 
-from traceana.rules.sli import PromMetrics, PromSLO, load_prom_slos, prom_slos
+from traceana.rules.load import load_prom_slos
+from traceana.rules.sli import PromMetrics, PromSLO, prom_slos
 from traceana.rules.sloth import rule_groups, write_rules
 
 __all__ = ["PromMetrics", "PromSLO", "load_prom_slos", "prom_slos", "rule_groups", "write_rules"]

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from traceana._atomic import write_text
 from traceana.config import SLO
 from traceana.rules.sli import PromMetrics, le_label
-from traceana.rules.sloth import atomic_write
 
 BUCKETS = (
     0.001,
@@ -170,7 +170,7 @@ def write_openmetrics(
     data, path: str | Path, slos: list[SLO] = (), metrics: PromMetrics | None = None, step_s: int = 60
 ) -> Path:
     times, series = trace_series(data, slos, metrics, step_s)
-    return atomic_write(path, openmetrics_text(times, series))
+    return write_text(path, openmetrics_text(times, series))
 
 
 def export_openmetrics(data, path: str | Path, slo_file: str | None = None) -> Path:

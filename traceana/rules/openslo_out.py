@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from traceana._atomic import write_text
 from traceana.config import SLO
 from traceana.metrics.slo import _label
-from traceana.rules.sloth import atomic_write, dump
+from traceana.rules.sloth import dump
 
 
 def _source(spec: dict) -> dict:
@@ -42,4 +43,4 @@ def openslo_doc(slo: SLO, service: str = "llm") -> dict:
 
 
 def write_openslo(slos: list[SLO], path: str | Path, service: str = "llm") -> Path:
-    return atomic_write(path, "---\n".join(dump(openslo_doc(s, service)) for s in slos))
+    return write_text(path, "---\n".join(dump(openslo_doc(s, service)) for s in slos))

@@ -27,10 +27,8 @@ carries a note saying so.
 from __future__ import annotations
 
 import re
-import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 
 from traceana.config import SLO
 from traceana.errors import ConfigError
@@ -194,29 +192,3 @@ def prom_slo(slo: SLO, m: PromMetrics) -> PromSLO:
 def prom_slos(slos: list[SLO], m: PromMetrics | None = None) -> list[PromSLO]:
     m = m or PromMetrics()
     return [prom_slo(s, m) for s in slos]
-
-
-def load_prom_slos(path: str | Path, service: str | None = None) -> list[PromSLO]:
-    """SLOs from traceana.toml (``[[slo]]`` + ``[prometheus]``) or an OpenSLO YAML file.
-
-    OpenSLO documents whose metric source is ``prometheus`` are passed through
-    (:mod:`traceana.rules.openslo_prom`); ``type: traceana`` ones map like [[slo]].
-    """
-    from traceana.config import load_config
-
-    p = str(path)
-    if p.endswith(".toml"):
-        cfg = load_config(p)
-        try:
-            raw = tomllib.loads(Path(p).read_text(encoding="utf-8")).get("prometheus")
-        except (OSError, tomllib.TOMLDecodeError):  # load_config has already reported these
-            raw = None
-        m = metrics_from_dict(raw, p)
-        if service:
-            m = replace(m, service=service)
-        if not cfg.slos:
-            raise ConfigError("no [[slo]] table", "slo", p)
-        return prom_slos(cfg.slos, m)
-    from traceana.rules.openslo_prom import load_openslo_prom
-
-    return load_openslo_prom(p, service)
