@@ -39,7 +39,9 @@ def mismatches(x, y, path: str = "") -> list[str]:
     if isinstance(x, list) and isinstance(y, list):
         if len(x) != len(y):
             return [f"{path}: {len(x)} vs {len(y)} items"]
-        return [m for i, (u, v) in enumerate(zip(x, y, strict=True)) for m in mismatches(u, v, f"{path}[{i}]")]
+        return [
+            m for i, (u, v) in enumerate(zip(x, y, strict=True)) for m in mismatches(u, v, f"{path}[{i}]")
+        ]
     if isinstance(x, float) and isinstance(y, float):
         return [] if math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12) else [f"{path}: {x!r} vs {y!r}"]
     return [] if (x == y and type(x) is type(y)) else [f"{path}: {x!r} vs {y!r}"]
@@ -55,20 +57,55 @@ def run(rows: int, reps: int, log=print) -> dict:
     for rep in range(reps):
         if chdir.exists():
             shutil.rmtree(chdir)
-        r = {"embedded": spawn([*exe, "report", "--store", str(store), "--out", str(data / "out_embedded"), "--config",
-                                str(cfg), "--no-fail"], data / "embedded.log")}
-        r["chdb_load"] = spawn([*exe, "export", "--store", str(store), "--clickhouse", url], data / "load.log")
-        r["chdb_report"] = spawn([*exe, "report", "--engine", url, "--out", str(data / "out_chdb"), "--config", str(cfg),
-                                  "--no-fail"], data / "chdb.log")
+        r = {
+            "embedded": spawn(
+                [
+                    *exe,
+                    "report",
+                    "--store",
+                    str(store),
+                    "--out",
+                    str(data / "out_embedded"),
+                    "--config",
+                    str(cfg),
+                    "--no-fail",
+                ],
+                data / "embedded.log",
+            )
+        }
+        r["chdb_load"] = spawn(
+            [*exe, "export", "--store", str(store), "--clickhouse", url], data / "load.log"
+        )
+        r["chdb_report"] = spawn(
+            [
+                *exe,
+                "report",
+                "--engine",
+                url,
+                "--out",
+                str(data / "out_chdb"),
+                "--config",
+                str(cfg),
+                "--no-fail",
+            ],
+            data / "chdb.log",
+        )
         a = json.loads((data / "out_embedded" / "report.json").read_text(encoding="utf-8"))
         b = json.loads((data / "out_chdb" / "report.json").read_text(encoding="utf-8"))
         r["mismatches"] = mismatches(a, b)
         out["runs"].append(r)
-        log(f"rep {rep + 1}: " + "  ".join(f"{k} {v['wall']:.1f} s / {v['rss_mb']:.0f} MiB" for k, v in r.items()
-                                          if isinstance(v, dict)) + f"  mismatches {len(r['mismatches'])}")
+        log(
+            f"rep {rep + 1}: "
+            + "  ".join(
+                f"{k} {v['wall']:.1f} s / {v['rss_mb']:.0f} MiB" for k, v in r.items() if isinstance(v, dict)
+            )
+            + f"  mismatches {len(r['mismatches'])}"
+        )
     for k in ("embedded", "chdb_load", "chdb_report"):
-        out[k] = {"wall_median": statistics.median(r[k]["wall"] for r in out["runs"]),
-                  "rss_mb_median": statistics.median(r[k]["rss_mb"] for r in out["runs"])}
+        out[k] = {
+            "wall_median": statistics.median(r[k]["wall"] for r in out["runs"]),
+            "rss_mb_median": statistics.median(r[k]["rss_mb"] for r in out["runs"]),
+        }
     out["agree"] = all(not r["mismatches"] for r in out["runs"])
     return out
 

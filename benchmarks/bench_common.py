@@ -37,8 +37,17 @@ EVERY_S = 60
 PERIOD_S = 30 * 86400
 # severity, long window s, short window s, budget fraction (Google SRE workbook table 5-8)
 ALERT_WINDOWS = (("page", 3600, 300, 0.02), ("page", 21600, 1800, 0.05), ("ticket", 259200, 21600, 0.10))
-COLUMNS = ("arrival_time", "model", "instance", "status", "ttft_s", "tpot_s", "e2e_latency_s", "prompt_tokens",
-           "output_tokens")
+COLUMNS = (
+    "arrival_time",
+    "model",
+    "instance",
+    "status",
+    "ttft_s",
+    "tpot_s",
+    "e2e_latency_s",
+    "prompt_tokens",
+    "output_tokens",
+)
 
 # relative tolerances of compare(); busy time is a union of intervals that traceana's cost
 # module rounds to microseconds and the reference sweep takes in nanoseconds
@@ -62,10 +71,25 @@ def load_config(data_dir: Path) -> dict:
     deps = []
     for d in cfg.get("deployment", []):
         s, e = (int(datetime.fromisoformat(d[k]).timestamp() * 1_000_000) for k in ("start", "end"))
-        deps.append({"instance": d["instance"], "model": d["model"], "gpu_type": d["gpu_type"],
-                     "gpu_count": int(d.get("gpu_count", 1)), "start_us": s, "end_us": e})
-    slos = [{"name": s["name"], "metric": s.get("metric"), "threshold": s.get("threshold"),
-             "objective": float(s["objective"])} for s in cfg.get("slo", [])]
+        deps.append(
+            {
+                "instance": d["instance"],
+                "model": d["model"],
+                "gpu_type": d["gpu_type"],
+                "gpu_count": int(d.get("gpu_count", 1)),
+                "start_us": s,
+                "end_us": e,
+            }
+        )
+    slos = [
+        {
+            "name": s["name"],
+            "metric": s.get("metric"),
+            "threshold": s.get("threshold"),
+            "objective": float(s["objective"]),
+        }
+        for s in cfg.get("slo", [])
+    ]
     return {"slos": slos, "prices": dict(cfg.get("gpu_prices", {})), "deployments": deps}
 
 
@@ -78,7 +102,7 @@ def ci_ranks(n: int, q: float, confidence: float = CONFIDENCE) -> tuple[int, int
     than ~15 sd away are below 1e-40 and left out.
     """
     half = (1 - confidence) / 2
-    if n < 1 or (1 - q) ** n > half or q ** n > half:
+    if n < 1 or (1 - q) ** n > half or q**n > half:
         return None
     sd = math.sqrt(n * q * (1 - q))
     lo, hi = max(0, int(n * q - 15 * sd) - 60), min(n, int(n * q + 15 * sd) + 60)
@@ -104,8 +128,9 @@ def alert_factor(budget_fraction: float, long_s: float, period_s: float = PERIOD
     return float(Fraction(repr(budget_fraction)) * Fraction(period_s) / Fraction(long_s))
 
 
-def alert_episodes(first_bucket_us: int, burns: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]],
-                   objective: float) -> list[dict]:
+def alert_episodes(
+    first_bucket_us: int, burns: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]], objective: float
+) -> list[dict]:
     """Alert episodes from trailing-window burn rates.
 
     ``burns[(long_s, short_s)] = (long_burn, short_burn)`` per bucket. An episode
@@ -119,10 +144,18 @@ def alert_episodes(first_bucket_us: int, burns: dict[tuple[int, int], tuple[np.n
         firing = (long_b > factor) & (short_b > factor)
         edges = np.diff(np.concatenate(([0], firing.astype(np.int8), [0])))
         for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
-            out.append({"severity": severity, "long_s": long_s, "factor": factor,
-                        "fired_at_us": int(first_bucket_us + a * EVERY_S * 1_000_000),
-                        "cleared_at_us": int(first_bucket_us + b * EVERY_S * 1_000_000) if b < len(long_b) else None,
-                        "peak_burn_rate": float(long_b[a:b].max())})
+            out.append(
+                {
+                    "severity": severity,
+                    "long_s": long_s,
+                    "factor": factor,
+                    "fired_at_us": int(first_bucket_us + a * EVERY_S * 1_000_000),
+                    "cleared_at_us": int(first_bucket_us + b * EVERY_S * 1_000_000)
+                    if b < len(long_b)
+                    else None,
+                    "peak_burn_rate": float(long_b[a:b].max()),
+                }
+            )
     return sorted(out, key=lambda r: (r["fired_at_us"], r["severity"], r["long_s"]))
 
 
@@ -142,11 +175,17 @@ def cost_row(dep: dict, price: float, requests: int, prompt: int, output: int, b
     usd = gpu_hours * price
     busy_h = busy_s / 3600
     tps = output / busy_s if busy_s > 0 else None
-    return {"requests": int(requests), "prompt_tokens": int(prompt), "output_tokens": int(output),
-            "gpu_hours": gpu_hours, "cost_usd": usd,
-            "effective_per_million": usd / (output / 1e6) if output else None,
-            "busy_hours": busy_h, "utilization": busy_h / hours if hours else None,
-            "nominal_per_million": 1e6 * dep["gpu_count"] * price / (3600 * tps) if tps else None}
+    return {
+        "requests": int(requests),
+        "prompt_tokens": int(prompt),
+        "output_tokens": int(output),
+        "gpu_hours": gpu_hours,
+        "cost_usd": usd,
+        "effective_per_million": usd / (output / 1e6) if output else None,
+        "busy_hours": busy_h,
+        "utilization": busy_h / hours if hours else None,
+        "nominal_per_million": 1e6 * dep["gpu_count"] * price / (3600 * tps) if tps else None,
+    }
 
 
 # ------------------------------------------------------------------------------ comparison
@@ -175,8 +214,10 @@ def compare(expected: dict, got: dict, label: str = "") -> list[str]:
             return
         if isinstance(e, dict) and isinstance(g, dict):
             if set(e) != set(g):
-                out.append(f"{label}{path}: keys differ: only expected {sorted(set(e) - set(g))}, "
-                           f"only got {sorted(set(g) - set(e))}")
+                out.append(
+                    f"{label}{path}: keys differ: only expected {sorted(set(e) - set(g))}, "
+                    f"only got {sorted(set(g) - set(e))}"
+                )
             for k in sorted(set(e) & set(g)):
                 walk(e[k], g[k], f"{path}.{k}", BUSY_TOL if k in BUSY_KEYS else tol)
         elif isinstance(e, list) and isinstance(g, list):
@@ -217,8 +258,11 @@ class Phases:
             import sys
 
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"phase {name}: {self.seconds[name]:.2f} s, peak RSS so far {peak:,.0f} MiB", file=sys.stderr,
-                  flush=True)
+            print(
+                f"phase {name}: {self.seconds[name]:.2f} s, peak RSS so far {peak:,.0f} MiB",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def total(self) -> float:
         return self._clock() - self.t0
@@ -234,6 +278,8 @@ def worker_main(run, argv: list[str] | None = None) -> int:
     phases = Phases()
     result = run(data_dir, phases)
     seconds = phases.total()
-    out.write_text(json.dumps({"result": result, "seconds": seconds, "phases": phases.seconds}, default=str),
-                   encoding="utf-8")
+    out.write_text(
+        json.dumps({"result": result, "seconds": seconds, "phases": phases.seconds}, default=str),
+        encoding="utf-8",
+    )
     return 0

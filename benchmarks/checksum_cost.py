@@ -28,8 +28,19 @@ def _report(data: Path, out: Path) -> float:
     from traceana.cli import main
 
     t0 = time.perf_counter()
-    res = CliRunner().invoke(main, ["report", "--store", str(data / "store"), "--out", str(out),
-                                    "--config", str(data / "traceana.toml"), "--no-fail"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "report",
+            "--store",
+            str(data / "store"),
+            "--out",
+            str(out),
+            "--config",
+            str(data / "traceana.toml"),
+            "--no-fail",
+        ],
+    )
     dt = time.perf_counter() - t0
     if res.exit_code != 0:
         raise SystemExit(f"report failed: {res.output}{res.stderr}")
@@ -59,9 +70,14 @@ def measure(rows: int, reps: int, work: Path) -> dict:
     size = sum((data / "store" / p).stat().st_size for t in st.manifest()["parts"].values() for p in t)
     med_with, med_without = statistics.median(with_v), statistics.median(without_v)
     return {
-        "rows": rows, "parts": v["verified"], "store_bytes": size, "reps": reps,
-        "report_s_with_verify": round(med_with, 3), "report_s_without_verify": round(med_without, 3),
-        "ratio": round(med_with / med_without, 4), "verify_all_parts_s": round(hash_s, 4),
+        "rows": rows,
+        "parts": v["verified"],
+        "store_bytes": size,
+        "reps": reps,
+        "report_s_with_verify": round(med_with, 3),
+        "report_s_without_verify": round(med_without, 3),
+        "ratio": round(med_with / med_without, 4),
+        "verify_all_parts_s": round(hash_s, 4),
         "verify_share_of_report": round(hash_s / med_without, 4),
     }
 

@@ -12,11 +12,26 @@ import sys
 import duckdb
 
 COLUMNS = {
-    "request_id": "VARCHAR", "arrival_time": "TIMESTAMPTZ", "queue_time_s": "DOUBLE", "num_preemptions": "BIGINT",
-    "prompt_tokens": "BIGINT", "output_tokens": "BIGINT", "cached_prompt_tokens": "BIGINT", "ttft_s": "DOUBLE",
-    "tpot_s": "DOUBLE", "prefill_time_s": "DOUBLE", "decode_time_s": "DOUBLE", "instance": "VARCHAR",
-    "model": "VARCHAR", "model_version": "VARCHAR", "quantization": "VARCHAR", "route": "VARCHAR",
-    "status": "VARCHAR", "error_type": "VARCHAR", "finish_reason": "VARCHAR", "e2e_latency_s": "DOUBLE",
+    "request_id": "VARCHAR",
+    "arrival_time": "TIMESTAMPTZ",
+    "queue_time_s": "DOUBLE",
+    "num_preemptions": "BIGINT",
+    "prompt_tokens": "BIGINT",
+    "output_tokens": "BIGINT",
+    "cached_prompt_tokens": "BIGINT",
+    "ttft_s": "DOUBLE",
+    "tpot_s": "DOUBLE",
+    "prefill_time_s": "DOUBLE",
+    "decode_time_s": "DOUBLE",
+    "instance": "VARCHAR",
+    "model": "VARCHAR",
+    "model_version": "VARCHAR",
+    "quantization": "VARCHAR",
+    "route": "VARCHAR",
+    "status": "VARCHAR",
+    "error_type": "VARCHAR",
+    "finish_reason": "VARCHAR",
+    "e2e_latency_s": "DOUBLE",
 }
 
 

@@ -55,16 +55,22 @@ def concurrency(df: pd.DataFrame) -> tuple[dict, pd.Series]:
     dep = rel + c["e2e_latency_s"]
     span = dep.max()
     per = pd.DataFrame({"instance": c["instance"], "e2e": c["e2e_latency_s"], "area": dep - rel})
-    per = per[rel < span].groupby("instance").agg(arrivals=("e2e", "size"), e2e_sum=("e2e", "sum"),
-                                                   area=("area", "sum"))
+    per = (
+        per[rel < span]
+        .groupby("instance")
+        .agg(arrivals=("e2e", "size"), e2e_sum=("e2e", "sum"), area=("area", "sum"))
+    )
 
     a_ns = a_us * 1000
     d_ns = a_ns + np.rint(c["e2e_latency_s"] * 1e9).astype(np.int64)
     live = d_ns > a_ns
-    ev = pd.concat([
-        pd.DataFrame({"instance": c["instance"][live], "t": d_ns[live], "delta": -1}),
-        pd.DataFrame({"instance": c["instance"][live], "t": a_ns[live], "delta": 1}),
-    ], ignore_index=True)
+    ev = pd.concat(
+        [
+            pd.DataFrame({"instance": c["instance"][live], "t": d_ns[live], "delta": -1}),
+            pd.DataFrame({"instance": c["instance"][live], "t": a_ns[live], "delta": 1}),
+        ],
+        ignore_index=True,
+    )
     ev = ev.sort_values(["instance", "t", "delta"], kind="stable", ignore_index=True)
     ev["level"] = ev.groupby("instance")["delta"].cumsum()
     ev["dt"] = ev.groupby("instance")["t"].shift(-1) - ev["t"]
@@ -74,17 +80,27 @@ def concurrency(df: pd.DataFrame) -> tuple[dict, pd.Series]:
     peak = ev.groupby("instance")["level"].max()
     out, busy = {}, {}
     for inst, row in per.iterrows():
-        levels = at_level.loc[inst].astype(np.int64) if inst in at_level.index.get_level_values(0) else pd.Series(dtype=np.int64)
+        levels = (
+            at_level.loc[inst].astype(np.int64)
+            if inst in at_level.index.get_level_values(0)
+            else pd.Series(dtype=np.int64)
+        )
         idle = end_ns - int(first_last.loc[inst, "max"] - first_last.loc[inst, "min"])
         levels = levels.add(pd.Series({0: idle}), fill_value=0).sort_index()
         cum = levels.cumsum()
         p99 = int(cum.index[np.argmax(cum.to_numpy() * 100 >= 99 * end_ns)])
         L = row["e2e_sum"] / span
         emp = row["area"] / span
-        out[inst] = {"arrivals": int(row["arrivals"]), "arrival_rate_per_s": row["arrivals"] / span,
-                     "mean_latency_s": row["e2e_sum"] / row["arrivals"], "littles_law_L": L, "empirical_mean": emp,
-                     "empirical_max": int(peak.loc[inst]), "empirical_p99": p99,
-                     "ratio": emp / L if L > 0 else None}
+        out[inst] = {
+            "arrivals": int(row["arrivals"]),
+            "arrival_rate_per_s": row["arrivals"] / span,
+            "mean_latency_s": row["e2e_sum"] / row["arrivals"],
+            "littles_law_L": L,
+            "empirical_mean": emp,
+            "empirical_max": int(peak.loc[inst]),
+            "empirical_p99": p99,
+            "ratio": emp / L if L > 0 else None,
+        }
         busy[inst] = (end_ns - int(levels.loc[0])) / 1e9
     return out, pd.Series(busy)
 
@@ -103,18 +119,25 @@ def burn(df: pd.DataFrame, slos: list[dict]) -> dict:
         for _, long_s, short_s, _ in ALERT_WINDOWS:
             for w in (long_s, short_s):
                 roll = counts.rolling(w // EVERY_S, min_periods=1).sum()
-                rates[w] = (roll["bad"] / roll["total"]).where(roll["total"] > 0, 0.0).to_numpy() / (1 - s["objective"])
+                rates[w] = (roll["bad"] / roll["total"]).where(roll["total"] > 0, 0.0).to_numpy() / (
+                    1 - s["objective"]
+                )
         burns = {(ls, ss): (rates[ls], rates[ss]) for _, ls, ss, _ in ALERT_WINDOWS}
         first = int(grid[0].value // 1000)
-        out[s["name"]] = {"first_bucket_us": first, "total": counts["total"].astype(int).tolist(),
-                          "bad": counts["bad"].astype(int).tolist(),
-                          "alerts": alert_episodes(first, burns, s["objective"])}
+        out[s["name"]] = {
+            "first_bucket_us": first,
+            "total": counts["total"].astype(int).tolist(),
+            "bad": counts["bad"].astype(int).tolist(),
+            "alerts": alert_episodes(first, burns, s["objective"]),
+        }
     return out
 
 
 def run(data_dir: Path, phases) -> dict:
     cfg = load_config(data_dir)
-    df = pd.concat([pd.read_parquet(f, columns=list(COLUMNS)) for f in store_files(data_dir)], ignore_index=True)
+    df = pd.concat(
+        [pd.read_parquet(f, columns=list(COLUMNS)) for f in store_files(data_dir)], ignore_index=True
+    )
     phases.mark("read")
     result: dict = {"latency": latency(df)}
     phases.mark("latency")
@@ -122,13 +145,21 @@ def run(data_dir: Path, phases) -> dict:
     phases.mark("concurrency")
     result["burn"] = burn(df, cfg["slos"])
     phases.mark("burn")
-    served = df.groupby("instance").agg(n=("status", "size"), prompt=("prompt_tokens", "sum"),
-                                        output=("output_tokens", "sum"))
+    served = df.groupby("instance").agg(
+        n=("status", "size"), prompt=("prompt_tokens", "sum"), output=("output_tokens", "sum")
+    )
     deps = {d["instance"]: d for d in cfg["deployments"]}
     result["cost"] = {
-        inst: cost_row(deps[inst], cfg["prices"][deps[inst]["gpu_type"]], r["n"], r["prompt"], r["output"],
-                       busy.get(inst, 0.0))
-        for inst, r in served.iterrows() if inst in deps
+        inst: cost_row(
+            deps[inst],
+            cfg["prices"][deps[inst]["gpu_type"]],
+            r["n"],
+            r["prompt"],
+            r["output"],
+            busy.get(inst, 0.0),
+        )
+        for inst, r in served.iterrows()
+        if inst in deps
     }
     phases.mark("cost")
     return result

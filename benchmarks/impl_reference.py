@@ -41,7 +41,9 @@ US = 1_000_000
 
 def read(data_dir: Path) -> pa.Table:
     """One Arrow read; the low-cardinality strings stay dictionary-encoded, one dictionary per column."""
-    t = pq.read_table(store_files(data_dir), columns=list(COLUMNS), read_dictionary=["model", "instance", "status"])
+    t = pq.read_table(
+        store_files(data_dir), columns=list(COLUMNS), read_dictionary=["model", "instance", "status"]
+    )
     return t.unify_dictionaries()
 
 
@@ -74,13 +76,19 @@ def latency(con, models: list[str]) -> dict:
                 fracs += [(rk[0] - 1) / (n - 1) if n > 1 else 0.0, (rk[1] - 1) / (n - 1) if n > 1 else 0.0]
         params[f"m{j}"] = model
         # the fractions are numbers computed here, never user text
-        aggs.append(f"quantile_cont({m}, [{', '.join(repr(float(f)) for f in fracs)}]) FILTER (WHERE model = $m{j})")
+        aggs.append(
+            f"quantile_cont({m}, [{', '.join(repr(float(f)) for f in fracs)}]) FILTER (WHERE model = $m{j})"
+        )
         keys.append((model, m, ranks))
-    values = con.execute(f"SELECT {', '.join(aggs)} FROM t WHERE status = 'ok'", params).fetchall()[0] if aggs else ()
+    values = (
+        con.execute(f"SELECT {', '.join(aggs)} FROM t WHERE status = 'ok'", params).fetchall()[0]
+        if aggs
+        else ()
+    )
     out = {}
     for (model, m, ranks), vals in zip(keys, values, strict=True):
         row = dict(stats[(model, m)])
-        ci = iter(vals[len(PERCENTILES):])
+        ci = iter(vals[len(PERCENTILES) :])
         for name, v, rk in zip(PCT_NAMES, vals[: len(PERCENTILES)], ranks, strict=True):
             row[name] = v
             row[f"{name}_ci"] = [next(ci), next(ci)] if rk is not None else None
@@ -142,8 +150,15 @@ def sweep(gid: np.ndarray, arr_us: np.ndarray, e2e: np.ndarray, n_groups: int) -
         hist[0] += end_ns - int(t[-1] - t[0])  # idle before the first and after the last event
         p99[k] = np.argmax(np.cumsum(hist) * 100 >= 99 * end_ns)
         busy[k] = (end_ns - hist[0]) / 1e9
-    return {"arrivals": arrivals, "e2e_sum": e2e_sum, "area": area, "max": peak, "p99": p99, "busy_s": busy,
-            "span": span}
+    return {
+        "arrivals": arrivals,
+        "e2e_sum": e2e_sum,
+        "area": area,
+        "max": peak,
+        "p99": p99,
+        "busy_s": busy,
+        "span": span,
+    }
 
 
 def burn(con, slos: list[dict]) -> dict:
@@ -165,11 +180,11 @@ def burn(con, slos: list[dict]) -> dict:
         sums += [f"sum(bad{i}) {frame} AS b{i}_{w}" for i in range(len(slos))]
     sql = f"""
         WITH c AS (
-            SELECT epoch_us(arrival_time) // {EVERY_S * US} AS b, count(*) AS total, {', '.join(bads)}
+            SELECT epoch_us(arrival_time) // {EVERY_S * US} AS b, count(*) AS total, {", ".join(bads)}
             FROM t GROUP BY b),
         g AS (SELECT range AS b FROM range((SELECT min(b) FROM c), (SELECT max(b) FROM c) + 1))
-        SELECT g.b, coalesce(total, 0) AS total, {', '.join(f'coalesce(bad{i}, 0) AS bad{i}' for i in range(len(slos)))},
-               {', '.join(sums)}
+        SELECT g.b, coalesce(total, 0) AS total, {", ".join(f"coalesce(bad{i}, 0) AS bad{i}" for i in range(len(slos)))},
+               {", ".join(sums)}
         FROM g LEFT JOIN c USING (b) ORDER BY g.b"""
     cols = con.execute(sql, params).fetchnumpy()
     first = int(cols["b"][0]) * EVERY_S * US
@@ -181,9 +196,12 @@ def burn(con, slos: list[dict]) -> dict:
             tot, bad = cols[f"t_{w}"].astype(np.float64), cols[f"b{i}_{w}"].astype(np.float64)
             rates[w] = np.where(tot > 0, bad / np.maximum(tot, 1), 0.0) / (1 - obj)
         burns = {(ls, ss): (rates[ls], rates[ss]) for _, ls, ss, _ in ALERT_WINDOWS}
-        out[s["name"]] = {"first_bucket_us": first, "total": cols["total"].astype(np.int64).tolist(),
-                          "bad": cols[f"bad{i}"].astype(np.int64).tolist(),
-                          "alerts": alert_episodes(first, burns, obj)}
+        out[s["name"]] = {
+            "first_bucket_us": first,
+            "total": cols["total"].astype(np.int64).tolist(),
+            "bad": cols[f"bad{i}"].astype(np.int64).tolist(),
+            "alerts": alert_episodes(first, burns, obj),
+        }
     return out
 
 
@@ -208,10 +226,16 @@ def run(data_dir: Path, phases) -> dict:
         lam = sw["arrivals"][i] / sw["span"]
         L = sw["e2e_sum"][i] / sw["span"]
         emp = sw["area"][i] / sw["span"]
-        conc[name] = {"arrivals": int(sw["arrivals"][i]), "arrival_rate_per_s": lam,
-                      "mean_latency_s": sw["e2e_sum"][i] / sw["arrivals"][i] if sw["arrivals"][i] else None,
-                      "littles_law_L": L, "empirical_mean": emp, "empirical_max": int(sw["max"][i]),
-                      "empirical_p99": int(sw["p99"][i]), "ratio": emp / L if L > 0 else None}
+        conc[name] = {
+            "arrivals": int(sw["arrivals"][i]),
+            "arrival_rate_per_s": lam,
+            "mean_latency_s": sw["e2e_sum"][i] / sw["arrivals"][i] if sw["arrivals"][i] else None,
+            "littles_law_L": L,
+            "empirical_mean": emp,
+            "empirical_max": int(sw["max"][i]),
+            "empirical_p99": int(sw["p99"][i]),
+            "ratio": emp / L if L > 0 else None,
+        }
     result["concurrency"] = conc
     phases.mark("concurrency")
 
@@ -225,8 +249,11 @@ def run(data_dir: Path, phases) -> dict:
     o_sum = np.bincount(gid, weights=output, minlength=len(names))
     deps = {d["instance"]: d for d in cfg["deployments"]}
     result["cost"] = {
-        name: cost_row(deps[name], cfg["prices"][deps[name]["gpu_type"]], n[i], p_sum[i], o_sum[i], sw["busy_s"][i])
-        for i, name in enumerate(names) if name in deps
+        name: cost_row(
+            deps[name], cfg["prices"][deps[name]["gpu_type"]], n[i], p_sum[i], o_sum[i], sw["busy_s"][i]
+        )
+        for i, name in enumerate(names)
+        if name in deps
     }
     phases.mark("cost")
     return result

@@ -23,7 +23,9 @@ _LONG_S = {"1h": 3600, "6h": 21600, "1d": 86400, "3d": 259200}
 def _us(t) -> int:
     from datetime import UTC, datetime
 
-    return round((t - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1_000_000) if t is not None else None
+    return (
+        round((t - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1_000_000) if t is not None else None
+    )
 
 
 def run(data_dir: Path, phases) -> dict:
@@ -55,8 +57,17 @@ def run(data_dir: Path, phases) -> dict:
         result["latency"][f"{r['model']}|{r['metric']}"] = row
     for r in conc.iter_rows(named=True):
         result["concurrency"][r["instance"]] = {
-            k: r[k] for k in ("arrivals", "arrival_rate_per_s", "mean_latency_s", "littles_law_L", "empirical_mean",
-                              "empirical_max", "empirical_p99", "ratio")
+            k: r[k]
+            for k in (
+                "arrivals",
+                "arrival_rate_per_s",
+                "mean_latency_s",
+                "littles_law_L",
+                "empirical_mean",
+                "empirical_max",
+                "empirical_p99",
+                "ratio",
+            )
         }
     for name, (series, episodes) in burn.items():
         result["burn"][name] = {
@@ -64,18 +75,31 @@ def run(data_dir: Path, phases) -> dict:
             "total": series["total"].to_list(),
             "bad": series["bad"].to_list(),
             "alerts": sorted(
-                ({"severity": e["severity"], "long_s": _LONG_S[e["long_window"]], "factor": e["factor"],
-                  "fired_at_us": _us(e["fired_at"]), "cleared_at_us": _us(e["cleared_at"]),
-                  "peak_burn_rate": e["peak_burn_rate"]} for e in episodes),
+                (
+                    {
+                        "severity": e["severity"],
+                        "long_s": _LONG_S[e["long_window"]],
+                        "factor": e["factor"],
+                        "fired_at_us": _us(e["fired_at"]),
+                        "cleared_at_us": _us(e["cleared_at"]),
+                        "peak_burn_rate": e["peak_burn_rate"],
+                    }
+                    for e in episodes
+                ),
                 key=lambda a: (a["fired_at_us"], a["severity"], a["long_s"]),
             ),
         }
     for r in eff.iter_rows(named=True):
         result["cost"][r["instance"]] = {
-            "requests": r["requests"], "prompt_tokens": r["prompt_tokens"], "output_tokens": r["output_tokens"],
-            "gpu_hours": r["gpu_hours"], "cost_usd": r["cost_usd"],
-            "effective_per_million": r["effective_per_million_output"], "busy_hours": r["busy_hours"],
-            "utilization": r["utilization"], "nominal_per_million": r["nominal_per_million"],
+            "requests": r["requests"],
+            "prompt_tokens": r["prompt_tokens"],
+            "output_tokens": r["output_tokens"],
+            "gpu_hours": r["gpu_hours"],
+            "cost_usd": r["cost_usd"],
+            "effective_per_million": r["effective_per_million_output"],
+            "busy_hours": r["busy_hours"],
+            "utilization": r["utilization"],
+            "nominal_per_million": r["nominal_per_million"],
         }
     return result
 

@@ -43,8 +43,13 @@ def _no_scan(src: Path, out: Path, rows: int) -> None:
 
     def stub(path, digest=True, lines=True):
         st = path.stat()
-        return FileScan(identity=f"stub-{st.st_size}-{st.st_mtime_ns}", size=st.st_size, newlines=rows,
-                        ends_with_newline=True, bool_literal=False)
+        return FileScan(
+            identity=f"stub-{st.st_size}-{st.st_mtime_ns}",
+            size=st.st_size,
+            newlines=rows,
+            ends_with_newline=True,
+            bool_literal=False,
+        )
 
     pipeline.scan_file = stub
     _duckjson.scan_file = stub
@@ -84,8 +89,10 @@ def _sql_filter(src: Path, out: Path) -> None:
         "(status IS NULL OR status IN (" + ", ".join(f"'{s}'" for s in STATUSES) + "))",
     ]
     project = ", ".join(
-        f"CAST({k} AS BIGINT) AS {k}" if k in TOKENS
-        else "CAST(arrival_time AS TIMESTAMPTZ) AS arrival_time" if k == "arrival_time"
+        f"CAST({k} AS BIGINT) AS {k}"
+        if k in TOKENS
+        else "CAST(arrival_time AS TIMESTAMPTZ) AS arrival_time"
+        if k == "arrival_time"
         else k
         for k in columns
     )
@@ -108,7 +115,9 @@ def child(variant: str, src: Path, out: Path, rows: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, default=10_000_000, help="benchmark data set (benchmarks/data/n<ROWS>)")
+    ap.add_argument(
+        "--rows", type=int, default=10_000_000, help="benchmark data set (benchmarks/data/n<ROWS>)"
+    )
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--child", nargs=4, metavar=("VARIANT", "IN", "OUT", "ROWS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -134,22 +143,37 @@ def main() -> None:
                 elif variant == "committed":
                     cmd = [*traceana_cmd(), "ingest", str(src), "--store", str(out)]
                 else:
-                    cmd = [sys.executable, __file__, "--child", variant, str(src), str(out), str(meta["jsonl_rows"])]
+                    cmd = [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        variant,
+                        str(src),
+                        str(out),
+                        str(meta["jsonl_rows"]),
+                    ]
                 m = spawn(cmd, tmp / f"{variant}.log")
                 walls.setdefault(variant, []).append(m["wall"])
                 walls.setdefault(f"{variant}/rss", []).append(m["rss_mb"])
-                print(f"  rep {rep + 1} {variant:<11} wall {m['wall']:6.2f} s  peak RSS {m['rss_mb']:7.0f} MiB", flush=True)
+                print(
+                    f"  rep {rep + 1} {variant:<11} wall {m['wall']:6.2f} s  peak RSS {m['rss_mb']:7.0f} MiB",
+                    flush=True,
+                )
                 if out.is_dir():
                     shutil.rmtree(out)
                 else:
                     out.unlink(missing_ok=True)
-    print(f"\n{meta['jsonl_rows']:,} rows, {src.stat().st_size / 1e6:,.0f} MB, {args.reps} repetitions, "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
+    print(
+        f"\n{meta['jsonl_rows']:,} rows, {src.stat().st_size / 1e6:,.0f} MB, {args.reps} repetitions, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n"
+    )
     print("| design | median wall s | peak RSS MiB | DuckDB / design (median of per-rep ratios) |")
     print("|---|---:|---:|---:|")
     for variant in ("duckdb", *VARIANTS):
         ratio = statistics.median(d / v for d, v in zip(walls["duckdb"], walls[variant], strict=True))
-        print(f"| {variant} | {statistics.median(walls[variant]):.2f} | {max(walls[variant + '/rss']):,.0f} | {ratio:.2f} |")
+        print(
+            f"| {variant} | {statistics.median(walls[variant]):.2f} | {max(walls[variant + '/rss']):,.0f} | {ratio:.2f} |"
+        )
 
 
 if __name__ == "__main__":

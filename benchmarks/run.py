@@ -82,31 +82,40 @@ def _leaves(x) -> int:
     return 1
 
 
-def run_core(data: Path, reps: int, impls: list[str], tmp: Path, runs: dict, checks: list, report: bool) -> None:
+def run_core(
+    data: Path, reps: int, impls: list[str], tmp: Path, runs: dict, checks: list, report: bool
+) -> None:
     """Each repetition runs every implementation and then the whole report (if ``report``), rotating
     the order, so a ratio pairs runs from the same minutes of a shared machine."""
     names = impls + (["report"] if report else [])
     for rep in range(reps):
-        order = names[rep % len(names):] + names[: rep % len(names)]
+        order = names[rep % len(names) :] + names[: rep % len(names)]
         for name in order:
             if name == "report":
                 run_report_once(data, rep, tmp, runs)
                 continue
             out = tmp / f"core-{name}.json"
-            m = spawn([sys.executable, str(HERE / f"impl_{name}.py"), str(data), str(out)], tmp / f"core-{name}.log")
+            m = spawn(
+                [sys.executable, str(HERE / f"impl_{name}.py"), str(data), str(out)], tmp / f"core-{name}.log"
+            )
             res = json.loads(out.read_text(encoding="utf-8"))
             m.update(seconds=res["seconds"], phases=res["phases"])
             runs.setdefault(f"core/{name}", []).append(m)
             if rep == 0:
                 runs.setdefault("_results", {})[name] = res
-            print(f"  rep {rep + 1} core {name:<9} {res['seconds']:7.2f} s  wall {m['wall']:7.2f} s  "
-                  f"rss {m['rss_mb']:8.0f} MiB", flush=True)
+            print(
+                f"  rep {rep + 1} core {name:<9} {res['seconds']:7.2f} s  wall {m['wall']:7.2f} s  "
+                f"rss {m['rss_mb']:8.0f} MiB",
+                flush=True,
+            )
     results = runs.pop("_results", {})
     if "reference" in results:
         for name in impls:
             if name != "reference":
                 bad = compare(results["reference"], results[name], f"{name} vs reference: ")
-                checks.append((f"core: {name} vs reference ({_leaves(results['reference']['result'])} numbers)", bad))
+                checks.append(
+                    (f"core: {name} vs reference ({_leaves(results['reference']['result'])} numbers)", bad)
+                )
     runs["_reference_result"] = results.get("reference")
 
 
@@ -127,7 +136,9 @@ def check_report(report_json: Path, reference: dict) -> list[str]:
             if b is None or abs(a - b) > REL_TOL * max(abs(a), abs(b)):
                 bad.append(f"report.json latency {key}.{k}: {b!r} != reference {a!r}")
     if seen != len(reference["result"]["latency"]):
-        bad.append(f"report.json has {seen} per-model latency rows of ttft/tpot/e2e, reference {len(reference['result']['latency'])}")
+        bad.append(
+            f"report.json has {seen} per-model latency rows of ttft/tpot/e2e, reference {len(reference['result']['latency'])}"
+        )
     return bad
 
 
@@ -135,8 +146,20 @@ def run_report_once(data: Path, rep: int, tmp: Path, runs: dict) -> None:
     """``traceana report`` of the store (HTML + Markdown + JSON); the first report.json is kept for the check."""
     out = tmp / "report"
     shutil.rmtree(out, ignore_errors=True)
-    m = spawn([*traceana_cmd(), "report", "--store", str(data / "store"), "--out", str(out), "--config",
-               str(data / "traceana.toml"), "--no-fail"], tmp / "report.log")
+    m = spawn(
+        [
+            *traceana_cmd(),
+            "report",
+            "--store",
+            str(data / "store"),
+            "--out",
+            str(out),
+            "--config",
+            str(data / "traceana.toml"),
+            "--no-fail",
+        ],
+        tmp / "report.log",
+    )
     runs.setdefault("report/traceana", []).append(m)
     print(f"  rep {rep + 1} whole report     wall {m['wall']:7.2f} s  rss {m['rss_mb']:8.0f} MiB", flush=True)
     first = tmp / "report-first.json"
@@ -152,8 +175,12 @@ def _ingest_check(store: Path, parquet: Path, rows: int) -> list[str]:
     from traceana.store import open_store
 
     cols = ["e2e_latency_s", "ttft_s", "tpot_s", "prompt_tokens", "output_tokens"]
-    agg = [pl.len().alias("rows"), pl.col("arrival_time").min().alias("first"), pl.col("arrival_time").max().alias("last"),
-           pl.col("status").eq("ok").sum().alias("ok")] + [pl.col(c).sum() for c in cols]
+    agg = [
+        pl.len().alias("rows"),
+        pl.col("arrival_time").min().alias("first"),
+        pl.col("arrival_time").max().alias("last"),
+        pl.col("status").eq("ok").sum().alias("ok"),
+    ] + [pl.col(c).sum() for c in cols]
     a = open_store(store, create=False).requests().select(agg).collect().row(0, named=True)
     b = pl.scan_parquet(parquet).select(agg).collect().row(0, named=True)
     bad = [] if a["rows"] == rows else [f"traceana stored {a['rows']} rows of {rows}"]
@@ -170,7 +197,7 @@ def run_ingest(data: Path, reps: int, tmp: Path, runs: dict, checks: list, rows:
     size = src.stat().st_size
     runs["_jsonl"] = {"bytes": size, "rows": rows}
     for rep in range(reps):
-        for name in (("duckdb", "traceana") if rep % 2 == 0 else ("traceana", "duckdb")):
+        for name in ("duckdb", "traceana") if rep % 2 == 0 else ("traceana", "duckdb"):
             store, pq_out = tmp / "ingest-store", tmp / "ingest-duckdb.parquet"
             if name == "duckdb":
                 pq_out.unlink(missing_ok=True)
@@ -181,10 +208,15 @@ def run_ingest(data: Path, reps: int, tmp: Path, runs: dict, checks: list, rows:
             m = spawn(cmd, tmp / f"ingest-{name}.log")
             m["mb_per_s"] = size / 1e6 / m["wall"]
             runs.setdefault(f"ingest/{name}", []).append(m)
-            print(f"  rep {rep + 1} ingest {name:<8}  wall {m['wall']:7.2f} s  {m['mb_per_s']:7.1f} MB/s  "
-                  f"rss {m['rss_mb']:8.0f} MiB", flush=True)
+            print(
+                f"  rep {rep + 1} ingest {name:<8}  wall {m['wall']:7.2f} s  {m['mb_per_s']:7.1f} MB/s  "
+                f"rss {m['rss_mb']:8.0f} MiB",
+                flush=True,
+            )
         if rep == 0:
-            checks.append(("ingest: traceana store vs DuckDB Parquet (rows, sums)", _ingest_check(store, pq_out, rows)))
+            checks.append(
+                ("ingest: traceana store vs DuckDB Parquet (rows, sums)", _ingest_check(store, pq_out, rows))
+            )
     shutil.rmtree(tmp / "ingest-store", ignore_errors=True)
     (tmp / "ingest-duckdb.parquet").unlink(missing_ok=True)
 
@@ -208,17 +240,30 @@ def summarize(runs: dict, rows: int, smoke: bool) -> dict:
     }
     rss = max((r["rss_mb"] for r in runs.get("core/traceana", [])), default=None)
     ratios["core_rss_gb"] = rss / 1024 if rss is not None else None
-    lines = [f"## {rows:,} requests, {max((len(v) for k, v in runs.items() if not k.startswith('_')), default=0)} "
-             f"repetition(s), load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
-             + ("  (smoke: times are not meaningful)" if smoke else ""), "",
-             "| run | median s (in process) | median wall s | min wall s | peak RSS MiB (max) |", "|---|---:|---:|---:|---:|"]
-    for name in ("core/reference", "core/traceana", "core/pandas", "report/traceana", "ingest/duckdb", "ingest/traceana"):
+    lines = [
+        f"## {rows:,} requests, {max((len(v) for k, v in runs.items() if not k.startswith('_')), default=0)} "
+        f"repetition(s), load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        + ("  (smoke: times are not meaningful)" if smoke else ""),
+        "",
+        "| run | median s (in process) | median wall s | min wall s | peak RSS MiB (max) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in (
+        "core/reference",
+        "core/traceana",
+        "core/pandas",
+        "report/traceana",
+        "ingest/duckdb",
+        "ingest/traceana",
+    ):
         if not runs.get(name):
             continue
         sec = med(name, "seconds") if "seconds" in runs[name][0] else None
         extra = f" ({med(name, 'mb_per_s'):.0f} MB/s)" if "mb_per_s" in runs[name][0] else ""
-        lines.append(f"| {name} | {'' if sec is None else f'{sec:.2f}'} | {med(name, 'wall'):.2f}{extra} | "
-                     f"{min(r['wall'] for r in runs[name]):.2f} | {max(r['rss_mb'] for r in runs[name]):,.0f} |")
+        lines.append(
+            f"| {name} | {'' if sec is None else f'{sec:.2f}'} | {med(name, 'wall'):.2f}{extra} | "
+            f"{min(r['wall'] for r in runs[name]):.2f} | {max(r['rss_mb'] for r in runs[name]):,.0f} |"
+        )
     lines += ["", "| ratio (median of per-repetition ratios) | measured | target |", "|---|---:|---:|"]
     labels = {
         "core_vs_reference": ("core report: traceana / reference", "<= 1.25"),
@@ -236,18 +281,28 @@ def summarize(runs: dict, rows: int, smoke: bool) -> dict:
             keys = runs[name][0]["phases"]
             phases[name] = {k: statistics.median(r["phases"][k] for r in runs[name]) for k in keys}
     if phases:
-        lines += ["", "phases (median s): " + "; ".join(
-            f"{n.split('/')[1]}: " + ", ".join(f"{k} {v:.2f}" for k, v in p.items()) for n, p in phases.items())]
+        lines += [
+            "",
+            "phases (median s): "
+            + "; ".join(
+                f"{n.split('/')[1]}: " + ", ".join(f"{k} {v:.2f}" for k, v in p.items())
+                for n, p in phases.items()
+            ),
+        ]
     return {"ratios": ratios, "table": "\n".join(lines), "phases": phases}
 
 
-def run_size(rows: int, reps: int, skip: set[str], jsonl_arg: int | None, smoke: bool) -> tuple[dict, dict, bool]:
+def run_size(
+    rows: int, reps: int, skip: set[str], jsonl_arg: int | None, smoke: bool
+) -> tuple[dict, dict, bool]:
     """All selected benchmarks at one size: (summary, runs, failed)."""
     skip = set(skip)
     if rows > IN_MEMORY_MAX_ROWS and not smoke:
         dropped = sorted({"reference", "pandas"} - skip)
         if dropped:
-            print(f"note: above {IN_MEMORY_MAX_ROWS:,} rows {' and '.join(dropped)} would not fit in memory: skipped")
+            print(
+                f"note: above {IN_MEMORY_MAX_ROWS:,} rows {' and '.join(dropped)} would not fit in memory: skipped"
+            )
         skip |= {"reference", "pandas"}
     jsonl_rows = 0 if "ingest" in skip else (jsonl_arg or min(rows, 1_000_000))
     data = ensure_data(rows, jsonl_rows)
@@ -263,13 +318,19 @@ def run_size(rows: int, reps: int, skip: set[str], jsonl_arg: int | None, smoke:
         impls = [i for i in CORE if i not in skip]
         report = "report" not in skip
         if impls or report:
-            what = ", ".join(impls + (["whole report: traceana report --store, HTML + Markdown + JSON"] if report else []))
+            what = ", ".join(
+                impls + (["whole report: traceana report --store, HTML + Markdown + JSON"] if report else [])
+            )
             print(f"core report and whole report ({what}) x {reps}", flush=True)
             run_core(data, reps, impls, tmp, runs, checks, report)
         reference = runs.pop("_reference_result", None)
         if report and reference is not None:
-            checks.append(("whole report: report.json per-model latency vs reference",
-                           check_report(tmp / "report-first.json", reference)))
+            checks.append(
+                (
+                    "whole report: report.json per-model latency vs reference",
+                    check_report(tmp / "report-first.json", reference),
+                )
+            )
         if "ingest" not in skip:
             print(f"ingest of {jsonl_rows:,} JSON Lines rows x {reps}", flush=True)
             run_ingest(data, reps, tmp, runs, checks, jsonl_rows)
@@ -280,7 +341,9 @@ def run_size(rows: int, reps: int, skip: set[str], jsonl_arg: int | None, smoke:
     print()
     print(summary["table"])
     if jsonl:
-        print(f"\ningest input: {jsonl['rows']:,} rows of canonical JSON Lines, {jsonl['bytes'] / 1e6:,.0f} MB")
+        print(
+            f"\ningest input: {jsonl['rows']:,} rows of canonical JSON Lines, {jsonl['bytes'] / 1e6:,.0f} MB"
+        )
     print("\nagreement:")
     failed = False
     for label, bad in checks:
@@ -292,41 +355,69 @@ def run_size(rows: int, reps: int, skip: set[str], jsonl_arg: int | None, smoke:
         print("  (nothing to compare: the reference did not run)")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = DATA / f"results-n{rows}-{stamp}.json"
-    out.write_text(json.dumps({"rows": rows, "reps": reps, "runs": runs, "ratios": summary["ratios"],
-                               "checks": {k: v for k, v in checks}, "jsonl": jsonl, "table": summary["table"]},
-                              indent=1, default=str), encoding="utf-8")
+    out.write_text(
+        json.dumps(
+            {
+                "rows": rows,
+                "reps": reps,
+                "runs": runs,
+                "ratios": summary["ratios"],
+                "checks": {k: v for k, v in checks},
+                "jsonl": jsonl,
+                "table": summary["table"],
+            },
+            indent=1,
+            default=str,
+        ),
+        encoding="utf-8",
+    )
     print(f"\nresults: {out}\n")
     return summary, runs, failed
 
 
 def scaling_table(results: list[tuple[int, dict]]) -> str:
     """Time and peak RSS per size, one line per size (medians over repetitions)."""
+
     def cell(runs: dict, name: str, key: str, fmt: str) -> str:
         vals = [r[key] for r in runs.get(name, [])]
         return format(statistics.median(vals), fmt) if vals else "-"
 
-    lines = ["| rows | core traceana s | core reference s | whole report wall s | core traceana peak RSS MiB "
-             "| whole report peak RSS MiB | report s per 1M rows |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| rows | core traceana s | core reference s | whole report wall s | core traceana peak RSS MiB "
+        "| whole report peak RSS MiB | report s per 1M rows |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for rows, runs in results:
         per_m = cell(runs, "report/traceana", "wall", ".6f")
         per_m = f"{float(per_m) / (rows / 1e6):.2f}" if per_m != "-" else "-"
-        lines.append(f"| {rows:,} | {cell(runs, 'core/traceana', 'seconds', '.2f')} | "
-                     f"{cell(runs, 'core/reference', 'seconds', '.2f')} | {cell(runs, 'report/traceana', 'wall', '.2f')} | "
-                     f"{cell(runs, 'core/traceana', 'rss_mb', ',.0f')} | {cell(runs, 'report/traceana', 'rss_mb', ',.0f')} | "
-                     f"{per_m} |")
+        lines.append(
+            f"| {rows:,} | {cell(runs, 'core/traceana', 'seconds', '.2f')} | "
+            f"{cell(runs, 'core/reference', 'seconds', '.2f')} | {cell(runs, 'report/traceana', 'wall', '.2f')} | "
+            f"{cell(runs, 'core/traceana', 'rss_mb', ',.0f')} | {cell(runs, 'report/traceana', 'rss_mb', ',.0f')} | "
+            f"{per_m} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", default=None,
-                    help="requests in the trace, or a comma list of sizes for the scaling table (default 10M; smoke 200k)")
+    ap.add_argument(
+        "--rows",
+        default=None,
+        help="requests in the trace, or a comma list of sizes for the scaling table (default 10M; smoke 200k)",
+    )
     ap.add_argument("--reps", type=int, default=None, help="repetitions (default 5; smoke 1)")
-    ap.add_argument("--jsonl-rows", type=int, default=None, help="rows of the ingest JSON Lines (default min(rows, 1M))")
+    ap.add_argument(
+        "--jsonl-rows", type=int, default=None, help="rows of the ingest JSON Lines (default min(rows, 1M))"
+    )
     ap.add_argument("--skip", default="", help="comma list of: pandas, reference, traceana, report, ingest")
     ap.add_argument("--smoke", action="store_true", help="small, one repetition: check agreement, not time")
     args = ap.parse_args(argv)
-    sizes = [int(float(x)) for x in args.rows.split(",")] if args.rows else [200_000 if args.smoke else 10_000_000]
+    sizes = (
+        [int(float(x)) for x in args.rows.split(",")]
+        if args.rows
+        else [200_000 if args.smoke else 10_000_000]
+    )
     reps = args.reps or (1 if args.smoke else 5)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     results, failed = [], False

@@ -1,7 +1,7 @@
 """Regenerate the generated sections of README.md (schema table, CLI reference) from the code.
 
-    python scripts/readme.py          # rewrite README.md in place
-    python scripts/readme.py --check  # exit 1 if README.md is stale (a test runs this)
+python scripts/readme.py          # rewrite README.md in place
+python scripts/readme.py --check  # exit 1 if README.md is stale (a test runs this)
 """
 
 from __future__ import annotations
@@ -21,7 +21,12 @@ def schema_table() -> str:
 
     lines = []
     for table in ("requests", "engine_samples", "engine_histograms"):
-        lines += [f"**{table}**", "", "| field | type | unit | checklist | description |", "|---|---|---|---|---|"]
+        lines += [
+            f"**{table}**",
+            "",
+            "| field | type | unit | checklist | description |",
+            "|---|---|---|---|---|",
+        ]
         for f in schema.fields(table):
             lines.append(f"| `{f.name}` | {f.type} | {f.unit or '-'} | {f.checklist} | {f.description} |")
         lines.append("")
@@ -32,7 +37,12 @@ def cli_reference() -> str:
     from traceana.cli import main
 
     runner = CliRunner()
-    out = ["```", runner.invoke(main, ["--help"], prog_name="traceana", terminal_width=100).output.rstrip(), "```", ""]
+    out = [
+        "```",
+        runner.invoke(main, ["--help"], prog_name="traceana", terminal_width=100).output.rstrip(),
+        "```",
+        "",
+    ]
     for name in sorted(main.commands):
         text = runner.invoke(main, [name, "--help"], prog_name="traceana", terminal_width=100).output.rstrip()
         out += [f"#### `traceana {name}`", "", "```", text, "```", ""]

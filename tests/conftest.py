@@ -7,7 +7,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # ../shared beside the checkout; a git worktree under <repo>/../wt/NAME finds it one level further up
-SHARED = next((p for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared") if p.is_dir()), ROOT.parent / "shared")
+SHARED = next(
+    (p for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared") if p.is_dir()), ROOT.parent / "shared"
+)
 SAMPLE_TRACES = ROOT / "sample_traces"
 ARTIFACTS = ROOT / "test-artifacts"
 

@@ -18,16 +18,19 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 def bench():
     sys.path.insert(0, str(BENCH))
     try:
-        yield {name: importlib.import_module(name) for name in
-               ("bench_common", "gen", "impl_reference", "impl_traceana", "impl_pandas")}
+        yield {
+            name: importlib.import_module(name)
+            for name in ("bench_common", "gen", "impl_reference", "impl_traceana", "impl_pandas")
+        }
     finally:
         sys.path.remove(str(BENCH))
 
 
 @pytest.fixture(scope="module")
 def results(bench, tmp_path_factory):
-    data = bench["gen"].generate(60_000, seed=11, chunk_rows=25_000, out=tmp_path_factory.mktemp("bench") / "d",
-                                 log=lambda _: None)
+    data = bench["gen"].generate(
+        60_000, seed=11, chunk_rows=25_000, out=tmp_path_factory.mktemp("bench") / "d", log=lambda _: None
+    )
     out = {}
     for name in ("reference", "traceana", "pandas"):
         phases = bench["bench_common"].Phases()
@@ -109,13 +112,18 @@ def test_busy_hours_is_the_union_of_intervals():
         if trial % 2:
             arr = np.sort(arr)  # arrival order: starts need no sort
         e2e = rng.choice(np.array([0.0, 0.5, 1.0, 2.0, 7.0, None, 1e-7], dtype=object), n)
-        frame = pl.DataFrame({
-            "instance": list(inst),
-            "arrival_time": pl.Series(arr).cast(pl.Datetime("us", "UTC")),
-            "e2e_latency_s": pl.Series(list(e2e), dtype=pl.Float64),
-        })
+        frame = pl.DataFrame(
+            {
+                "instance": list(inst),
+                "arrival_time": pl.Series(arr).cast(pl.Datetime("us", "UTC")),
+                "e2e_latency_s": pl.Series(list(e2e), dtype=pl.Float64),
+            }
+        )
         clip = trial % 3 == 1
-        window = (dt.datetime.fromtimestamp(lo_us / 1e6, dt.UTC), dt.datetime.fromtimestamp(hi_us / 1e6, dt.UTC))
+        window = (
+            dt.datetime.fromtimestamp(lo_us / 1e6, dt.UTC),
+            dt.datetime.fromtimestamp(hi_us / 1e6, dt.UTC),
+        )
         got = cost.busy_hours(frame, *window) if clip else cost.busy_hours(frame)
         covered: dict[str, set[int]] = {}
         for i in range(n):
@@ -141,7 +149,9 @@ def test_ingest_designs_store_what_the_ingest_stores(bench, tmp_path):
     from traceana.store import open_store
 
     rows = 12_000  # ~6 MB: over the 4 MiB threshold of the DuckDB path
-    data = bench["gen"].generate(rows, seed=5, jsonl=rows, chunk_rows=rows, out=tmp_path / "d", log=lambda _: None)
+    data = bench["gen"].generate(
+        rows, seed=5, jsonl=rows, chunk_rows=rows, out=tmp_path / "d", log=lambda _: None
+    )
     src = data / "requests.jsonl"
     cols = ["request_id", "arrival_time", "ttft_s", "e2e_latency_s", "prompt_tokens", "status"]
     st = open_store(tmp_path / "committed")
@@ -150,9 +160,23 @@ def test_ingest_designs_store_what_the_ingest_stores(bench, tmp_path):
     assert want.height == rows
     for variant in ("no-scan", "whole-file", "sql-filter"):
         out = tmp_path / variant
-        subprocess.run([sys.executable, str(BENCH / "ingest_designs.py"), "--child", variant, str(src), str(out), str(rows)],
-                       check=True)
-        got = (open_store(out, create=False).requests() if out.is_dir() else pl.scan_parquet(out)).select(cols).collect()
+        subprocess.run(
+            [
+                sys.executable,
+                str(BENCH / "ingest_designs.py"),
+                "--child",
+                variant,
+                str(src),
+                str(out),
+                str(rows),
+            ],
+            check=True,
+        )
+        got = (
+            (open_store(out, create=False).requests() if out.is_dir() else pl.scan_parquet(out))
+            .select(cols)
+            .collect()
+        )
         got = got.with_columns(pl.col("arrival_time").dt.convert_time_zone("UTC")).sort("request_id")
         assert got.equals(want), variant
 

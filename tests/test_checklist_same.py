@@ -13,7 +13,11 @@ from traceana.cli import main
 
 @pytest.mark.parametrize(
     "inputs",
-    [["requests.parquet", "engine_samples.parquet"], ["arrivals_only_azure.csv"], ["vllm_otlp_spans.jsonl", "prometheus"]],
+    [
+        ["requests.parquet", "engine_samples.parquet"],
+        ["arrivals_only_azure.csv"],
+        ["vllm_otlp_spans.jsonl", "prometheus"],
+    ],
 )
 def test_check_and_report_agree(tmp_path, inputs):
     paths = [str(SAMPLE_TRACES / p) for p in inputs]
@@ -27,4 +31,5 @@ def test_check_and_report_agree(tmp_path, inputs):
     for a, b in zip(checked, reported, strict=True):
         assert a["fill_fraction"] == pytest.approx(b["fill_fraction"])
         assert {f["field"]: f["fill_fraction"] for f in a["fields"]} == pytest.approx(
-            {f["field"]: f["fill_fraction"] for f in b["fields"]})
+            {f["field"]: f["fill_fraction"] for f in b["fields"]}
+        )

@@ -27,7 +27,9 @@ def test_help_of_every_command(command):
 
 
 def test_readme_cli_and_schema_sections_are_current():
-    res = subprocess.run([sys.executable, "scripts/readme.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "scripts/readme.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stderr
 
 
@@ -38,10 +40,20 @@ def test_schema_check_command_passes_on_repo():
 
 def _rows(path, bad=0):
     lines = [
-        json.dumps({"request_id": f"r{i}", "arrival_time": 1740830400 + i, "ttft_s": 0.1, "e2e_latency_s": 0.5, "status": "ok"})
+        json.dumps(
+            {
+                "request_id": f"r{i}",
+                "arrival_time": 1740830400 + i,
+                "ttft_s": 0.1,
+                "e2e_latency_s": 0.5,
+                "status": "ok",
+            }
+        )
         for i in range(10)
     ]
-    lines += [json.dumps({"request_id": f"b{i}", "arrival_time": 1740830400, "ttft_s": -1}) for i in range(bad)]
+    lines += [
+        json.dumps({"request_id": f"b{i}", "arrival_time": 1740830400, "ttft_s": -1}) for i in range(bad)
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -103,7 +115,9 @@ def test_export_round_trip(tmp_path):
 def test_export_to_missing_directory_is_one_line(tmp_path):
     src = _rows(tmp_path / "a.jsonl")
     run("ingest", src, "--store", tmp_path / "s")
-    res = runner.invoke(main, ["export", "--store", str(tmp_path / "s"), "--out", str(tmp_path / "nope" / "x.parquet")])
+    res = runner.invoke(
+        main, ["export", "--store", str(tmp_path / "s"), "--out", str(tmp_path / "nope" / "x.parquet")]
+    )
     assert res.exit_code == 4  # the I/O error code
     assert "cannot write" in res.output and "Traceback" not in res.output
 

@@ -35,7 +35,13 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_sample_config_loads():
     c = load_config(ROOT / "sample_traces" / "traceana.toml")
     ttft = next(s for s in c.slos if s.name == "ttft-2s")
-    assert (ttft.metric, ttft.op, ttft.threshold, ttft.objective, ttft.period_s) == ("ttft_s", "lte", 2.0, 0.99, 2592000.0)
+    assert (ttft.metric, ttft.op, ttft.threshold, ttft.objective, ttft.period_s) == (
+        "ttft_s",
+        "lte",
+        2.0,
+        0.99,
+        2592000.0,
+    )
     avail = next(s for s in c.slos if s.name == "availability")
     assert avail.metric is None and avail.objective == 0.995
     assert c.gpu_prices == {"H100": 4.0, "A100": 2.5}
@@ -43,7 +49,10 @@ def test_sample_config_loads():
 
 
 def test_full_layout(tmp_path):
-    c = load_config(write(tmp_path, """
+    c = load_config(
+        write(
+            tmp_path,
+            """
 [[slo]]
 name = "ttft-2s"
 metric = "ttft_s"
@@ -81,10 +90,15 @@ match = {quantization = "fp8"}
 [report]
 by = ["model", "route"]
 windows = ["1m", "1h"]
-"""))
+""",
+        )
+    )
     s = c.slos[0]
     assert (s.op, s.threshold, s.period_s) == ("lt", 2.0, 604800.0)
-    assert s.total_filter.conditions == (Condition("model", "eq", ("llama-3.1-8b",)), Condition("status", "in", ("ok", "error")))
+    assert s.total_filter.conditions == (
+        Condition("model", "eq", ("llama-3.1-8b",)),
+        Condition("status", "in", ("ok", "error")),
+    )
     d = c.deployments[0]
     assert d.gpu_count == 2
     assert d.start == datetime(2025, 1, 1, tzinfo=UTC)
@@ -98,27 +112,50 @@ windows = ["1m", "1h"]
 @pytest.mark.parametrize(
     ("text", "needles"),
     [
-        ('[[slo]]\nname="a"\nmetric="ttft_s"\nop="le"\nthreshold=1\nobjective=0.99\n',
-         ["traceana.toml: key 'slo[0].op': 'le' is not allowed. Allowed: lte, lt, gte, gt"]),
-        ('[[slo]]\nname="a"\nobjectiv=0.99\n', ["key 'slo[0].objectiv'", "unknown key", "did you mean 'objective'"]),
-        ('[gpu_price]\nH100=4\n', ["key 'gpu_price'", "did you mean 'gpu_prices'"]),
+        (
+            '[[slo]]\nname="a"\nmetric="ttft_s"\nop="le"\nthreshold=1\nobjective=0.99\n',
+            ["traceana.toml: key 'slo[0].op': 'le' is not allowed. Allowed: lte, lt, gte, gt"],
+        ),
+        (
+            '[[slo]]\nname="a"\nobjectiv=0.99\n',
+            ["key 'slo[0].objectiv'", "unknown key", "did you mean 'objective'"],
+        ),
+        ("[gpu_price]\nH100=4\n", ["key 'gpu_price'", "did you mean 'gpu_prices'"]),
         ('[[slo]]\nname="a"\ntarget=0.99\n', ["key 'slo[0].target'", "did you mean 'objective'"]),
         ('[[slo]]\nname="a"\nobjective="0.99"\n', ["key 'slo[0].objective'", "expected a number", "str"]),
         ('[[slo]]\nname="a"\nobjective=99\n', ["key 'slo[0].objective'", "out of range"]),
-        ('[[slo]]\nname="a"\nmetric="ttft"\nthreshold=1\nobjective=0.9\n', ["key 'slo[0].metric'", "did you mean 'ttft_s'"]),
+        (
+            '[[slo]]\nname="a"\nmetric="ttft"\nthreshold=1\nobjective=0.9\n',
+            ["key 'slo[0].metric'", "did you mean 'ttft_s'"],
+        ),
         ('[[slo]]\nname="a"\nmetric="ttft_s"\nobjective=0.9\n', ["key 'slo[0].threshold'"]),
         ('[[slo]]\nname="a"\nobjective=0.9\nperiod="30 days"\n', ["key 'slo[0].period'", "not a duration"]),
-        ('[[slo]]\nname="a"\nobjective=0.9\nfilter="status = ok; DROP TABLE x"\n', ["key 'slo[0].filter'", "cannot parse"]),
-        ('[[slo]]\nname="a"\nobjective=0.9\nfilter="status = \'ok\' or 1 = 1"\n', ["key 'slo[0].filter'", "'or'"]),
+        (
+            '[[slo]]\nname="a"\nobjective=0.9\nfilter="status = ok; DROP TABLE x"\n',
+            ["key 'slo[0].filter'", "cannot parse"],
+        ),
+        (
+            '[[slo]]\nname="a"\nobjective=0.9\nfilter="status = \'ok\' or 1 = 1"\n',
+            ["key 'slo[0].filter'", "'or'"],
+        ),
         ('[cost]\ntokens="input"\n', ["key 'cost.tokens'", "Allowed: output, all, weighted"]),
         ('[cost]\ntokens="weighted"\n', ["key 'cost.prompt_weight'", "required"]),
-        ('[[deployment]]\ninstance="a"\ngpu_type="H100"\ngpu_count=1.5\n', ["key 'deployment[0].gpu_count'", "integer"]),
+        (
+            '[[deployment]]\ninstance="a"\ngpu_type="H100"\ngpu_count=1.5\n',
+            ["key 'deployment[0].gpu_count'", "integer"],
+        ),
         ('[[deployment]]\ninstance="a"\ngpu_count=1\n', ["key 'deployment[0].gpu_type'", "missing"]),
-        ('[[degradation]]\nname="x"\nquality=1\nmatch={precision="fp8"}\n', ["key 'degradation[0].match.precision'"]),
+        (
+            '[[degradation]]\nname="x"\nquality=1\nmatch={precision="fp8"}\n',
+            ["key 'degradation[0].match.precision'"],
+        ),
         ('[report]\nby=["modle"]\n', ["key 'report.by[0]'", "did you mean 'model'"]),
-        ('[model_shape.m]\nlayers=32\n', ["key 'model_shape.m.kv_heads'", "missing"]),
+        ("[model_shape.m]\nlayers=32\n", ["key 'model_shape.m.kv_heads'", "missing"]),
         ('slo = "x"\n', ["key 'slo'", "array of tables"]),
-        ('[[slo]]\nname="a"\nobjective=0.9\n[[slo]]\nname="a"\nobjective=0.9\n', ["key 'slo[1].name'", "duplicate"]),
+        (
+            '[[slo]]\nname="a"\nobjective=0.9\n[[slo]]\nname="a"\nobjective=0.9\n',
+            ["key 'slo[1].name'", "duplicate"],
+        ),
     ],
 )
 def test_config_errors_name_the_key(tmp_path, text, needles):
@@ -160,11 +197,13 @@ def test_filter_rejects(text):
 
 
 def test_filter_semantics():
-    df = pl.DataFrame({
-        "status": ["ok", "cancelled", "error", None],
-        "model": ["llama", "llama", "mistral", "llama"],
-        "ttft_s": [1.0, 3.0, None, 0.5],
-    })
+    df = pl.DataFrame(
+        {
+            "status": ["ok", "cancelled", "error", None],
+            "model": ["llama", "llama", "mistral", "llama"],
+            "ttft_s": [1.0, 3.0, None, 0.5],
+        }
+    )
 
     def rows(text):
         return df.with_row_index().filter(parse_filter(text).expr())["index"].to_list()
@@ -174,30 +213,56 @@ def test_filter_semantics():
     assert rows("status not in (ok, cancelled)") == [2]  # null status never matches
     assert rows("model = llama and ttft_s < 2") == [0, 3]
     assert rows("model != 'llama'") == [2]
-    assert rows('ttft_s >= 1') == [0, 1]
+    assert rows("ttft_s >= 1") == [0, 1]
 
 
 def test_parse_window():
     assert [parse_window(t) for t in ("30d", "28d", "7d", "1h", "5m", "90s", "1w")] == [
-        2592000.0, 2419200.0, 604800.0, 3600.0, 300.0, 90.0, 604800.0]
+        2592000.0,
+        2419200.0,
+        604800.0,
+        3600.0,
+        300.0,
+        90.0,
+        604800.0,
+    ]
 
 
 def test_openslo_design_example():
     (s,) = load_openslo(OPENSLO / "ttft_design.yaml")
-    assert s == SLO(name="ttft-2s", objective=0.99, metric="ttft_s", op="lte", threshold=2.0,
-                    period_s=30 * 86400.0, description="TTFT under 2 s")
+    assert s == SLO(
+        name="ttft-2s",
+        objective=0.99,
+        metric="ttft_s",
+        op="lte",
+        threshold=2.0,
+        period_s=30 * 86400.0,
+        description="TTFT under 2 s",
+    )
 
 
 def test_openslo_ratio_availability():
     (s,) = load_openslo(OPENSLO / "availability_ratio.yaml")
-    assert (s.name, s.metric, s.threshold, s.objective, s.period_s) == ("availability", None, None, 0.995, 28 * 86400.0)
+    assert (s.name, s.metric, s.threshold, s.objective, s.period_s) == (
+        "availability",
+        None,
+        None,
+        0.995,
+        28 * 86400.0,
+    )
     assert s.good_filter.conditions == (Condition("status", "eq", ("ok",)),)
     assert s.total_filter.conditions == (Condition("status", "ne", ("cancelled",)),)
 
 
 def test_openslo_multi_document_and_sli_ref():
     a, b = load_openslo(OPENSLO / "multi.yaml")
-    assert (a.name, a.op, a.threshold, a.objective, a.period_s) == ("e2e-latency/p90ish", "lt", 10.0, 0.9, 604800.0)
+    assert (a.name, a.op, a.threshold, a.objective, a.period_s) == (
+        "e2e-latency/p90ish",
+        "lt",
+        10.0,
+        0.9,
+        604800.0,
+    )
     assert (b.name, b.op, b.threshold, b.objective) == ("e2e-latency/p99ish", "lte", 30.0, 0.99)
     assert a.metric == b.metric == "e2e_latency_s"
     assert a.total_filter.conditions == (Condition("model", "eq", ("llama-3.1-8b",)),)

@@ -63,7 +63,11 @@ def per_file(store_dir: Path) -> tuple[dict[str, int], dict[str, int], set[str]]
     names = {v["source"] for v in st.sources().values()}
     rid = st.requests().select(pl.col("request_id").is_duplicated().any()).collect().item()
     assert not rid, "a request stored twice"
-    return dict(zip(req["source_file"], req["len"], strict=True)), dict(zip(q["source_file"], q["len"], strict=True)), names
+    return (
+        dict(zip(req["source_file"], req["len"], strict=True)),
+        dict(zip(q["source_file"], q["len"], strict=True)),
+        names,
+    )
 
 
 def assert_whole(store_dir: Path, files: list[Path]) -> int:
@@ -73,7 +77,11 @@ def assert_whole(store_dir: Path, files: list[Path]) -> int:
     for f in files:
         n_req, n_q = req.get(str(f), 0), q.get(str(f), 0)
         if str(f) in names:
-            assert (n_req, n_q) == (ROWS_PER_FILE - ROWS_PER_FILE // 1000, ROWS_PER_FILE // 1000), (f, n_req, n_q)
+            assert (n_req, n_q) == (ROWS_PER_FILE - ROWS_PER_FILE // 1000, ROWS_PER_FILE // 1000), (
+                f,
+                n_req,
+                n_q,
+            )
             complete += 1
         else:
             assert (n_req, n_q) == (0, 0), f"half a file in the store: {f}: {n_req} rows, {n_q} quarantined"
@@ -103,7 +111,9 @@ def test_sigkill_loop_never_half_a_file(tmp_path, inputs):
     subprocess.run(ingest_cmd(tmp_path / "timing", *inputs), capture_output=True, check=True, timeout=300)
     full = time.monotonic() - t0
     while survived < KILLS:
-        p = subprocess.Popen(ingest_cmd(store_dir, *inputs), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = subprocess.Popen(
+            ingest_cmd(store_dir, *inputs), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(rng.uniform(0.0, full))  # anywhere from start-up to the last commit
         finished = p.poll() is not None
         p.send_signal(signal.SIGKILL)
@@ -126,7 +136,12 @@ def test_sigkill_loop_never_half_a_file(tmp_path, inputs):
 
 def test_concurrent_ingest_of_the_same_file_stores_it_once(tmp_path, inputs):
     store_dir = tmp_path / "store"
-    procs = [subprocess.Popen(ingest_cmd(store_dir, inputs[0]), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            ingest_cmd(store_dir, inputs[0]), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     statuses = sorted(json.loads(o)["files"][0]["status"] for o, _ in outs)
@@ -142,8 +157,15 @@ def test_killing_the_lock_holder_lets_the_waiter_finish(tmp_path, inputs):
 
     fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # we hold the lock: both ingests must wait
     try:
-        a = subprocess.Popen(ingest_cmd(store_dir, inputs[0], inputs[1]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        b = subprocess.Popen(ingest_cmd(store_dir, inputs[1], inputs[2]), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        a = subprocess.Popen(
+            ingest_cmd(store_dir, inputs[0], inputs[1]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        b = subprocess.Popen(
+            ingest_cmd(store_dir, inputs[1], inputs[2]),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(1.0)
         assert a.poll() is None and b.poll() is None  # both are waiting, nothing written
         assert assert_whole(store_dir, inputs) == 0

@@ -17,10 +17,28 @@ ROOT = Path(__file__).resolve().parents[1] / "traceana"
 
 #: low -> high; a module belongs to the first layer whose prefix it matches
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("core", ("traceana.errors", "traceana._version", "traceana._console", "traceana._atomic", "traceana.units",
-              "traceana.schema")),
-    ("config", ("traceana.filters", "traceana.tags", "traceana.slos", "traceana.config_schema", "traceana.config",
-                "traceana.openslo")),
+    (
+        "core",
+        (
+            "traceana.errors",
+            "traceana._version",
+            "traceana._console",
+            "traceana._atomic",
+            "traceana.units",
+            "traceana.schema",
+        ),
+    ),
+    (
+        "config",
+        (
+            "traceana.filters",
+            "traceana.tags",
+            "traceana.slos",
+            "traceana.config_schema",
+            "traceana.config",
+            "traceana.openslo",
+        ),
+    ),
     ("store", ("traceana.store",)),
     ("engines", ("traceana.engines",)),
     ("ingest", ("traceana.ingest",)),
@@ -57,7 +75,9 @@ def _imports(name: str, path: Path) -> set[str]:
                 up = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
                 base = ".".join(up + ([base] if base else []))
             subs = {f"{base}.{a.name}" for a in node.names} & MODULES.keys()
-            found.update(subs)  # `from pkg import mod` imports mod (and runs pkg's __init__, which is pkg's own affair)
+            found.update(
+                subs
+            )  # `from pkg import mod` imports mod (and runs pkg's __init__, which is pkg's own affair)
             if len(subs) < len(node.names):
                 found.add(base)  # a name defined in base itself
     return {m for m in found if m in MODULES and m != name}
@@ -88,7 +108,9 @@ def test_no_import_from_a_higher_layer():
         for t in targets:
             lt = layer_of(t) if t != "traceana" else len(LAYERS)
             if lt is not None and lt > lm:
-                bad.append(f"{mod} ({LAYERS[lm][0]}) imports {t} ({LAYERS[lt][0] if lt < len(LAYERS) else 'the package root'})")
+                bad.append(
+                    f"{mod} ({LAYERS[lm][0]}) imports {t} ({LAYERS[lt][0] if lt < len(LAYERS) else 'the package root'})"
+                )
     assert not bad, "imports that run up the layers:\n" + "\n".join(sorted(bad))
 
 

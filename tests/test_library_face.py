@@ -29,7 +29,10 @@ def test_metrics_lists_its_public_functions():
     # every public function of every family module is listed, and is the family's own
     for fam in m.FAMILIES:
         mod = getattr(m, fam)
-        own = {n for n, f in inspect.getmembers(mod, inspect.isfunction)
-               if not n.startswith("_") and f.__module__ == mod.__name__ and n not in m.FAMILIES}
+        own = {
+            n
+            for n, f in inspect.getmembers(mod, inspect.isfunction)
+            if not n.startswith("_") and f.__module__ == mod.__name__ and n not in m.FAMILIES
+        }
         assert own <= set(m.FUNCTIONS), (fam, sorted(own - set(m.FUNCTIONS)))
         assert all(getattr(m, n) is getattr(mod, n) for n in own if m.FUNCTIONS[n] == fam)

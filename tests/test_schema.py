@@ -27,12 +27,24 @@ def test_design_fields_present_with_canonical_types():
         assert req.field(name).type == pa.float64()
     assert not req.field("request_id").nullable and not req.field("arrival_time").nullable
     eng = schema.ENGINE_SAMPLES.names
-    for name in ("time", "instance", "num_running", "num_waiting", "kv_cache_usage", "kv_cache_capacity_tokens", "gpu_type"):
+    for name in (
+        "time",
+        "instance",
+        "num_running",
+        "num_waiting",
+        "kv_cache_usage",
+        "kv_cache_capacity_tokens",
+        "gpu_type",
+    ):
         assert name in eng
 
 
 def test_every_checklist_item_served_by_some_field():
-    items = {f.metadata[b"checklist"].decode() for t in ("requests", "engine_samples") for f in schema.arrow_schema(t)}
+    items = {
+        f.metadata[b"checklist"].decode()
+        for t in ("requests", "engine_samples")
+        for f in schema.arrow_schema(t)
+    }
     assert {"1", "2", "3", "4", "5", "6"} <= items
 
 
@@ -41,7 +53,9 @@ def test_schema_files_match_the_code():
 
     for path, text in {**schema.schema_files(ROOT), **compare_schema.schema_files(ROOT)}.items():
         assert path.exists(), f"{path} missing: run `traceana schema --write`"
-        assert path.read_text(encoding="utf-8") == text, f"{path} drifted from traceana/schema.py: run `traceana schema --write`"
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{path} drifted from traceana/schema.py: run `traceana schema --write`"
+        )
 
 
 def test_drift_is_detected(tmp_path):
@@ -73,6 +87,12 @@ def test_conform_refuses_missing_required_and_lossy_casts():
         schema.conform(pa.table({"arrival_time": pa.array([0], pa.timestamp("us", tz="UTC"))}), "requests")
     with pytest.raises(SchemaError, match="ttft_s"):
         schema.conform(
-            pa.table({"request_id": ["a"], "arrival_time": pa.array([0], pa.timestamp("us", tz="UTC")), "ttft_s": ["x"]}),
+            pa.table(
+                {
+                    "request_id": ["a"],
+                    "arrival_time": pa.array([0], pa.timestamp("us", tz="UTC")),
+                    "ttft_s": ["x"],
+                }
+            ),
             "requests",
         )

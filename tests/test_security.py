@@ -68,14 +68,18 @@ def test_no_user_text_formatted_into_sql():
             continue  # checked by value at run time (see _clickhouse_sql_lines)
         ch_lines = _clickhouse_sql_lines(text)
         offenders += [f for f in found if int(f.split(":")[1]) not in ch_lines]
-    assert offenders == [], "SQL built from text (use DuckDB parameters or polars expressions):\n" + "\n".join(offenders)
+    assert offenders == [], (
+        "SQL built from text (use DuckDB parameters or polars expressions):\n" + "\n".join(offenders)
+    )
 
 
 def test_sql_quote_in_model_name_is_data_not_sql(tmp_path):
     """A model name full of SQL stays a value through the store's DuckDB views."""
     evil = "x'); DROP VIEW requests; --"
     src = tmp_path / "a.jsonl"
-    src.write_text(json.dumps({"request_id": "r1", "arrival_time": "2025-03-01T12:00:00Z", "model": evil}) + "\n")
+    src.write_text(
+        json.dumps({"request_id": "r1", "arrival_time": "2025-03-01T12:00:00Z", "model": evil}) + "\n"
+    )
     res = CliRunner().invoke(main, ["ingest", str(src), "--store", str(tmp_path / "st")])
     assert res.exit_code == 0, res.output
     con = traceana.open_store(tmp_path / "st").duckdb()
@@ -100,7 +104,12 @@ _CONFIG_BUGS: dict[str, str] = {}  # config cases with a known bug (strict xfail
 def small_store(tmp_path_factory):
     d = tmp_path_factory.mktemp("cfgstore")
     src = d / "a.jsonl"
-    src.write_text(json.dumps({"request_id": "r1", "arrival_time": "2025-03-01T12:00:00Z", "ttft_s": 0.1, "e2e_latency_s": 1.0}) + "\n")
+    src.write_text(
+        json.dumps(
+            {"request_id": "r1", "arrival_time": "2025-03-01T12:00:00Z", "ttft_s": 0.1, "e2e_latency_s": 1.0}
+        )
+        + "\n"
+    )
     res = CliRunner().invoke(main, ["ingest", str(src), "--store", str(d / "st")])
     assert res.exit_code == 0
     return d / "st"
@@ -108,7 +117,12 @@ def small_store(tmp_path_factory):
 
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=_CONFIG_BUGS[n])) if n in _CONFIG_BUGS else n for n in CONFIGS],
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=_CONFIG_BUGS[n]))
+        if n in _CONFIG_BUGS
+        else n
+        for n in CONFIGS
+    ],
 )
 def test_hostile_config_one_line_exit_2(name, tmp_path, small_store):
     if "report" not in main.commands:
@@ -119,7 +133,9 @@ def test_hostile_config_one_line_exit_2(name, tmp_path, small_store):
         cfg.mkdir()
     elif content is not None:
         cfg.write_bytes(content)
-    res = CliRunner().invoke(main, ["report", "--store", str(small_store), "--config", str(cfg), "--out", str(tmp_path / "out")])
+    res = CliRunner().invoke(
+        main, ["report", "--store", str(small_store), "--config", str(cfg), "--out", str(tmp_path / "out")]
+    )
     assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
     assert res.exit_code == 2
     assert res.stderr.startswith("traceana: error: ") and res.stderr.count("\n") == 1, res.stderr
@@ -144,7 +160,18 @@ def test_json_depth_limit_can_be_raised(tmp_path):
     )
     out = {}
     for depth in ("64", "200"):
-        res = CliRunner().invoke(main, ["ingest", str(src), "--store", str(tmp_path / f"st{depth}"), "--json", "--max-json-depth", depth])
+        res = CliRunner().invoke(
+            main,
+            [
+                "ingest",
+                str(src),
+                "--store",
+                str(tmp_path / f"st{depth}"),
+                "--json",
+                "--max-json-depth",
+                depth,
+            ],
+        )
         out[depth] = json.loads(res.output)
     assert (out["64"]["stored"], out["64"]["quarantined"]) == (1, 1)
     assert (out["200"]["stored"], out["200"]["quarantined"]) == (2, 0)
@@ -161,12 +188,18 @@ def test_hostile_model_names_are_escaped_in_html_and_markdown(tmp_path):
     from hostile.cases import HOSTILE_MODELS, jsonl, row
 
     models = [m for m in HOSTILE_MODELS if m and len(m) < 1000]
-    rows = [row(f"h{i}-{j}", model=m, arrival_time=f"2025-03-01T12:00:{j:02d}Z") for i, m in enumerate(models) for j in range(3)]
+    rows = [
+        row(f"h{i}-{j}", model=m, arrival_time=f"2025-03-01T12:00:{j:02d}Z")
+        for i, m in enumerate(models)
+        for j in range(3)
+    ]
     src = tmp_path / "h.jsonl"
     src.write_bytes(jsonl(*rows))
     runner = CliRunner()
     assert runner.invoke(main, ["ingest", str(src), "--store", str(tmp_path / "st")]).exit_code == 0
-    res = runner.invoke(main, ["report", "--store", str(tmp_path / "st"), "--out", str(tmp_path / "out"), "--no-fail"])
+    res = runner.invoke(
+        main, ["report", "--store", str(tmp_path / "st"), "--out", str(tmp_path / "out"), "--no-fail"]
+    )
     assert res.exit_code == 0, res.output + res.stderr
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "<script>alert(" not in html and "<b>&amp;" not in html
@@ -174,11 +207,21 @@ def test_hostile_model_names_are_escaped_in_html_and_markdown(tmp_path):
     md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     lines = md.splitlines()
     for i, line in enumerate(lines):
-        if line.startswith("|") and i + 1 < len(lines) and re.match(r"^\|(\s*:?-+:?\s*\|)+\s*$", lines[i + 1]):
+        if (
+            line.startswith("|")
+            and i + 1 < len(lines)
+            and re.match(r"^\|(\s*:?-+:?\s*\|)+\s*$", lines[i + 1])
+        ):
             width = len(re.findall(r"(?<!\\)\|", line))
             j = i + 2
             while j < len(lines) and lines[j].startswith("|"):
-                assert len(re.findall(r"(?<!\\)\|", lines[j])) == width, f"table row broken by a model name: {lines[j][:120]!r}"
+                assert len(re.findall(r"(?<!\\)\|", lines[j])) == width, (
+                    f"table row broken by a model name: {lines[j][:120]!r}"
+                )
                 j += 1
-            assert j >= len(lines) or not lines[j].strip() or not lines[j].startswith(("break", "and\ttab", " pipe")), lines[j]
+            assert (
+                j >= len(lines)
+                or not lines[j].strip()
+                or not lines[j].startswith(("break", "and\ttab", " pipe"))
+            ), lines[j]
     assert "m'; DROP TABLE requests; --" in md

@@ -97,7 +97,9 @@ def test_parts_and_their_directories_are_fsynced_before_the_manifest(tmp_path, m
     st = traceana.open_store(tmp_path / "store", create=True)
     ingest_paths(st, [write_rows(tmp_path / "a.jsonl", 30_000)])  # three days
     root = (tmp_path / "store").resolve()
-    commit = max(i for i, ev in enumerate(events) if ev == ("replace", str(root / MANIFEST)))  # the ingest's, not the creation's
+    commit = max(
+        i for i, ev in enumerate(events) if ev == ("replace", str(root / MANIFEST))
+    )  # the ingest's, not the creation's
     synced = {path for kind, path in events[:commit] if kind == "fsync"}
     parts = json.loads((root / MANIFEST).read_text())["parts"]
     listed = [root / p for table in parts.values() for p in table]
@@ -137,8 +139,12 @@ def test_days_are_the_utc_dates_of_arrival():
 
     from traceana.ingest.pipeline import _days
 
-    times = [datetime(2025, 3, 3, 23, 59, 59, 999_999, tzinfo=UTC), None, datetime(2025, 3, 4, tzinfo=UTC),
-             datetime(1999, 12, 31, 12, tzinfo=UTC)]
+    times = [
+        datetime(2025, 3, 3, 23, 59, 59, 999_999, tzinfo=UTC),
+        None,
+        datetime(2025, 3, 4, tzinfo=UTC),
+        datetime(1999, 12, 31, 12, tzinfo=UTC),
+    ]
     table = pa.table({"arrival_time": pa.array(times, pa.timestamp("us", "UTC"))})
     assert _days(table) == {t.date().isoformat() for t in times if t is not None}
     assert _days(table.slice(1, 1)) == set()
@@ -168,7 +174,9 @@ def test_failure_between_write_and_rename_leaves_store_unchanged(tmp_path, monke
         path = write_rows(tmp_path / "b.jsonl", 10, prefix="b")
         src = read_source(path, Limits())
         tables, quarantine, rep = process(src, registry.get("canonical"))
-        st.commit([Commit(file_identity(path), str(path), "canonical", {**tables, "quarantine": quarantine}, {})])
+        st.commit(
+            [Commit(file_identity(path), str(path), "canonical", {**tables, "quarantine": quarantine}, {})]
+        )
     monkeypatch.undo()
     assert (tmp_path / "store" / MANIFEST).read_bytes() == before
     reopened = open_store(tmp_path / "store")
@@ -248,7 +256,9 @@ def test_store_written_by_older_minor_version_reads(tmp_path):
 def test_newer_major_version_refused(tmp_path):
     root = tmp_path / "new"
     root.mkdir()
-    (root / MANIFEST).write_text(json.dumps({"format": "traceana-store", "schema_version": "2.0", "sources": {}, "parts": {}}))
+    (root / MANIFEST).write_text(
+        json.dumps({"format": "traceana-store", "schema_version": "2.0", "sources": {}, "parts": {}})
+    )
     with pytest.raises(StoreError, match="schema version 2.0"):
         open_store(root).requests()
 

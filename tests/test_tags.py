@@ -22,17 +22,28 @@ def test_set_tags_every_row_and_by_groups_on_it(tmp_path):
     a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
     day.filter(pl.col("instance").str.starts_with("vllm-8b")).write_parquet(a)
     day.filter(pl.col("instance").str.starts_with("vllm-70b")).write_parquet(b)
-    r = CliRunner().invoke(main, ["ingest", str(a), "--store", str(store), "--set", "env=prod", "--set", "run=r1"])
+    r = CliRunner().invoke(
+        main, ["ingest", str(a), "--store", str(store), "--set", "env=prod", "--set", "run=r1"]
+    )
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(main, ["ingest", str(b), "--store", str(store), "--set", "env=canary"])
     assert r.exit_code == 0, r.output
     tags = traceana.open_store(store).requests().select("tags").collect().to_series()
     assert tags.null_count() == 0
-    assert sorted(set(tags.to_list())) == [json.dumps({"env": "canary"}), json.dumps({"env": "prod", "run": "r1"})]
-    r = CliRunner().invoke(main, ["report", "--store", str(store), "--out", str(tmp_path / "o"), "--by", "env", "--no-fail"])
+    assert sorted(set(tags.to_list())) == [
+        json.dumps({"env": "canary"}),
+        json.dumps({"env": "prod", "run": "r1"}),
+    ]
+    r = CliRunner().invoke(
+        main, ["report", "--store", str(store), "--out", str(tmp_path / "o"), "--by", "env", "--no-fail"]
+    )
     assert r.exit_code == 0, r.output
     rep = json.loads((tmp_path / "o" / "report.json").read_text())
-    p99 = {row["group"]["env"]: row["p99"] for row in rep["latency"] if row["metric"] == "ttft_s" and row["group"]}
+    p99 = {
+        row["group"]["env"]: row["p99"]
+        for row in rep["latency"]
+        if row["metric"] == "ttft_s" and row["group"]
+    }
     for env, part in (("prod", a), ("canary", b)):
         ok = pl.read_parquet(part).filter(pl.col("status") == "ok")["ttft_s"].drop_nulls().to_numpy()
         assert p99[env] == np.percentile(ok, 99) or abs(p99[env] - np.percentile(ok, 99)) < 1e-9
@@ -69,4 +80,7 @@ def test_overlay_keeps_the_sources_keys_and_set_wins_on_a_shared_key():
 
     df = pl.DataFrame({"tags": ['{"rate": "2", "strategy": "constant"}', None]})
     out = overlay(df, json.dumps({"env": "prod", "rate": "9"}))["tags"].to_list()
-    assert [json.loads(t) for t in out] == [{"rate": "9", "strategy": "constant", "env": "prod"}, {"env": "prod", "rate": "9"}]
+    assert [json.loads(t) for t in out] == [
+        {"rate": "9", "strategy": "constant", "env": "prod"},
+        {"env": "prod", "rate": "9"},
+    ]

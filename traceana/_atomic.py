@@ -17,7 +17,9 @@ from traceana.errors import OutputError
 
 
 def _cannot(path: Path, exc: OSError) -> OutputError:
-    return OutputError(str(path), f"cannot write: {exc.strerror or exc}. Hint: check free space and permissions")
+    return OutputError(
+        str(path), f"cannot write: {exc.strerror or exc}. Hint: check free space and permissions"
+    )
 
 
 @contextlib.contextmanager

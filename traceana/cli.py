@@ -30,12 +30,20 @@ def _exit_for(exc: BaseException) -> tuple[int, str]:
         where = exc.filename if exc.filename is not None else "I/O"
         return EXIT_IO, escape_terminal(f"{where}: {exc.strerror or exc}")
     if isinstance(exc, RecursionError):
-        return EXIT_DATA, "input nested too deeply to evaluate (RecursionError). Hint: simplify the expression or input"
+        return (
+            EXIT_DATA,
+            "input nested too deeply to evaluate (RecursionError). Hint: simplify the expression or input",
+        )
     if isinstance(exc, OverflowError):
         return EXIT_DATA, escape_terminal(f"a number is out of range: {exc}")
     if isinstance(exc, MemoryError):
-        return EXIT_DATA, "out of memory. Hint: narrow the input (--since/--until) or raise the machine's memory"
-    return EXIT_DATA, escape_terminal(f"internal error ({type(exc).__name__}: {exc}). Hint: rerun with --debug for the traceback")
+        return (
+            EXIT_DATA,
+            "out of memory. Hint: narrow the input (--since/--until) or raise the machine's memory",
+        )
+    return EXIT_DATA, escape_terminal(
+        f"internal error ({type(exc).__name__}: {exc}). Hint: rerun with --debug for the traceback"
+    )
 
 
 class _Group(click.Group):
@@ -73,10 +81,26 @@ def limit_options(f):
     from traceana.ingest.base import Limits
 
     d = Limits()
-    f = click.option("--max-json-depth", type=int, default=d.max_json_depth, show_default=True, help="Refuse JSON nested deeper than this.")(f)
-    f = click.option("--max-line-bytes", type=int, default=d.max_line_bytes, show_default=True, help="Quarantine lines longer than this.")(f)
     f = click.option(
-        "--max-decompressed-bytes", type=int, default=d.max_decompressed_bytes, show_default=True, help="Refuse files that decompress past this."
+        "--max-json-depth",
+        type=int,
+        default=d.max_json_depth,
+        show_default=True,
+        help="Refuse JSON nested deeper than this.",
+    )(f)
+    f = click.option(
+        "--max-line-bytes",
+        type=int,
+        default=d.max_line_bytes,
+        show_default=True,
+        help="Quarantine lines longer than this.",
+    )(f)
+    f = click.option(
+        "--max-decompressed-bytes",
+        type=int,
+        default=d.max_decompressed_bytes,
+        show_default=True,
+        help="Refuse files that decompress past this.",
     )(f)
     return f
 
@@ -89,17 +113,46 @@ def _console(err: bool = False):
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--store", "store_dir", default=None, type=click.Path(), help="Store directory (created if absent).")
-@click.option("--engine", "engine_url", default=None, help="Load the validated rows into ClickHouse instead: clickhouse://user@host:8123/db?table=requests or chdb:///dir.")
+@click.option(
+    "--store", "store_dir", default=None, type=click.Path(), help="Store directory (created if absent)."
+)
+@click.option(
+    "--engine",
+    "engine_url",
+    default=None,
+    help="Load the validated rows into ClickHouse instead: clickhouse://user@host:8123/db?table=requests or chdb:///dir.",
+)
 @click.option("--format", "fmt", default=None, help="Adapter name; default: detected from the content.")
-@click.option("--map", "map_file", default=None, type=click.Path(), help="Column-map TOML for in-house CSV/JSONL/Parquet (implies --format mapped).")
-@click.option("--set", "tag_items", multiple=True, metavar="KEY=VALUE",
-              help="Tag every request row (env, region, run name); repeatable. report --by KEY groups on it.")
+@click.option(
+    "--map",
+    "map_file",
+    default=None,
+    type=click.Path(),
+    help="Column-map TOML for in-house CSV/JSONL/Parquet (implies --format mapped).",
+)
+@click.option(
+    "--set",
+    "tag_items",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Tag every request row (env, region, run name); repeatable. report --by KEY groups on it.",
+)
 @click.option("--strict", is_flag=True, help="Exit 2 when any row is quarantined.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @limit_options
-def ingest(paths, store_dir, engine_url, fmt, map_file, tag_items, strict, as_json, max_decompressed_bytes, max_line_bytes,
-           max_json_depth):
+def ingest(
+    paths,
+    store_dir,
+    engine_url,
+    fmt,
+    map_file,
+    tag_items,
+    strict,
+    as_json,
+    max_decompressed_bytes,
+    max_line_bytes,
+    max_json_depth,
+):
     """Validate PATHS (files or directories) and add them to the store at --store.
 
     Bad rows go to the store's quarantine with file, line, field and reason.
@@ -113,14 +166,40 @@ def ingest(paths, store_dir, engine_url, fmt, map_file, tag_items, strict, as_js
 
     if (store_dir is None) == (engine_url is None):
         raise click.UsageError("give --store DIR or --engine URL (one of them)")
-    tmp = contextlib.nullcontext(store_dir) if store_dir else tempfile.TemporaryDirectory(prefix="traceana-ingest-")
+    tmp = (
+        contextlib.nullcontext(store_dir)
+        if store_dir
+        else tempfile.TemporaryDirectory(prefix="traceana-ingest-")
+    )
     with tmp as where:
-        _ingest(paths, where, engine_url, fmt, map_file, tag_items, strict, as_json, max_decompressed_bytes,
-                max_line_bytes, max_json_depth)
+        _ingest(
+            paths,
+            where,
+            engine_url,
+            fmt,
+            map_file,
+            tag_items,
+            strict,
+            as_json,
+            max_decompressed_bytes,
+            max_line_bytes,
+            max_json_depth,
+        )
 
 
-def _ingest(paths, store_dir, engine_url, fmt, map_file, tag_items, strict, as_json, max_decompressed_bytes,
-            max_line_bytes, max_json_depth):
+def _ingest(
+    paths,
+    store_dir,
+    engine_url,
+    fmt,
+    map_file,
+    tag_items,
+    strict,
+    as_json,
+    max_decompressed_bytes,
+    max_line_bytes,
+    max_json_depth,
+):
     from traceana.ingest import ingest_paths
     from traceana.store import open_store
     from traceana.tags import parse
@@ -136,8 +215,9 @@ def _ingest(paths, store_dir, engine_url, fmt, map_file, tag_items, strict, as_j
     limits = _limits(max_decompressed_bytes, max_line_bytes, max_json_depth)
     progress_cb, progress_ctx = _progress(len(paths), quiet=as_json)
     with progress_ctx:
-        summary = ingest_paths(store, list(paths), fmt=fmt, limits=limits, column_map=column_map, progress=progress_cb,
-                               tags=tags)
+        summary = ingest_paths(
+            store, list(paths), fmt=fmt, limits=limits, column_map=column_map, progress=progress_cb, tags=tags
+        )
     loaded = None
     if engine_url:
         from traceana.engines.clickhouse import ClickHouse
@@ -146,11 +226,17 @@ def _ingest(paths, store_dir, engine_url, fmt, map_file, tag_items, strict, as_j
         with ClickHouse(engine_url) as ch:
             loaded = load_store(store, ch)
     if as_json:
-        click.echo(json.dumps(summary.to_dict() | ({"loaded": loaded} if loaded is not None else {}), indent=2, default=str))
+        click.echo(
+            json.dumps(
+                summary.to_dict() | ({"loaded": loaded} if loaded is not None else {}), indent=2, default=str
+            )
+        )
     else:
         _print_ingest(summary, engine_url or store_dir)
         if loaded is not None:
-            _console().print("loaded into ClickHouse: " + ", ".join(f"{t} {n:,}" for t, n in loaded.items()), markup=False)
+            _console().print(
+                "loaded into ClickHouse: " + ", ".join(f"{t} {n:,}" for t, n in loaded.items()), markup=False
+            )
     if summary.refused or (strict and summary.quarantined):
         sys.exit(2)
 
@@ -179,10 +265,14 @@ def _print_ingest(summary, store_dir) -> None:
     con = _console()
     t = Table(title=f"ingest into {store_dir}", title_justify="left")
     for c in ("file", "format", "status", "read", "stored", "quarantined"):
-        t.add_column(c, justify="right" if c in ("read", "stored", "quarantined") else "left", overflow="fold")
+        t.add_column(
+            c, justify="right" if c in ("read", "stored", "quarantined") else "left", overflow="fold"
+        )
     for f in summary.files:
         stored = sum(f.stored.values())
-        t.add_row(f.path, f.adapter or "-", f.status, f"{f.records_read:,}", f"{stored:,}", f"{f.quarantined:,}")
+        t.add_row(
+            f.path, f.adapter or "-", f.status, f"{f.records_read:,}", f"{stored:,}", f"{f.quarantined:,}"
+        )
     con.print(t)
     con.print(
         f"rows read {summary.records_read:,}  stored {summary.stored:,}  quarantined {summary.quarantined:,}"
@@ -205,10 +295,16 @@ def _print_ingest(summary, store_dir) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--store", "store_dir", default=None, type=click.Path(), help="Read an existing store instead of files.")
+@click.option(
+    "--store", "store_dir", default=None, type=click.Path(), help="Read an existing store instead of files."
+)
 @click.option("--format", "fmt", default=None, help="Adapter name for PATHS; default: detected.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--verify", is_flag=True, help="Hash every stored part against the manifest first (exit 3 naming a damaged part).")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Hash every stored part against the manifest first (exit 3 naming a damaged part).",
+)
 def check(paths, store_dir, fmt, as_json, verify):
     """The six-point trace checklist: which fields the trace records and how completely."""
     import polars as pl
@@ -220,11 +316,20 @@ def check(paths, store_dir, fmt, as_json, verify):
     with open_inputs(list(paths), store_dir, fmt=fmt) as st:  # one manifest snapshot for every read below
         if verify:
             v = st.verify()
-            unverified = f", {len(v['unverified'])} without a checksum (older store)" if v["unverified"] else ""
+            unverified = (
+                f", {len(v['unverified'])} without a checksum (older store)" if v["unverified"] else ""
+            )
             click.echo(f"verified {v['verified']} part(s){unverified}", err=True)
         items = checklist.summary(st.requests(), st.engine_samples())  # the report's checklist too
         n_req = st.requests().select(pl.len()).collect().item()
-        fmts = sorted(st.requests().select(pl.col("source_format").unique()).collect().to_series().drop_nulls().to_list())
+        fmts = sorted(
+            st.requests()
+            .select(pl.col("source_format").unique())
+            .collect()
+            .to_series()
+            .drop_nulls()
+            .to_list()
+        )
     ids = {f: identity.describe(f) for f in fmts}
     if as_json:
         click.echo(json.dumps({"requests": n_req, "items": items, "identity": ids}, indent=2, default=str))
@@ -239,9 +344,17 @@ def check(paths, store_dir, fmt, as_json, verify):
     t.add_column("missing", overflow="fold")
     t.add_column("verdict")
     for row in items:
-        present = ", ".join(f"{r['field']} {r['fill_fraction']:.0%}" for r in row["fields"] if r["fill_fraction"] > 0)
+        present = ", ".join(
+            f"{r['field']} {r['fill_fraction']:.0%}" for r in row["fields"] if r["fill_fraction"] > 0
+        )
         v = row["verdict"]
-        t.add_row(str(row["item"]), row["name"], present or "-", ", ".join(row["fields_missing"]) or "-", f"[{colour[v]}]{v}[/]")
+        t.add_row(
+            str(row["item"]),
+            row["name"],
+            present or "-",
+            ", ".join(row["fields_missing"]) or "-",
+            f"[{colour[v]}]{v}[/]",
+        )
     con = _console()
     con.print(t)
     for f, how in ids.items():
@@ -254,7 +367,12 @@ def check(paths, store_dir, fmt, as_json, verify):
 @click.option("--write", is_flag=True, help="Write schemas/*.json under --root.")
 @click.option("--check", "check_only", is_flag=True, help="Exit 1 if schemas/*.json differ from the code.")
 @click.option("--root", default=".", type=click.Path(file_okay=False), show_default=True)
-@click.option("--clickhouse", "clickhouse_ddl", is_flag=True, help="Print the ClickHouse CREATE TABLE statements instead.")
+@click.option(
+    "--clickhouse",
+    "clickhouse_ddl",
+    is_flag=True,
+    help="Print the ClickHouse CREATE TABLE statements instead.",
+)
 def schema(write, check_only, root, clickhouse_ddl):
     """Print the canonical schemas, or write / check schemas/*.json."""
     from pathlib import Path
@@ -275,7 +393,9 @@ def schema(write, check_only, root, clickhouse_ddl):
             click.echo(f"wrote {p}")
         return
     if check_only:
-        stale = [str(p) for p, text in files.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
+        stale = [
+            str(p) for p, text in files.items() if not p.exists() or p.read_text(encoding="utf-8") != text
+        ]
         if stale:
             click.echo("out of date: " + ", ".join(stale) + ". Hint: traceana schema --write", err=True)
             sys.exit(1)
@@ -303,7 +423,10 @@ def quarantine(store_dir, limit, as_json):
     from rich.table import Table
 
     total = q.select(pl.len()).collect().item()
-    t = Table(title=f"quarantine: {total:,} rows" + (f" (first {len(df)})" if limit and total > limit else ""), title_justify="left")
+    t = Table(
+        title=f"quarantine: {total:,} rows" + (f" (first {len(df)})" if limit and total > limit else ""),
+        title_justify="left",
+    )
     for c in ("source_file", "source_line", "field", "reason"):
         t.add_column(c, overflow="fold")
     for r in df.iter_rows(named=True):
@@ -313,11 +436,32 @@ def quarantine(store_dir, limit, as_json):
 
 @main.command()
 @click.option("--store", "store_dir", required=True, type=click.Path())
-@click.option("--table", default="requests", type=click.Choice(["requests", "engine_samples", "engine_histograms", "quarantine"]))
-@click.option("--out", "out_path", default=None, type=click.Path(), help="Output file: .parquet, .csv or .jsonl")
-@click.option("--clickhouse", "clickhouse_url", default=None, help="Load the store's requests, engine samples and histograms into ClickHouse instead (URL as ingest --engine).")
-@click.option("--prometheus", is_flag=True, help="Write the requests as OpenMetrics counter and histogram series (the ones `traceana rules` reads), 1-minute steps.")
-@click.option("--slo", "slo_file", default=None, type=click.Path(), help="With --prometheus: traceana.toml whose SLO thresholds become histogram buckets.")
+@click.option(
+    "--table",
+    default="requests",
+    type=click.Choice(["requests", "engine_samples", "engine_histograms", "quarantine"]),
+)
+@click.option(
+    "--out", "out_path", default=None, type=click.Path(), help="Output file: .parquet, .csv or .jsonl"
+)
+@click.option(
+    "--clickhouse",
+    "clickhouse_url",
+    default=None,
+    help="Load the store's requests, engine samples and histograms into ClickHouse instead (URL as ingest --engine).",
+)
+@click.option(
+    "--prometheus",
+    is_flag=True,
+    help="Write the requests as OpenMetrics counter and histogram series (the ones `traceana rules` reads), 1-minute steps.",
+)
+@click.option(
+    "--slo",
+    "slo_file",
+    default=None,
+    type=click.Path(),
+    help="With --prometheus: traceana.toml whose SLO thresholds become histogram buckets.",
+)
 def export(store_dir, table, out_path, clickhouse_url, prometheus, slo_file):
     """Export one table of a store to Parquet, CSV or JSON Lines (canonical columns), the requests as
     OpenMetrics, or the store to ClickHouse.
@@ -339,7 +483,9 @@ def export(store_dir, table, out_path, clickhouse_url, prometheus, slo_file):
     if prometheus:
         from traceana.rules.openmetrics import export_openmetrics
 
-        export_openmetrics(open_store(store_dir, create=False).snapshot().scan("requests"), out_path, slo_file)
+        export_openmetrics(
+            open_store(store_dir, create=False).snapshot().scan("requests"), out_path, slo_file
+        )
         click.echo(f"wrote {out_path}")
         return
     if not out_path.endswith((".parquet", ".csv", ".jsonl", ".ndjson")):
@@ -348,7 +494,9 @@ def export(store_dir, table, out_path, clickhouse_url, prometheus, slo_file):
     from traceana.report.csvsafe import neutralize_formulas
 
     lf = open_store(store_dir, create=False).snapshot().scan(table)
-    with atomic_path(out_path, make_parents=False) as tmp:  # temp + rename: a full disk never leaves a partial export
+    with atomic_path(
+        out_path, make_parents=False
+    ) as tmp:  # temp + rename: a full disk never leaves a partial export
         if out_path.endswith(".parquet"):
             lf.sink_parquet(tmp)
         elif out_path.endswith(".csv"):
@@ -360,25 +508,91 @@ def export(store_dir, table, out_path, clickhouse_url, prometheus, slo_file):
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--store", "store_dir", default=None, type=click.Path(), help="One store whose two slices are compared.")
-@click.option("--format", "fmt", default=None, help="Adapter name for PATHS; default: detected from the content.")
-@click.option("--base", "base_filter", default=None, help="Filter selecting the base slice, e.g. 'model_version=v1'.")
-@click.option("--candidate", "cand_filter", default=None, help="Filter selecting the candidate slice, e.g. 'model_version=v2'.")
-@click.option("--base-window", default=None, help="Base arrival window START..END (ISO-8601; an end may be empty).")
+@click.option(
+    "--store", "store_dir", default=None, type=click.Path(), help="One store whose two slices are compared."
+)
+@click.option(
+    "--format", "fmt", default=None, help="Adapter name for PATHS; default: detected from the content."
+)
+@click.option(
+    "--base", "base_filter", default=None, help="Filter selecting the base slice, e.g. 'model_version=v1'."
+)
+@click.option(
+    "--candidate",
+    "cand_filter",
+    default=None,
+    help="Filter selecting the candidate slice, e.g. 'model_version=v2'.",
+)
+@click.option(
+    "--base-window", default=None, help="Base arrival window START..END (ISO-8601; an end may be empty)."
+)
 @click.option("--candidate-window", default=None, help="Candidate arrival window START..END.")
-@click.option("--by", default=None, help="Also compare per group of these columns, comma-separated (e.g. model,route).")
-@click.option("--config", "config_path", default=None, type=click.Path(), help="traceana.toml (its SLOs give attainment and goodput).")
-@click.option("--slo", "slo_files", multiple=True, type=click.Path(), help="OpenSLO v1 YAML file (repeatable).")
-@click.option("--fail-on", "rules", multiple=True, help="Gate rule, e.g. 'p99(ttft) > +10%' or 'error_rate > +0.5pp' (repeatable).")
-@click.option("--adjust", type=click.Choice(["holm", "bh"]), default="holm", show_default=True,
-              help="Multiple-comparison adjustment: Holm (family-wise) or Benjamini-Hochberg (false discovery rate).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap (same inputs, same intervals).")
-@click.option("--sweep", is_flag=True, help="PATHS are runs of a sweep: throughput vs latency, Pareto frontier, over-saturation.")
-@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help="Write compare.html, compare.md, compare.json here.")
+@click.option(
+    "--by", default=None, help="Also compare per group of these columns, comma-separated (e.g. model,route)."
+)
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    type=click.Path(),
+    help="traceana.toml (its SLOs give attainment and goodput).",
+)
+@click.option(
+    "--slo", "slo_files", multiple=True, type=click.Path(), help="OpenSLO v1 YAML file (repeatable)."
+)
+@click.option(
+    "--fail-on",
+    "rules",
+    multiple=True,
+    help="Gate rule, e.g. 'p99(ttft) > +10%' or 'error_rate > +0.5pp' (repeatable).",
+)
+@click.option(
+    "--adjust",
+    type=click.Choice(["holm", "bh"]),
+    default="holm",
+    show_default=True,
+    help="Multiple-comparison adjustment: Holm (family-wise) or Benjamini-Hochberg (false discovery rate).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the bootstrap (same inputs, same intervals).",
+)
+@click.option(
+    "--sweep",
+    is_flag=True,
+    help="PATHS are runs of a sweep: throughput vs latency, Pareto frontier, over-saturation.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Write compare.html, compare.md, compare.json here.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print compare.json to stdout.")
 @click.option("--title", default=None, help="Title of the comparison.")
-def compare(paths, store_dir, fmt, base_filter, cand_filter, base_window, candidate_window, by, config_path, slo_files, rules,
-            adjust, seed, sweep, out_dir, as_json, title):
+def compare(
+    paths,
+    store_dir,
+    fmt,
+    base_filter,
+    cand_filter,
+    base_window,
+    candidate_window,
+    by,
+    config_path,
+    slo_files,
+    rules,
+    adjust,
+    seed,
+    sweep,
+    out_dir,
+    as_json,
+    title,
+):
     """Compare BASE and CANDIDATE (two files or stores, or two slices of one) metric by metric: difference,
     95% interval, and a verdict (better / worse / no significant change / not enough data) after a
     multiple-comparison adjustment.
@@ -401,8 +615,18 @@ def compare(paths, store_dir, fmt, base_filter, cand_filter, base_window, candid
         base = inputs.SliceSpec(base_filter, inputs.parse_window(base_window, "--base-window"))
         cand = inputs.SliceSpec(cand_filter, inputs.parse_window(candidate_window, "--candidate-window"))
         with inputs.open_sides(list(paths), store_dir, fmt, base, cand) as ((lb, lf_b), (lc, lf_c)):
-            cmp = run_compare(lf_b, lf_c, by=group_by, slos=list(config.slos) + slos, rules=rules, labels=(lb, lc),
-                              title=title, seed=seed, adjust=adjust, config=config)
+            cmp = run_compare(
+                lf_b,
+                lf_c,
+                by=group_by,
+                slos=list(config.slos) + slos,
+                rules=rules,
+                labels=(lb, lc),
+                title=title,
+                seed=seed,
+                adjust=adjust,
+                config=config,
+            )
     written = write_compare(cmp, out_dir) if out_dir else []
     if as_json:
         click.echo(render.render_json(cmp), nl=False)
@@ -413,10 +637,26 @@ def compare(paths, store_dir, fmt, base_filter, cand_filter, base_window, candid
 
 
 @main.command()
-@click.option("--slo", "slo_file", required=True, type=click.Path(), help="traceana.toml ([[slo]], [prometheus]) or OpenSLO YAML.")
-@click.option("--style", default="sloth", show_default=True, type=click.Choice(["sloth", "pyrra"]), help="Rule names and layout.")
+@click.option(
+    "--slo",
+    "slo_file",
+    required=True,
+    type=click.Path(),
+    help="traceana.toml ([[slo]], [prometheus]) or OpenSLO YAML.",
+)
+@click.option(
+    "--style",
+    default="sloth",
+    show_default=True,
+    type=click.Choice(["sloth", "pyrra"]),
+    help="Rule names and layout.",
+)
 @click.option("-o", "--out", "out_path", required=True, type=click.Path(), help="Rules file to write (YAML).")
-@click.option("--service", default=None, help="sloth_service label (default: [prometheus] service, OpenSLO spec.service, or llm).")
+@click.option(
+    "--service",
+    default=None,
+    help="sloth_service label (default: [prometheus] service, OpenSLO spec.service, or llm).",
+)
 def rules(slo_file, style, out_path, service):
     """Write Prometheus recording and multiwindow burn-rate alerting rules for the SLOs in --slo."""
     from traceana.rules import load_prom_slos, write_rules
@@ -435,8 +675,12 @@ def slo():
 
 
 @slo.command("export")
-@click.option("--slo", "slo_file", required=True, type=click.Path(), help="traceana.toml with [[slo]] tables.")
-@click.option("--openslo", is_flag=True, required=True, help="Write OpenSLO v1 documents (the only format so far).")
+@click.option(
+    "--slo", "slo_file", required=True, type=click.Path(), help="traceana.toml with [[slo]] tables."
+)
+@click.option(
+    "--openslo", is_flag=True, required=True, help="Write OpenSLO v1 documents (the only format so far)."
+)
 @click.option("-o", "--out", "out_path", required=True, type=click.Path(), help="YAML file to write.")
 def slo_export(slo_file, openslo, out_path):
     """Write the SLOs of a traceana.toml as OpenSLO v1 (kind SLO, metricSource type traceana)."""

@@ -152,8 +152,11 @@ class _Table:
             raise ConfigError(f"expected a table, got {type(data).__name__}", key, path)
         for k in data:
             if k not in allowed:
-                raise ConfigError(f"unknown key '{k}'. Allowed: {', '.join(allowed)}.{_did_you_mean(k, allowed)}",
-                                  self.sub(k), path)
+                raise ConfigError(
+                    f"unknown key '{k}'. Allowed: {', '.join(allowed)}.{_did_you_mean(k, allowed)}",
+                    self.sub(k),
+                    path,
+                )
         self.data = data
 
     def sub(self, k: str) -> str:
@@ -171,12 +174,22 @@ class _Table:
             raise ConfigError(f"{v!r} is not allowed. Allowed: a finite number", self.sub(k), self.path)
         return v
 
-    def number(self, k: str, default: Any = None, required: bool = False, lo: float | None = None,
-               hi: float | None = None, open_lo: bool = False, open_hi: bool = False) -> Any:
+    def number(
+        self,
+        k: str,
+        default: Any = None,
+        required: bool = False,
+        lo: float | None = None,
+        hi: float | None = None,
+        open_lo: bool = False,
+        open_hi: bool = False,
+    ) -> Any:
         v = self.get(k, (int, float), "a number", default, required)
         if v is None:
             return None
-        bad = (lo is not None and (v < lo or (open_lo and v == lo))) or (hi is not None and (v > hi or (open_hi and v == hi)))
+        bad = (lo is not None and (v < lo or (open_lo and v == lo))) or (
+            hi is not None and (v > hi or (open_hi and v == hi))
+        )
         if bad:
             rng = f"{'(' if open_lo else '['}{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}{')' if open_hi else ']'}"
             raise ConfigError(f"{v!r} is out of range. Allowed: {rng}", self.sub(k), self.path)
@@ -208,24 +221,42 @@ def _array(data: dict, k: str, path: str | None) -> list:
 
 
 def _slo(data: Any, key: str, path: str | None) -> SLO:
-    t = _Table(data, key, path, ("name", "objective", "metric", "op", "threshold", "period", "filter", "good", "description"))
+    t = _Table(
+        data,
+        key,
+        path,
+        ("name", "objective", "metric", "op", "threshold", "period", "filter", "good", "description"),
+    )
     name = t.get("name", (str,), "a string", required=True)
     objective = t.number("objective", required=True, lo=0.0, hi=1.0, open_lo=True, open_hi=True)
     metric = t.get("metric", (str,), "a string (a canonical column such as ttft_s)")
     if metric is not None and metric not in METRIC_COLUMNS:
-        raise ConfigError(f"'{metric}' is not a numeric requests column.{_did_you_mean(metric, METRIC_COLUMNS)}",
-                          t.sub("metric"), path)
+        raise ConfigError(
+            f"'{metric}' is not a numeric requests column.{_did_you_mean(metric, METRIC_COLUMNS)}",
+            t.sub("metric"),
+            path,
+        )
     op = t.choice("op", OPS, default="lte" if metric else None)
     threshold = t.number("threshold", lo=0.0)  # every metric column is a duration or a count
     if metric and threshold is None:
-        raise ConfigError(f"missing required key: a metric SLO needs a threshold in {metric}'s unit", t.sub("threshold"), path)
+        raise ConfigError(
+            f"missing required key: a metric SLO needs a threshold in {metric}'s unit",
+            t.sub("threshold"),
+            path,
+        )
     if not metric and (threshold is not None or "op" in t.data):
-        raise ConfigError("op/threshold need a metric (an availability SLO has neither)", t.sub("metric"), path)
-    period = t.get("period", (str,), "a duration string like \"30d\"", "30d")
-    filt = t.get("filter", (str,), "a filter string like \"model = m\"")
-    good = t.get("good", (str,), "a filter string like \"finish_reason = stop\"")
+        raise ConfigError(
+            "op/threshold need a metric (an availability SLO has neither)", t.sub("metric"), path
+        )
+    period = t.get("period", (str,), 'a duration string like "30d"', "30d")
+    filt = t.get("filter", (str,), 'a filter string like "model = m"')
+    good = t.get("good", (str,), 'a filter string like "finish_reason = stop"')
     return SLO(
-        name=name, objective=objective, metric=metric, op=op, threshold=threshold,
+        name=name,
+        objective=objective,
+        metric=metric,
+        op=op,
+        threshold=threshold,
         period_s=parse_window(period, t.sub("period"), path),
         good_filter=parse_filter(good, t.sub("good"), path) if good is not None else None,
         description=t.get("description", (str,), "a string", ""),
@@ -238,8 +269,14 @@ def _deployment(data: Any, key: str, path: str | None) -> Deployment:
     count = t.get("gpu_count", (int,), "an integer", 1)
     if count < 1:
         raise ConfigError(f"{count} is out of range. Allowed: an integer >= 1", t.sub("gpu_count"), path)
-    d = Deployment(t.get("instance", (str,), "a string", required=True), t.get("model", (str,), "a string"),
-                   t.get("gpu_type", (str,), "a string", required=True), count, t.when("start"), t.when("end"))
+    d = Deployment(
+        t.get("instance", (str,), "a string", required=True),
+        t.get("model", (str,), "a string"),
+        t.get("gpu_type", (str,), "a string", required=True),
+        count,
+        t.when("start"),
+        t.when("end"),
+    )
     if d.start and d.end and d.end <= d.start:
         raise ConfigError("end must be after start", t.sub("end"), path)
     return d
@@ -248,8 +285,21 @@ def _deployment(data: Any, key: str, path: str | None) -> Deployment:
 def _shape(data: Any, key: str, path: str | None) -> ModelShape:
     ints = ("layers", "kv_heads", "head_dim", "context_tokens")
     floats = ("dtype_bytes", "gpu_memory_gb", "weights_gb", "workspace_gb")
-    t = _Table(data, key, path, ("layers", "kv_heads", "head_dim", "dtype_bytes", "gpu_memory_gb", "weights_gb",
-                                 "workspace_gb", "context_tokens"))
+    t = _Table(
+        data,
+        key,
+        path,
+        (
+            "layers",
+            "kv_heads",
+            "head_dim",
+            "dtype_bytes",
+            "gpu_memory_gb",
+            "weights_gb",
+            "workspace_gb",
+            "context_tokens",
+        ),
+    )
     vals: dict[str, Any] = {}
     for k in ints:
         vals[k] = t.get(k, (int,), "a positive integer", required=True)
@@ -262,15 +312,19 @@ def _shape(data: Any, key: str, path: str | None) -> ModelShape:
 
 def _degradation(data: Any, key: str, path: str | None) -> DegradationOption:
     t = _Table(data, key, path, ("name", "quality", "match", "latency_ms"))
-    match = t.get("match", (dict,), "an inline table like {quantization = \"fp8\"}", {})
+    match = t.get("match", (dict,), 'an inline table like {quantization = "fp8"}', {})
     m = _Table(match, t.sub("match"), path, MATCH_KEYS)
     for k in match:
         m.get(k, (str,), "a string")
     latency = t.number("latency_ms", lo=0.0)
     if not match and latency is None:
         raise ConfigError("an option needs match = {...} or latency_ms", t.sub("match"), path)
-    return DegradationOption(t.get("name", (str,), "a string", required=True), t.number("quality", required=True),
-                             dict(match), latency)
+    return DegradationOption(
+        t.get("name", (str,), "a string", required=True),
+        t.number("quality", required=True),
+        dict(match),
+        latency,
+    )
 
 
 def config_from_dict(data: dict, path: str | None = None) -> Config:
@@ -279,39 +333,69 @@ def config_from_dict(data: dict, path: str | None = None) -> Config:
 
     if isinstance(data, dict):
         validate_ranges(data, path)
-    top = _Table(data, "", path, ("slo", "gpu_prices", "cost", "deployment", "model_shape", "degradation", "report",
-                                  "prometheus"))  # [prometheus]: read by traceana.rules.sli
+    top = _Table(
+        data,
+        "",
+        path,
+        ("slo", "gpu_prices", "cost", "deployment", "model_shape", "degradation", "report", "prometheus"),
+    )  # [prometheus]: read by traceana.rules.sli
     slos = [_slo(d, f"slo[{i}]", path) for i, d in enumerate(_array(data, "slo", path))]
     names = [s.name for s in slos]
     for i, n in enumerate(names):
         if n in names[:i]:
             raise ConfigError(f"duplicate SLO name '{n}'", f"slo[{i}].name", path)
-    prices_t = _Table(top.get("gpu_prices", (dict,), "a table of gpu_type = $/GPU-hour", {}), "gpu_prices", path,
-                      tuple(data.get("gpu_prices", {}) if isinstance(data.get("gpu_prices"), dict) else ()))
+    prices_t = _Table(
+        top.get("gpu_prices", (dict,), "a table of gpu_type = $/GPU-hour", {}),
+        "gpu_prices",
+        path,
+        tuple(data.get("gpu_prices", {}) if isinstance(data.get("gpu_prices"), dict) else ()),
+    )
     prices = {k: prices_t.number(k, required=True, lo=0.0) for k in prices_t.data}
-    cost_t = _Table(top.get("cost", (dict,), "a table", {}), "cost", path, ("tokens", "prompt_weight", "target_utilization"))
-    cost = CostSettings(cost_t.choice("tokens", TOKEN_MODES, "output"), cost_t.number("prompt_weight", lo=0.0),
-                        cost_t.number("target_utilization", 0.7, lo=0.0, hi=1.0, open_lo=True))
+    cost_t = _Table(
+        top.get("cost", (dict,), "a table", {}),
+        "cost",
+        path,
+        ("tokens", "prompt_weight", "target_utilization"),
+    )
+    cost = CostSettings(
+        cost_t.choice("tokens", TOKEN_MODES, "output"),
+        cost_t.number("prompt_weight", lo=0.0),
+        cost_t.number("target_utilization", 0.7, lo=0.0, hi=1.0, open_lo=True),
+    )
     if cost.tokens == "weighted" and cost.prompt_weight is None:
-        raise ConfigError("required when tokens = \"weighted\" (how much one prompt token counts, e.g. 0.25)",
-                          "cost.prompt_weight", path)
-    shapes_raw = top.get("model_shape", (dict,), "a table of [model_shape.\"model\"] tables", {})
+        raise ConfigError(
+            'required when tokens = "weighted" (how much one prompt token counts, e.g. 0.25)',
+            "cost.prompt_weight",
+            path,
+        )
+    shapes_raw = top.get("model_shape", (dict,), 'a table of [model_shape."model"] tables', {})
     shapes = {m: _shape(v, f"model_shape.{m}", path) for m, v in shapes_raw.items()}
     rep = _Table(top.get("report", (dict,), "a table", {}), "report", path, ("by", "windows"))
     by = rep.get("by", (list,), "an array of column names", [])
     for i, col in enumerate(by):
         if col not in _STRING:
-            raise ConfigError(f"{col!r} is not a text requests column. Allowed: {', '.join(sorted(_STRING))}."
-                              f"{_did_you_mean(str(col), _STRING)}", f"report.by[{i}]", path)
-    windows = rep.get("windows", (list,), "an array of durations like [\"1m\", \"1h\"]", [])
+            raise ConfigError(
+                f"{col!r} is not a text requests column. Allowed: {', '.join(sorted(_STRING))}."
+                f"{_did_you_mean(str(col), _STRING)}",
+                f"report.by[{i}]",
+                path,
+            )
+    windows = rep.get("windows", (list,), 'an array of durations like ["1m", "1h"]', [])
     for i, w in enumerate(windows):
         parse_window(w, f"report.windows[{i}]", path)
     return Config(
-        slos=slos, gpu_prices=prices,
-        deployments=[_deployment(d, f"deployment[{i}]", path) for i, d in enumerate(_array(data, "deployment", path))],
+        slos=slos,
+        gpu_prices=prices,
+        deployments=[
+            _deployment(d, f"deployment[{i}]", path) for i, d in enumerate(_array(data, "deployment", path))
+        ],
         model_shapes=shapes,
-        degradation_options=[_degradation(d, f"degradation[{i}]", path) for i, d in enumerate(_array(data, "degradation", path))],
-        cost=cost, report=ReportSettings(list(by), list(windows)),
+        degradation_options=[
+            _degradation(d, f"degradation[{i}]", path)
+            for i, d in enumerate(_array(data, "degradation", path))
+        ],
+        cost=cost,
+        report=ReportSettings(list(by), list(windows)),
     )
 
 
@@ -331,6 +415,7 @@ def load_config(path: str | Path) -> Config:
     except RecursionError:  # arrays nested thousands deep
         raise ConfigError("not valid TOML: nested too deeply", None, str(path)) from None
     except ValueError as exc:  # an integer of more than 4,300 digits (Python's int-from-string limit)
-        raise ConfigError(f"not valid TOML: a number is too long ({str(exc).split(':')[0]})", None, str(path)) from None
+        raise ConfigError(
+            f"not valid TOML: a number is too long ({str(exc).split(':')[0]})", None, str(path)
+        ) from None
     return config_from_dict(data, str(path))
-

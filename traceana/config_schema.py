@@ -18,7 +18,9 @@ from traceana.errors import ConfigError
 _BIG = 1e12  # larger than any price, latency in seconds or token count a trace holds
 
 
-def _num(lo: float | None = None, hi: float | None = _BIG, open_lo: bool = False, open_hi: bool = False) -> dict:
+def _num(
+    lo: float | None = None, hi: float | None = _BIG, open_lo: bool = False, open_hi: bool = False
+) -> dict:
     s: dict[str, Any] = {"finite": True}
     if lo is not None:
         s["exclusiveMinimum" if open_lo else "minimum"] = lo
@@ -41,9 +43,14 @@ SCHEMA: dict = {
         "model_shape": {
             "additionalProperties": {
                 "properties": {
-                    "layers": _COUNT, "kv_heads": _COUNT, "head_dim": _COUNT, "context_tokens": _num(1, 1e9),
-                    "dtype_bytes": _num(0, 64, True), "gpu_memory_gb": _num(0, 1e6, True),
-                    "weights_gb": _num(0, 1e6), "workspace_gb": _num(0, 1e6),
+                    "layers": _COUNT,
+                    "kv_heads": _COUNT,
+                    "head_dim": _COUNT,
+                    "context_tokens": _num(1, 1e9),
+                    "dtype_bytes": _num(0, 64, True),
+                    "gpu_memory_gb": _num(0, 1e6, True),
+                    "weights_gb": _num(0, 1e6),
+                    "workspace_gb": _num(0, 1e6),
                 }
             }
         },
@@ -89,4 +96,6 @@ def validate_ranges(data: dict, path: str | None = None) -> None:
     for e in errors:
         if isinstance(e.instance, bool) or not isinstance(e.instance, int | float):
             continue  # a wrong type: the typed getters say what was expected
-        raise ConfigError(f"{e.instance!r} is out of range. Allowed: {_allowed(e.schema)}", _key(e.absolute_path), path)
+        raise ConfigError(
+            f"{e.instance!r} is out of range. Allowed: {_allowed(e.schema)}", _key(e.absolute_path), path
+        )

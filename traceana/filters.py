@@ -26,7 +26,9 @@ from traceana.errors import ConfigError
 from traceana.errors import did_you_mean as _did_you_mean
 from traceana.schema import fields as schema_fields
 
-_NUMERIC = {f.name for f in schema_fields("requests") if pa.types.is_floating(f.type) or pa.types.is_integer(f.type)}
+_NUMERIC = {
+    f.name for f in schema_fields("requests") if pa.types.is_floating(f.type) or pa.types.is_integer(f.type)
+}
 _STRING = {f.name for f in schema_fields("requests") if pa.types.is_string(f.type)}
 #: columns a filter or an SLO metric may name
 FILTER_COLUMNS = tuple(sorted(_NUMERIC | _STRING))
@@ -36,8 +38,9 @@ MAX_CLAUSES = 256
 MAX_FILTER_CHARS = 64 * 1024
 
 
-
-_TOKEN = re.compile(r"""\s*(?:(?P<str>'[^']*'|"[^"]*")|(?P<op><=|>=|!=|=|<|>)|(?P<punct>[(),])|(?P<word>[A-Za-z0-9_.:/+\-]+))""")
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<str>'[^']*'|"[^"]*")|(?P<op><=|>=|!=|=|<|>)|(?P<punct>[(),])|(?P<word>[A-Za-z0-9_.:/+\-]+))"""
+)
 _BLANK = re.compile(r"\s*\Z")
 _CMP = {"=": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 
@@ -57,7 +60,9 @@ class Condition:
         if self.op == "not_in":
             return ~col.is_in(list(self.values))
         v = self.values[0]
-        return {"eq": col == v, "ne": col != v, "lt": col < v, "le": col <= v, "gt": col > v, "ge": col >= v}[self.op]
+        return {"eq": col == v, "ne": col != v, "lt": col < v, "le": col <= v, "gt": col > v, "ge": col >= v}[
+            self.op
+        ]
 
 
 @dataclass(frozen=True)
@@ -83,8 +88,12 @@ def _tokens(text: str, key: str, path: str | None) -> list[tuple[str, str]]:
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
             bad = text[pos:].strip()[:20]
-            raise ConfigError(f"cannot parse filter {text!r} at {bad!r}. Allowed: column op value clauses joined by 'and' "
-                              "(ops: = != < <= > >= in, not in)", key, path)
+            raise ConfigError(
+                f"cannot parse filter {text!r} at {bad!r}. Allowed: column op value clauses joined by 'and' "
+                "(ops: = != < <= > >= in, not in)",
+                key,
+                path,
+            )
         kind = m.lastgroup
         val = m.group(kind)
         out.append((kind, val[1:-1] if kind == "str" else val))
@@ -99,9 +108,13 @@ def _value(kind: str, raw: str, column: str, text: str, key: str, path: str | No
         try:
             v = float(raw)
         except ValueError:
-            raise ConfigError(f"filter {text!r}: column '{column}' is numeric, {raw!r} is not a number", key, path) from None
+            raise ConfigError(
+                f"filter {text!r}: column '{column}' is numeric, {raw!r} is not a number", key, path
+            ) from None
         if not math.isfinite(v):
-            raise ConfigError(f"filter {_short(text)!r}: {raw[:40]!r} is not allowed. Allowed: a finite number", key, path)
+            raise ConfigError(
+                f"filter {_short(text)!r}: {raw[:40]!r} is not allowed. Allowed: a finite number", key, path
+            )
         return v
     return raw
 
@@ -113,20 +126,32 @@ def _short(text: str) -> str:
 def parse_filter(text: str, key: str = "filter", path: str | None = None) -> Filter:
     """Parse a filter expression (see the module docstring) into a :class:`Filter`."""
     if not isinstance(text, str) or not text.strip():
-        raise ConfigError("a filter must be a non-empty string like \"status = ok\"", key, path)
+        raise ConfigError('a filter must be a non-empty string like "status = ok"', key, path)
     if len(text) > MAX_FILTER_CHARS:
-        raise ConfigError(f"filter of {len(text):,} characters refused. Allowed: at most {MAX_FILTER_CHARS:,}", key, path)
+        raise ConfigError(
+            f"filter of {len(text):,} characters refused. Allowed: at most {MAX_FILTER_CHARS:,}", key, path
+        )
     toks = _tokens(text, key, path)
     conds, i = [], 0
     while True:
         if len(conds) >= MAX_CLAUSES:
-            raise ConfigError(f"filter {_short(text)!r} has more than {MAX_CLAUSES} clauses. Allowed: at most {MAX_CLAUSES} "
-                              "(use 'column in (a, b, ...)' for many values)", key, path)
+            raise ConfigError(
+                f"filter {_short(text)!r} has more than {MAX_CLAUSES} clauses. Allowed: at most {MAX_CLAUSES} "
+                "(use 'column in (a, b, ...)' for many values)",
+                key,
+                path,
+            )
         if i >= len(toks) or toks[i][0] != "word":
-            raise ConfigError(f"filter {text!r}: expected a column name. Allowed: {', '.join(FILTER_COLUMNS)}", key, path)
+            raise ConfigError(
+                f"filter {text!r}: expected a column name. Allowed: {', '.join(FILTER_COLUMNS)}", key, path
+            )
         column = toks[i][1]
         if column not in FILTER_COLUMNS:
-            raise ConfigError(f"filter {text!r}: unknown column '{column}'.{_did_you_mean(column, FILTER_COLUMNS)}", key, path)
+            raise ConfigError(
+                f"filter {text!r}: unknown column '{column}'.{_did_you_mean(column, FILTER_COLUMNS)}",
+                key,
+                path,
+            )
         i += 1
         negate = i + 1 < len(toks) and toks[i] == ("word", "not") and toks[i + 1][1].lower() == "in"
         if negate:
@@ -153,16 +178,24 @@ def parse_filter(text: str, key: str = "filter", path: str | None = None) -> Fil
         elif i < len(toks) and toks[i][0] == "op":
             op = _CMP[toks[i][1]]
             if column in _STRING and op not in ("eq", "ne"):
-                raise ConfigError(f"filter {text!r}: '{column}' is text; only = != in are allowed on it", key, path)
+                raise ConfigError(
+                    f"filter {text!r}: '{column}' is text; only = != in are allowed on it", key, path
+                )
             if i + 1 >= len(toks):
                 raise ConfigError(f"filter {text!r}: missing value after '{toks[i][1]}'", key, path)
             conds.append(Condition(column, op, (_value(*toks[i + 1], column, text, key, path),)))
             i += 2
         else:
-            raise ConfigError(f"filter {text!r}: expected an operator after '{column}'. Allowed: = != < <= > >= in, not in", key, path)
+            raise ConfigError(
+                f"filter {text!r}: expected an operator after '{column}'. Allowed: = != < <= > >= in, not in",
+                key,
+                path,
+            )
         if i == len(toks):
             return Filter(tuple(conds), text.strip())
         if toks[i][0] == "word" and toks[i][1].lower() == "and":
             i += 1
             continue
-        raise ConfigError(f"filter {text!r}: unexpected {toks[i][1]!r}; clauses are joined with 'and'", key, path)
+        raise ConfigError(
+            f"filter {text!r}: unexpected {toks[i][1]!r}; clauses are joined with 'and'", key, path
+        )

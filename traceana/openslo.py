@@ -26,12 +26,31 @@ MAX_YAML_NODES = 100_000
 _KEYS = {
     "document": ("apiVersion", "kind", "metadata", "spec"),
     "metadata": ("name", "displayName", "labels", "annotations"),
-    "spec": ("description", "service", "indicator", "indicatorRef", "timeWindow", "budgetingMethod", "objectives",
-             "alertPolicies"),
+    "spec": (
+        "description",
+        "service",
+        "indicator",
+        "indicatorRef",
+        "timeWindow",
+        "budgetingMethod",
+        "objectives",
+        "alertPolicies",
+    ),
     "indicator": ("metadata", "spec"),
     "sli_spec": ("description", "thresholdMetric", "ratioMetric"),
-    "objective": ("displayName", "name", "op", "value", "target", "targetPercent", "timeSliceTarget",
-                  "timeSliceWindow", "indicator", "indicatorRef", "compositeWeight"),
+    "objective": (
+        "displayName",
+        "name",
+        "op",
+        "value",
+        "target",
+        "targetPercent",
+        "timeSliceTarget",
+        "timeSliceWindow",
+        "indicator",
+        "indicatorRef",
+        "compositeWeight",
+    ),
     "timeWindow": ("duration", "isRolling", "calendar"),
     "metricSource": ("metricSourceRef", "type", "spec"),
     "traceana_spec": ("metric", "filter"),
@@ -48,8 +67,11 @@ def _known(d: Any, kind: str, key: str, path: str) -> None:
     allowed = _KEYS[kind]
     for k in d:
         if k not in allowed:
-            raise ConfigError(f"unknown key '{k}'. Allowed: {', '.join(allowed)}.{_did_you_mean(str(k), allowed)}",
-                              f"{key}.{k}", path)
+            raise ConfigError(
+                f"unknown key '{k}'. Allowed: {', '.join(allowed)}.{_did_you_mean(str(k), allowed)}",
+                f"{key}.{k}",
+                path,
+            )
 
 
 def _need(d: Any, k: str, key: str, path: str, expected: str = "a mapping") -> Any:
@@ -65,7 +87,11 @@ def _source_spec(ms: Any, key: str, path: str) -> dict:
     _known(ms, "metricSource", key, path)
     typ = str(ms.get("type", ""))
     if typ.lower() != "traceana":
-        raise ConfigError(f"metric source type '{typ}' cannot be evaluated from traces. Allowed: traceana", f"{key}.type", path)
+        raise ConfigError(
+            f"metric source type '{typ}' cannot be evaluated from traces. Allowed: traceana",
+            f"{key}.type",
+            path,
+        )
     spec = ms.get("spec", {})
     if not isinstance(spec, dict):
         raise ConfigError("expected a mapping", f"{key}.spec", path)
@@ -83,7 +109,11 @@ def _target(obj: dict, key: str, path: str) -> float:
     else:
         raise ConfigError("missing target (or targetPercent)", f"{key}.target", path)
     if isinstance(t, bool) or not isinstance(t, int | float) or not 0 < t < 1:
-        raise ConfigError(f"{t!r} is not allowed. Allowed: target in (0, 1) or targetPercent in (0, 100)", f"{key}.target", path)
+        raise ConfigError(
+            f"{t!r} is not allowed. Allowed: target in (0, 1) or targetPercent in (0, 100)",
+            f"{key}.target",
+            path,
+        )
     return float(t)
 
 
@@ -109,8 +139,11 @@ def _slos_from_doc(doc: dict, key: str, path: str, slis: dict[str, dict]) -> lis
     _known(spec, "spec", key, path)
     method = spec.get("budgetingMethod", "Occurrences")
     if method != "Occurrences":
-        raise ConfigError(f"'{method}' is not supported: traceana evaluates request-based SLOs. Allowed: Occurrences",
-                          f"{key}.budgetingMethod", path)
+        raise ConfigError(
+            f"'{method}' is not supported: traceana evaluates request-based SLOs. Allowed: Occurrences",
+            f"{key}.budgetingMethod",
+            path,
+        )
     period = _period(spec, key, path)
     if "indicator" in spec:
         ind, ikey = spec["indicator"], f"{key}.indicator"
@@ -120,7 +153,9 @@ def _slos_from_doc(doc: dict, key: str, path: str, slis: dict[str, dict]) -> lis
     elif "indicatorRef" in spec:
         ref, ikey = spec["indicatorRef"], f"{key}.indicatorRef"
         if ref not in slis:
-            raise ConfigError(f"no kind: SLI named '{ref}' in this file.{_did_you_mean(str(ref), slis)}", ikey, path)
+            raise ConfigError(
+                f"no kind: SLI named '{ref}' in this file.{_did_you_mean(str(ref), slis)}", ikey, path
+            )
         ind_spec = slis[ref]
     else:
         raise ConfigError("missing indicator (or indicatorRef)", f"{key}.indicator", path)
@@ -140,35 +175,82 @@ def _slos_from_doc(doc: dict, key: str, path: str, slis: dict[str, dict]) -> lis
         odesc = str(obj.get("displayName") or desc)
         if "thresholdMetric" in ind_spec:
             _known(ind_spec["thresholdMetric"], "thresholdMetric", f"{ikey}.spec.thresholdMetric", path)
-            src = _source_spec(_need(ind_spec["thresholdMetric"], "metricSource", f"{ikey}.spec.thresholdMetric", path),
-                               f"{ikey}.spec.thresholdMetric.metricSource", path)
+            src = _source_spec(
+                _need(ind_spec["thresholdMetric"], "metricSource", f"{ikey}.spec.thresholdMetric", path),
+                f"{ikey}.spec.thresholdMetric.metricSource",
+                path,
+            )
             metric = src.get("metric")
             if metric not in METRIC_COLUMNS:
-                raise ConfigError(f"{metric!r} is not a numeric requests column.{_did_you_mean(str(metric), METRIC_COLUMNS)}",
-                                  f"{ikey}.spec.thresholdMetric.metricSource.spec.metric", path)
+                raise ConfigError(
+                    f"{metric!r} is not a numeric requests column.{_did_you_mean(str(metric), METRIC_COLUMNS)}",
+                    f"{ikey}.spec.thresholdMetric.metricSource.spec.metric",
+                    path,
+                )
             op = obj.get("op")
             if op not in OPS:
                 raise ConfigError(f"{op!r} is not allowed. Allowed: {', '.join(OPS)}", f"{okey}.op", path)
             value = obj.get("value")
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-                raise ConfigError(f"expected a finite number >= 0 (the threshold in {metric}'s unit), got {value!r}", f"{okey}.value", path)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value < 0
+            ):
+                raise ConfigError(
+                    f"expected a finite number >= 0 (the threshold in {metric}'s unit), got {value!r}",
+                    f"{okey}.value",
+                    path,
+                )
             filt = src.get("filter")
-            out.append(SLO(sname, target, metric, op, float(value), period, None, odesc,
-                           parse_filter(filt, f"{ikey}.spec.thresholdMetric.metricSource.spec.filter", path) if filt else None))
+            out.append(
+                SLO(
+                    sname,
+                    target,
+                    metric,
+                    op,
+                    float(value),
+                    period,
+                    None,
+                    odesc,
+                    parse_filter(filt, f"{ikey}.spec.thresholdMetric.metricSource.spec.filter", path)
+                    if filt
+                    else None,
+                )
+            )
         elif "ratioMetric" in ind_spec:
             rm, rkey = ind_spec["ratioMetric"], f"{ikey}.spec.ratioMetric"
             _known(rm, "ratioMetric", rkey, path)
             for part in ("good", "total"):
                 _known(rm.get(part) if isinstance(rm, dict) else None, "ratio_part", f"{rkey}.{part}", path)
             if not isinstance(rm, dict) or "good" not in rm:
-                raise ConfigError("traceana needs good (and optionally total); bad/raw are not supported", f"{rkey}.good", path)
-            good = _source_spec(_need(rm["good"], "metricSource", f"{rkey}.good", path), f"{rkey}.good.metricSource", path)
-            total = _source_spec(rm["total"]["metricSource"], f"{rkey}.total.metricSource", path) if isinstance(
-                rm.get("total"), dict) and "metricSource" in rm["total"] else {}
+                raise ConfigError(
+                    "traceana needs good (and optionally total); bad/raw are not supported",
+                    f"{rkey}.good",
+                    path,
+                )
+            good = _source_spec(
+                _need(rm["good"], "metricSource", f"{rkey}.good", path), f"{rkey}.good.metricSource", path
+            )
+            total = (
+                _source_spec(rm["total"]["metricSource"], f"{rkey}.total.metricSource", path)
+                if isinstance(rm.get("total"), dict) and "metricSource" in rm["total"]
+                else {}
+            )
             gf, tf = good.get("filter"), total.get("filter")
-            out.append(SLO(sname, target, None, None, None, period,
-                           parse_filter(gf, f"{rkey}.good.metricSource.spec.filter", path) if gf else None, odesc,
-                           parse_filter(tf, f"{rkey}.total.metricSource.spec.filter", path) if tf else None))
+            out.append(
+                SLO(
+                    sname,
+                    target,
+                    None,
+                    None,
+                    None,
+                    period,
+                    parse_filter(gf, f"{rkey}.good.metricSource.spec.filter", path) if gf else None,
+                    odesc,
+                    parse_filter(tf, f"{rkey}.total.metricSource.spec.filter", path) if tf else None,
+                )
+            )
         else:
             raise ConfigError("expected thresholdMetric or ratioMetric", f"{ikey}.spec", path)
     return out
@@ -189,12 +271,20 @@ def slos_from_openslo(docs: list, path: str = "<openslo>") -> list[SLO]:
         if d.get("kind") != "SLO":
             continue
         if d.get("apiVersion") != "openslo/v1":
-            raise ConfigError(f"{d.get('apiVersion')!r} is not supported. Allowed: openslo/v1", f"document[{i}].apiVersion", path)
+            raise ConfigError(
+                f"{d.get('apiVersion')!r} is not supported. Allowed: openslo/v1",
+                f"document[{i}].apiVersion",
+                path,
+            )
         out.extend(_slos_from_doc(d, f"document[{i}]", path, slis))
     seen: set[str] = set()
     for s in out:
         if s.name in seen:  # last-wins would silently drop an SLO
-            raise ConfigError(f"duplicate SLO name '{s.name}': each SLO (and objective) needs its own name", "metadata.name", path)
+            raise ConfigError(
+                f"duplicate SLO name '{s.name}': each SLO (and objective) needs its own name",
+                "metadata.name",
+                path,
+            )
         seen.add(s.name)
     if not out:
         raise ConfigError("no 'kind: SLO' document found", None, path)
@@ -233,7 +323,9 @@ def _load_yaml(text: str) -> list:
         size = _expanded_size(node, {})
         if size < 0 or size > MAX_YAML_NODES:
             what = "a recursive alias" if size < 0 else f"{size:,} nodes once aliases are expanded"
-            raise yaml.YAMLError(f"document {len(docs)} holds {what}; refused past {MAX_YAML_NODES:,} (an alias bomb?)")
+            raise yaml.YAMLError(
+                f"document {len(docs)} holds {what}; refused past {MAX_YAML_NODES:,} (an alias bomb?)"
+            )
         docs.append(yaml.SafeLoader("").construct_document(node))
     return docs
 
@@ -256,7 +348,9 @@ def load_openslo(path: str | Path) -> list[SLO]:
     except OSError as exc:  # a directory, a FIFO, no permission
         raise ConfigError(f"cannot read: {exc.strerror or exc}", None, str(path)) from None
     if len(text) > MAX_YAML_BYTES:
-        raise ConfigError(f"{len(text):,} characters; an OpenSLO file is refused past {MAX_YAML_BYTES:,}", None, str(path))
+        raise ConfigError(
+            f"{len(text):,} characters; an OpenSLO file is refused past {MAX_YAML_BYTES:,}", None, str(path)
+        )
     try:
         docs = _load_yaml(text)
     except yaml.YAMLError as exc:

@@ -18,9 +18,18 @@ OPS = ("lte", "lt", "gte", "gt")
 DEFAULT_PERIOD_S = 30 * 86400.0
 
 #: names users bring from OpenSLO or other tools, mapped to ours for the did-you-mean hint
-_ALIASES = {"target": "objective", "targetPercent": "objective", "timeWindow": "period", "window": "period",
-            "value": "threshold", "indicator": "metric", "price": "gpu_prices", "deployments": "deployment",
-            "slos": "slo", "model_shapes": "model_shape"}
+_ALIASES = {
+    "target": "objective",
+    "targetPercent": "objective",
+    "timeWindow": "period",
+    "window": "period",
+    "value": "threshold",
+    "indicator": "metric",
+    "price": "gpu_prices",
+    "deployments": "deployment",
+    "slos": "slo",
+    "model_shapes": "model_shape",
+}
 
 
 def _did_you_mean(word: str, choices) -> str:
@@ -37,10 +46,16 @@ def parse_window(text: str, key: str = "period", path: str | None = None) -> flo
     """A window or SLO period like '30d', '28d', '7d', '1h', '5m', '90s', '2w' as seconds."""
     m = _PERIOD.match(str(text))
     if not m:
-        raise ConfigError(f"{text!r} is not a duration. Allowed: a number with s, m, h, d or w (e.g. 30d, 1h)", key, path)
+        raise ConfigError(
+            f"{text!r} is not a duration. Allowed: a number with s, m, h, d or w (e.g. 30d, 1h)", key, path
+        )
     seconds = float(Fraction(m.group(1)) * _PERIOD_UNITS[m.group(2)])
     if not 0 < seconds <= 100 * 365 * 86400:  # a period of 0 would make every SLO trivially met
-        raise ConfigError(f"{text!r} is out of range. Allowed: a duration > 0 and at most 100 years (e.g. 30d, 1h)", key, path)
+        raise ConfigError(
+            f"{text!r} is out of range. Allowed: a duration > 0 and at most 100 years (e.g. 30d, 1h)",
+            key,
+            path,
+        )
     return seconds
 
 

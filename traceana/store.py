@@ -154,7 +154,9 @@ def _empty_manifest() -> dict:
 
 
 def _corrupt(root: Path, what: str) -> StoreCorruptError:
-    return StoreCorruptError(f"{root / MANIFEST}: damaged store manifest: {what}. Hint: restore it, or re-ingest the sources into a new store")
+    return StoreCorruptError(
+        f"{root / MANIFEST}: damaged store manifest: {what}. Hint: restore it, or re-ingest the sources into a new store"
+    )
 
 
 def _check_part_path(root: Path, table: str, rel: object) -> None:
@@ -162,8 +164,17 @@ def _check_part_path(root: Path, table: str, rel: object) -> None:
     if not isinstance(rel, str) or not rel:
         raise _corrupt(root, f"parts.{table}: {rel!r} is not a path")
     p = Path(rel)
-    if p.is_absolute() or ".." in p.parts or "\\" in rel or not rel.endswith(".parquet") or p.parts[0] != table:
-        raise _corrupt(root, f"parts.{table}: {rel!r} is not a part of this store (parts are {table}/.../*.parquet inside it)")
+    if (
+        p.is_absolute()
+        or ".." in p.parts
+        or "\\" in rel
+        or not rel.endswith(".parquet")
+        or p.parts[0] != table
+    ):
+        raise _corrupt(
+            root,
+            f"parts.{table}: {rel!r} is not a part of this store (parts are {table}/.../*.parquet inside it)",
+        )
     resolved = (root / p).resolve()
     if not resolved.is_relative_to((root / table).resolve()):  # a symlinked directory pointing out
         raise _corrupt(root, f"parts.{table}: {rel!r} resolves outside the store")
@@ -181,10 +192,14 @@ def _validate_manifest(root: Path, data: object) -> dict:
     """The manifest, checked: its own checksum, every field of the right type, every part path inside the store."""
     if not isinstance(data, dict):
         raise _corrupt(root, f"a JSON object expected, found {type(data).__name__}")
-    if data.get("checksums") and "manifest_xxh3" not in data:  # written by a checksumming traceana: it must be there
+    if (
+        data.get("checksums") and "manifest_xxh3" not in data
+    ):  # written by a checksumming traceana: it must be there
         raise _corrupt(root, "parts have checksums but the manifest's own checksum (manifest_xxh3) is gone")
     if "manifest_xxh3" in data and data["manifest_xxh3"] != _manifest_digest(data):
-        raise _corrupt(root, "its content does not match its checksum (manifest_xxh3): it was edited or damaged")
+        raise _corrupt(
+            root, "its content does not match its checksum (manifest_xxh3): it was edited or damaged"
+        )
     if data.get("format", "traceana-store") != "traceana-store":
         raise _corrupt(root, f"format {data.get('format')!r}, expected 'traceana-store'")
     for key in ("sources", "parts", "checksums"):
@@ -399,7 +414,11 @@ class Store:
             files = [f for f in files if f.parent.name.removeprefix("day=") in days]
         if not files:
             return pl.Series("request_id", [], dtype=pl.String)
-        return pl.scan_parquet([str(f) for f in files], hive_partitioning=False).select("request_id").collect()["request_id"]
+        return (
+            pl.scan_parquet([str(f) for f in files], hive_partitioning=False)
+            .select("request_id")
+            .collect()["request_id"]
+        )
 
     # ------------------------------------------------------------------- writes
     @contextlib.contextmanager
@@ -505,7 +524,9 @@ class Staging:
         jobs = []
         for table, data in tables:
             if data is not None and data.num_rows:
-                jobs += [(p, rel, table, piece) for p, rel, piece in self.store._plan_table(self.dir, table, data)]
+                jobs += [
+                    (p, rel, table, piece) for p, rel, piece in self.store._plan_table(self.dir, table, data)
+                ]
         self.staged += [(p, rel, table) for p, rel, table, _ in jobs]
         if wait:
             sums = _write_parts([(p, piece, arrow_schema(table)) for p, _, table, piece in jobs])
@@ -548,7 +569,12 @@ class Staging:
             manifest["checksums"][rel] = self.sums[path]
         now = datetime.now(UTC).isoformat()
         for c in commits:
-            manifest["sources"][c.identity] = {"source": c.source, "adapter": c.adapter, "ingested_at": now, **c.summary}
+            manifest["sources"][c.identity] = {
+                "source": c.source,
+                "adapter": c.adapter,
+                "ingested_at": now,
+                **c.summary,
+            }
         manifest["schema_version"] = SCHEMA_VERSION
         self.store._write_manifest(manifest)
         self.staged = []
@@ -569,12 +595,18 @@ class Staging:
 
 def _is_own(name: str) -> bool:
     """Files a store writer makes before the first manifest exists (lock, manifest temp, staging)."""
-    return name == ".lock" or name.startswith(".staging-") or (name.startswith(f".{MANIFEST}.") and name.endswith(".tmp"))
+    return (
+        name == ".lock"
+        or name.startswith(".staging-")
+        or (name.startswith(f".{MANIFEST}.") and name.endswith(".tmp"))
+    )
 
 
 def _refuse_foreign(root: Path) -> None:
     if root.is_dir() and any(not _is_own(p.name) for p in root.iterdir()):
-        raise StoreError(f"{root}: directory is not empty and holds no traceana store; refusing to write into it")
+        raise StoreError(
+            f"{root}: directory is not empty and holds no traceana store; refusing to write into it"
+        )
 
 
 def open_store(path: str | Path, create: bool = True) -> Store:
@@ -584,7 +616,9 @@ def open_store(path: str | Path, create: bool = True) -> Store:
         raise StoreError(f"{root}: not a directory")
     if not (root / MANIFEST).exists():
         if not create:
-            raise StoreError(f"{root}: no traceana store here (no {MANIFEST}). Hint: traceana ingest PATH --store {root}")
+            raise StoreError(
+                f"{root}: no traceana store here (no {MANIFEST}). Hint: traceana ingest PATH --store {root}"
+            )
         _refuse_foreign(root)
         root.mkdir(parents=True, exist_ok=True)
         store = Store(root)

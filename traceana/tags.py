@@ -26,7 +26,9 @@ def parse(items: list[str] | tuple[str, ...]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not KEY.match(key):
-            raise TraceanaError(f"--set {item!r}: expected key=value with a key of letters, digits, '_' or '-'")
+            raise TraceanaError(
+                f"--set {item!r}: expected key=value with a key of letters, digits, '_' or '-'"
+            )
         if key in out:
             raise TraceanaError(f"--set: tag '{key}' given twice")
         out[key] = value
@@ -57,7 +59,9 @@ def with_tag_columns(lf: pl.LazyFrame, names: list[str]) -> pl.LazyFrame:
     extra = [n for n in names if n not in cols and n in keys and KEY.match(n)]
     if not extra:
         return lf
-    return lf.with_columns(pl.col("tags").cast(pl.String).str.json_path_match(f"$.{k}").alias(k) for k in extra)
+    return lf.with_columns(
+        pl.col("tags").cast(pl.String).str.json_path_match(f"$.{k}").alias(k) for k in extra
+    )
 
 
 def overlay(df: pl.DataFrame, tag_json: str) -> pl.DataFrame:

@@ -15,7 +15,17 @@ import pyarrow.compute as pc
 from traceana.schema import TIMESTAMP
 
 #: seconds per unit, for every duration unit a source may use
-DURATION_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ns": 1e-9, "m": 60.0, "min": 60.0, "h": 3600.0}
+DURATION_UNITS = {
+    "s": 1.0,
+    "ms": 1e-3,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "μs": 1e-6,
+    "ns": 1e-9,
+    "m": 60.0,
+    "min": 60.0,
+    "h": 3600.0,
+}
 #: the divisor that turns an epoch number in this unit into microseconds
 EPOCH_TO_US = {"s": 1e-6, "ms": 1e-3, "us": 1.0, "ns": 1e3}
 

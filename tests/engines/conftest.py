@@ -17,7 +17,9 @@ def _loaded(requests: pl.DataFrame, engine: pl.DataFrame, prefix: str):
     from traceana.engines.clickhouse import ClickHouse
 
     # chDB sessions of one process share one server: each data set gets its own tables
-    ch = ClickHouse(f"chdb://?table={prefix}_requests&engine_table={prefix}_engine&histogram_table={prefix}_hist")
+    ch = ClickHouse(
+        f"chdb://?table={prefix}_requests&engine_table={prefix}_engine&histogram_table={prefix}_hist"
+    )
     for t in ("requests", "engine_samples", "engine_histograms"):
         ch.command(f"DROP TABLE IF EXISTS {ch.table(t)}")
     ch.create_tables()

@@ -41,7 +41,9 @@ def mismatches(x, y, path: str = "") -> list[str]:
     if isinstance(x, list) and isinstance(y, list):
         if len(x) != len(y):
             return [f"{path}: {len(x)} vs {len(y)} items"]
-        return [m for i, (u, v) in enumerate(zip(x, y, strict=True)) for m in mismatches(u, v, f"{path}[{i}]")]
+        return [
+            m for i, (u, v) in enumerate(zip(x, y, strict=True)) for m in mismatches(u, v, f"{path}[{i}]")
+        ]
     if isinstance(x, float) and isinstance(y, float):
         return [] if math.isclose(x, y, rel_tol=REL, abs_tol=1e-12) else [f"{path}: {x!r} vs {y!r}"]
     return [] if (x == y and type(x) is type(y)) else [f"{path}: {x!r} vs {y!r}"]
@@ -62,7 +64,10 @@ def test_ddl_has_every_canonical_column_and_the_layout():
             assert f"`{f.name}` " in ddl
             assert (f"`{f.name}` Nullable(" in ddl) == (f.nullable and f.name != "itl_s")
     req = create_table("requests")
-    assert "ORDER BY (`model`, `instance`, `arrival_time`)" in req and "PARTITION BY toDate(`arrival_time`)" in req
+    assert (
+        "ORDER BY (`model`, `instance`, `arrival_time`)" in req
+        and "PARTITION BY toDate(`arrival_time`)" in req
+    )
     assert "`arrival_time` DateTime64(6, 'UTC')" in req and "`itl_s` Array(Nullable(Float64))" in req
     assert len(create_all()) == 3
 
@@ -79,15 +84,28 @@ def test_schema_clickhouse_command_prints_the_ddl():
 def test_url_parsing_and_identifier_checks():
     t = parse_url("clickhouse://alice@ch.example:9000/traces?table=reqs&engine_table=eng")
     assert (t.host, t.port, t.user, t.database, t.tables["requests"], t.tables["engine_samples"]) == (
-        "ch.example", 9000, "alice", "traces", "reqs", "eng")
+        "ch.example",
+        9000,
+        "alice",
+        "traces",
+        "reqs",
+        "eng",
+    )
     assert parse_url("chdb:///var/lib/x").path == "/var/lib/x"
-    for bad in ("chdb://?table=requests;DROP", "chdb://?table=a%60b", "clickhouse://h/db-x", "chdb://?tabel=x",
-                "postgres://h/db"):
+    for bad in (
+        "chdb://?table=requests;DROP",
+        "chdb://?table=a%60b",
+        "clickhouse://h/db-x",
+        "chdb://?tabel=x",
+        "postgres://h/db",
+    ):
         with pytest.raises(ConfigError):
             parse_url(bad)
 
 
-@pytest.mark.parametrize("value", ["plain", "it's", "a\\b", "tab\there", "new\nline", "'; DROP TABLE requests; --", "ü{x:String}"])
+@pytest.mark.parametrize(
+    "value", ["plain", "it's", "a\\b", "tab\there", "new\nline", "'; DROP TABLE requests; --", "ü{x:String}"]
+)
 def test_parameters_carry_hostile_text_unchanged(sample_data, value):
     ch = sample_data[2]
     got = ch.query("SELECT {v:String} AS s, {a:Array(String)} AS a", {"v": value, "a": [value, "x"]}).row(0)
@@ -113,13 +131,17 @@ def test_quantile_exact_inclusive_is_numpy_linear(sample_data):
     ch = sample_data[2]
     rng = np.random.default_rng(3)
     x = np.round(rng.lognormal(0, 1, 997), 2)
-    got = ch.query("SELECT quantilesExactInclusive(0.5, 0.9, 0.99, 0.999)(arrayJoin({x:Array(Float64)})) AS q",
-                   {"x": x.tolist()})["q"][0].to_list()
+    got = ch.query(
+        "SELECT quantilesExactInclusive(0.5, 0.9, 0.99, 0.999)(arrayJoin({x:Array(Float64)})) AS q",
+        {"x": x.tolist()},
+    )["q"][0].to_list()
     np.testing.assert_allclose(got, np.quantile(x, [0.5, 0.9, 0.99, 0.999], method="linear"), rtol=1e-12)
 
 
-@pytest.mark.parametrize("by, every", [((), None), (("model",), None), (("model", "route"), None), ((), "5m"),
-                                       (("instance",), "1h")])
+@pytest.mark.parametrize(
+    "by, every",
+    [((), None), (("model",), None), (("model", "route"), None), ((), "5m"), (("instance",), "1h")],
+)
 def test_percentiles_twin(data, by, every):
     lf, _, ch = data
     a = latency.percentiles(lf, by=by, every=every)
@@ -132,33 +154,51 @@ def test_percentiles_twin_in_a_window(data):
     lf, _, ch = data
     t0 = lf.select(pl.col("arrival_time").min()).collect().item()
     since, until = t0.replace(minute=0, second=0, microsecond=0), t0.replace(hour=t0.hour + 6)
-    a = latency.percentiles(lf.filter(pl.col("arrival_time").is_between(since, until, closed="left")), by=("model",))
+    a = latency.percentiles(
+        lf.filter(pl.col("arrival_time").is_between(since, until, closed="left")), by=("model",)
+    )
     b = latency.percentiles_ch(ch, by=("model",), since=since, until=until)
     assert_frame_equal(a, b, check_exact=False, rel_tol=REL, abs_tol=0)
 
 
 def test_itl_twin_with_nulls_nan_and_empty_lists():
-    frame = pl.DataFrame({
-        "request_id": [str(i) for i in range(6)],
-        "arrival_time": pl.datetime_range(datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, 0, 0, 5, tzinfo=UTC),
-                                          "1s", eager=True, time_unit="us"),
-        "status": ["ok", "ok", "ok", "error", "ok", "ok"],
-        "model": ["a", "a", "b", "a", None, "b"],
-        "itl_s": [[0.01, 0.02, None], [0.03, float("nan")], [], [0.5], None, [0.04, 0.04, 0.05]],
-    })
+    frame = pl.DataFrame(
+        {
+            "request_id": [str(i) for i in range(6)],
+            "arrival_time": pl.datetime_range(
+                datetime(2025, 1, 1, tzinfo=UTC),
+                datetime(2025, 1, 1, 0, 0, 5, tzinfo=UTC),
+                "1s",
+                eager=True,
+                time_unit="us",
+            ),
+            "status": ["ok", "ok", "ok", "error", "ok", "ok"],
+            "model": ["a", "a", "b", "a", None, "b"],
+            "itl_s": [[0.01, 0.02, None], [0.03, float("nan")], [], [0.5], None, [0.04, 0.04, 0.05]],
+        }
+    )
     ch = ClickHouse("chdb://?table=itl_requests&engine_table=itl_engine&histogram_table=itl_hist")
     ch.command(f"DROP TABLE IF EXISTS {ch.table()}")
     ch.create_tables()
     ch.insert("requests", frame)
     for by in ((), ("model",)):
-        assert_frame_equal(latency.itl_percentiles(frame, by=by), latency.itl_percentiles_ch(ch, by=by),
-                           check_exact=False, rel_tol=REL, abs_tol=0)
+        assert_frame_equal(
+            latency.itl_percentiles(frame, by=by),
+            latency.itl_percentiles_ch(ch, by=by),
+            check_exact=False,
+            rel_tol=REL,
+            abs_tol=0,
+        )
     assert latency.itl_percentiles_ch(ch)["count"].to_list() == [6]
 
 
 def _slos():
-    extra = dataclasses.replace(CONFIG.slos[0], name="filtered", total_filter=parse_filter("model in (llama-3.1-8b, x) and route != batch"),
-                                good_filter=parse_filter("finish_reason != length"))
+    extra = dataclasses.replace(
+        CONFIG.slos[0],
+        name="filtered",
+        total_filter=parse_filter("model in (llama-3.1-8b, x) and route != batch"),
+        good_filter=parse_filter("finish_reason != length"),
+    )
     return [*CONFIG.slos, extra]
 
 
@@ -182,7 +222,10 @@ def test_burn_series_twin(data, every):
 @pytest.mark.parametrize("every", ["1m", "10m", "1h"])
 def test_concurrency_twin(data, every):
     lf, _, ch = data
-    (a, sa), (b, sb) = concurrency.summary_and_series(lf, every=every), concurrency.summary_and_series_ch(ch, every=every)
+    (a, sa), (b, sb) = (
+        concurrency.summary_and_series(lf, every=every),
+        concurrency.summary_and_series_ch(ch, every=every),
+    )
     assert a["arrivals"] > 0 and a["empirical_max"] > 1
     assert not mismatches(a, b)
     assert_frame_equal(sa, sb, check_exact=False, rel_tol=REL, abs_tol=1e-12)
@@ -208,8 +251,13 @@ def _report(lf, eng, ch=None, **kw):
     from traceana.report import build_report
 
     if ch is not None:
-        return build_report(ch.frame("requests", kw.get("since"), kw.get("until")),
-                            ch.frame("engine_samples", kw.get("since"), kw.get("until")), config=CONFIG, engine=ch, **kw)
+        return build_report(
+            ch.frame("requests", kw.get("since"), kw.get("until")),
+            ch.frame("engine_samples", kw.get("since"), kw.get("until")),
+            config=CONFIG,
+            engine=ch,
+            **kw,
+        )
     return build_report(lf, eng, config=CONFIG, **kw)
 
 
@@ -224,7 +272,11 @@ def test_report_equal_through_both_engines(data, by):
 
 def test_report_equal_in_a_window(sample_data):
     lf, eng, ch = sample_data
-    kw = {"since": datetime(2025, 11, 17, 6, tzinfo=UTC), "until": datetime(2025, 11, 17, 18, tzinfo=UTC), "by": ["model"]}
+    kw = {
+        "since": datetime(2025, 11, 17, 6, tzinfo=UTC),
+        "until": datetime(2025, 11, 17, 18, tzinfo=UTC),
+        "by": ["model"],
+    }
     a, b = _report(lf, eng, **kw), _report(lf, eng, ch, **kw)
     assert 0 < a["requests"]["total"] < lf.select(pl.len()).collect().item()
     assert mismatches(json.loads(json.dumps(a, default=str)), json.loads(json.dumps(b, default=str))) == []
@@ -257,8 +309,12 @@ def test_tdigest_error_is_within_the_documented_bound(sim100k):
     (the bound docs/scale-out.md states); no CI bounds from a digest."""
     lf, _, ch = sim100k
     exact = latency.percentiles(lf, by=("model",), metrics=("ttft_s", "e2e_latency_s", "tpot_s"))
-    approx = latency.percentiles_ch(ch, by=("model",), metrics=("ttft_s", "e2e_latency_s", "tpot_s"), approximate=True)
-    assert approx.select(pl.col("model", "metric", "count")).equals(exact.select(pl.col("model", "metric", "count")))
+    approx = latency.percentiles_ch(
+        ch, by=("model",), metrics=("ttft_s", "e2e_latency_s", "tpot_s"), approximate=True
+    )
+    assert approx.select(pl.col("model", "metric", "count")).equals(
+        exact.select(pl.col("model", "metric", "count"))
+    )
     worst = {}
     for q, bound in latency.TDIGEST_MAX_REL_ERROR.items():
         name = latency.pct_name(q)
@@ -287,8 +343,10 @@ def test_no_value_reaches_clickhouse_as_sql_text(monkeypatch):
     evil_model = "m'); DROP TABLE requests; --"
     evil_filter = "x OR 1=1; DROP TABLE requests --"
     req = pl.read_parquet(ROOT / "sample_traces" / "requests.parquet").head(3000)
-    req = req.with_columns(model=pl.when(pl.col("model").str.contains("70b")).then(pl.lit(evil_model)).otherwise("model"),
-                           route=pl.when(pl.int_range(pl.len()) % 7 == 0).then(pl.lit(evil_filter)).otherwise("route"))
+    req = req.with_columns(
+        model=pl.when(pl.col("model").str.contains("70b")).then(pl.lit(evil_model)).otherwise("model"),
+        route=pl.when(pl.int_range(pl.len()) % 7 == 0).then(pl.lit(evil_filter)).otherwise("route"),
+    )
     eng = pl.read_parquet(ROOT / "sample_traces" / "engine_samples.parquet")
     ch = ClickHouse("chdb://?table=evil_requests&engine_table=evil_engine&histogram_table=evil_hist")
     for t in ("requests", "engine_samples"):
@@ -296,8 +354,14 @@ def test_no_value_reaches_clickhouse_as_sql_text(monkeypatch):
     ch.create_tables()
     ch.insert("requests", req)
     ch.insert("engine_samples", eng)
-    slos = [dataclasses.replace(CONFIG.slos[0], name="evil", total_filter=parse_filter(f"route != '{evil_filter}'"),
-                                good_filter=parse_filter("model not in ('m); DROP TABLE x; --', x)"))]
+    slos = [
+        dataclasses.replace(
+            CONFIG.slos[0],
+            name="evil",
+            total_filter=parse_filter(f"route != '{evil_filter}'"),
+            good_filter=parse_filter("model not in ('m); DROP TABLE x; --', x)"),
+        )
+    ]
     sent: list[tuple[str, dict]] = []
     real = type(ch._client).query_arrow
 
@@ -308,8 +372,15 @@ def test_no_value_reaches_clickhouse_as_sql_text(monkeypatch):
     monkeypatch.setattr(type(ch._client), "query_arrow", spy)
     since = req["arrival_time"].min()
     a = build_report(req.lazy(), eng.lazy(), config=CONFIG, slos=slos, by=["model", "route"], since=since)
-    b = build_report(ch.frame("requests", since), ch.frame("engine_samples", since), config=CONFIG, slos=slos,
-                     by=["model", "route"], since=since, engine=ch)
+    b = build_report(
+        ch.frame("requests", since),
+        ch.frame("engine_samples", since),
+        config=CONFIG,
+        slos=slos,
+        by=["model", "route"],
+        since=since,
+        engine=ch,
+    )
     assert mismatches(json.loads(json.dumps(a, default=str)), json.loads(json.dumps(b, default=str))) == []
     assert any(r["group"].get("model") == evil_model for r in b["latency"])
     assert len(sent) > 20

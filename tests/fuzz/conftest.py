@@ -12,11 +12,17 @@ import os
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
-    "ci", derandomize=True, deadline=None, database=None, print_blob=True,
+    "ci",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 settings.register_profile(
-    "thorough", deadline=None, print_blob=True,
+    "thorough",
+    deadline=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 PROFILE = os.environ.get("TRACEANA_FUZZ_PROFILE", "ci")
@@ -38,4 +44,6 @@ def count(name: str) -> None:
 def pytest_terminal_summary(terminalreporter):
     if EXAMPLES:
         total = sum(EXAMPLES.values())
-        terminalreporter.write_line(f"fuzz: {total} examples run over {len(EXAMPLES)} properties (profile {PROFILE}, scale {SCALE})")
+        terminalreporter.write_line(
+            f"fuzz: {total} examples run over {len(EXAMPLES)} properties (profile {PROFILE}, scale {SCALE})"
+        )

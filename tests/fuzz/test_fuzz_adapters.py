@@ -26,25 +26,51 @@ WORK = Path(tempfile.mkdtemp(prefix="traceana-fuzz-"))
 ADAPTERS = {a.name: a for a in registry.adapters()}
 #: adapter -> seed files (name before '__' or '.' is the adapter)
 SEED_FILES = {
-    name: sorted(p for p in SEEDS.iterdir() if p.name.split("__")[0].split(".")[0] == name and p.suffix != ".toml")
+    name: sorted(
+        p for p in SEEDS.iterdir() if p.name.split("__")[0].split(".")[0] == name and p.suffix != ".toml"
+    )
     for name in ADAPTERS
 }
 #: (property, adapter) -> the bug, for bugs found and not fixed by their owners yet (strict xfail).
 #: The ci profile is derandomized, so each of these fails the same way on every run.
-KNOWN_BUGS: dict[tuple[str, str], str] = {
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 HOSTILE_TOKENS = [
-    b"NaN", b"-Infinity", b"1e999", b"-1", b"0", b"null", b"true", b'""', b"[]", b"{}", b'"\\ud800"',
-    b"[" * 200, b"}" * 5, b"99999999999999999999999999", b'"2100-01-01T00:00:00Z"', b'"1970-01-01"',
-    b"\xff\xfe", b"\x00", b"\r\n", b"\n\n", b",", b'"', b"'; DROP TABLE x; --", b"<script>",
+    b"NaN",
+    b"-Infinity",
+    b"1e999",
+    b"-1",
+    b"0",
+    b"null",
+    b"true",
+    b'""',
+    b"[]",
+    b"{}",
+    b'"\\ud800"',
+    b"[" * 200,
+    b"}" * 5,
+    b"99999999999999999999999999",
+    b'"2100-01-01T00:00:00Z"',
+    b'"1970-01-01"',
+    b"\xff\xfe",
+    b"\x00",
+    b"\r\n",
+    b"\n\n",
+    b",",
+    b'"',
+    b"'; DROP TABLE x; --",
+    b"<script>",
 ]
 
 
 def _source(name: str, data: bytes, suffix: str = ".dat") -> Source:
     path = WORK / f"{name}{suffix}"
     path.write_bytes(data)
-    return Source(path=path, data=data, limits=Limits(max_decompressed_bytes=1 << 26, max_line_bytes=1 << 20, max_json_depth=64))
+    return Source(
+        path=path,
+        data=data,
+        limits=Limits(max_decompressed_bytes=1 << 26, max_line_bytes=1 << 20, max_json_depth=64),
+    )
 
 
 def check_adapter(name: str, data: bytes, suffix: str) -> None:
@@ -108,9 +134,17 @@ def _replace(obj, path, value):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats() | st.text(max_size=20)
-    | st.sampled_from(["", "NaN", "-1", "1e400", "2100-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "abc", "12.5", "0x10"]),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | st.text(max_size=20)
+    | st.sampled_from(
+        ["", "NaN", "-1", "1e400", "2100-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "abc", "12.5", "0x10"]
+    ),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
     max_leaves=6,
 )
 
@@ -134,7 +168,12 @@ def test_arbitrary_bytes(name, data):
 
 @pytest.mark.parametrize("name", _adapter_params("mutated"))
 @settings(max_examples=examples(25))
-@given(ops=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 1 << 20), st.integers(0, 1 << 16)), min_size=1, max_size=4), which=st.integers(0, 9))
+@given(
+    ops=st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 1 << 20), st.integers(0, 1 << 16)), min_size=1, max_size=4
+    ),
+    which=st.integers(0, 9),
+)
 def test_mutated_seed_bytes(name, ops, which):
     seeds = SEED_FILES[name]
     if not seeds:
@@ -208,7 +247,9 @@ def _lines_with(seed: str, path: list, value) -> bytes:
 def _otel_array_attr() -> bytes:
     doc = _seed_json("otel_genai__spans.jsonl", 0)
     for span in doc["resourceSpans"][0]["scopeSpans"][0]["spans"]:
-        span["attributes"] = [{"key": "gen_ai.operation.name", "value": {"arrayValue": {"values": [{"stringValue": "chat"}]}}}]
+        span["attributes"] = [
+            {"key": "gen_ai.operation.name", "value": {"arrayValue": {"values": [{"stringValue": "chat"}]}}}
+        ]
     return json.dumps(doc).encode() + b"\n"
 
 
@@ -216,7 +257,10 @@ def _vllm_far_queue() -> bytes:
     doc = _seed_json("vllm_otlp.json")
     spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"]
     for span in spans:
-        span["attributes"] = [*span.get("attributes", []), {"key": "gen_ai.latency.time_in_queue", "value": {"doubleValue": -9.2e12}}]
+        span["attributes"] = [
+            *span.get("attributes", []),
+            {"key": "gen_ai.latency.time_in_queue", "value": {"doubleValue": -9.2e12}},
+        ]
     return json.dumps(doc).encode()
 
 
@@ -230,32 +274,124 @@ def _genai_deep_payload() -> bytes:
 
 
 REPROS = {
-    "burstgpt_huge_timestamp": ("burstgpt", ".csv", lambda: b"Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n1e34,ChatGPT,472,18,490,Conversation log\n"),
-    "genai_perf_null_response_timestamp": ("genai_perf", ".json", lambda: json.dumps(_set(_seed_json("genai_perf.json"), ["experiments", 0, "requests", 0, "response_timestamps", 0], None)).encode()),
-    "genai_perf_int_response_timestamps": ("genai_perf", ".json", lambda: json.dumps(_set(_seed_json("genai_perf.json"), ["experiments", 0, "requests", 0, "response_timestamps"], 5)).encode()),
+    "burstgpt_huge_timestamp": (
+        "burstgpt",
+        ".csv",
+        lambda: (
+            b"Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n1e34,ChatGPT,472,18,490,Conversation log\n"
+        ),
+    ),
+    "genai_perf_null_response_timestamp": (
+        "genai_perf",
+        ".json",
+        lambda: json.dumps(
+            _set(
+                _seed_json("genai_perf.json"),
+                ["experiments", 0, "requests", 0, "response_timestamps", 0],
+                None,
+            )
+        ).encode(),
+    ),
+    "genai_perf_int_response_timestamps": (
+        "genai_perf",
+        ".json",
+        lambda: json.dumps(
+            _set(_seed_json("genai_perf.json"), ["experiments", 0, "requests", 0, "response_timestamps"], 5)
+        ).encode(),
+    ),
     "otel_genai_array_attribute": ("otel_genai", ".jsonl", _otel_array_attr),
-    "prometheus_range_values_bool": ("prometheus_range", ".jsonl", lambda: json.dumps(_set(_seed_json("prometheus_range.jsonl", 0), ["data", "result", 0, "values"], True)).encode() + b"\n"),
-    "prometheus_range_lone_surrogate_label": ("prometheus_range", ".jsonl", lambda: json.dumps(_set(_seed_json("prometheus_range.jsonl", 0), ["data", "result", 0, "metric", "model_name"], "\ud800")).encode() + b"\n"),
-    "vllm_otlp_int_span_id": ("vllm_otlp", ".json", lambda: json.dumps(_set(_seed_json("vllm_otlp.json"), ["resourceSpans", 0, "scopeSpans", 0, "spans", 1, "spanId"], 1)).encode()),
-    "azure_zstd_magic_after_decompression": ("azure", ".csv", lambda: b"\x28\xb5\x2f\xfd" + b"TIMESTAMP,ContextTokens,GeneratedTokens\n"),
-    "vllm_otlp_lone_surrogate": ("vllm_otlp", ".json", lambda: json.dumps(_set(_seed_json("vllm_otlp.json"), ["resourceSpans", 0, "resource", "attributes", 1, "value", "stringValue"], "\ud800x")).encode()),
-    "aiperf_lone_surrogate": ("aiperf", ".jsonl", lambda: _lines_with("aiperf.jsonl", ["metadata", "x_request_id"], "\ud800x")),
+    "prometheus_range_values_bool": (
+        "prometheus_range",
+        ".jsonl",
+        lambda: (
+            json.dumps(
+                _set(_seed_json("prometheus_range.jsonl", 0), ["data", "result", 0, "values"], True)
+            ).encode()
+            + b"\n"
+        ),
+    ),
+    "prometheus_range_lone_surrogate_label": (
+        "prometheus_range",
+        ".jsonl",
+        lambda: (
+            json.dumps(
+                _set(
+                    _seed_json("prometheus_range.jsonl", 0),
+                    ["data", "result", 0, "metric", "model_name"],
+                    "\ud800",
+                )
+            ).encode()
+            + b"\n"
+        ),
+    ),
+    "vllm_otlp_int_span_id": (
+        "vllm_otlp",
+        ".json",
+        lambda: json.dumps(
+            _set(_seed_json("vllm_otlp.json"), ["resourceSpans", 0, "scopeSpans", 0, "spans", 1, "spanId"], 1)
+        ).encode(),
+    ),
+    "azure_zstd_magic_after_decompression": (
+        "azure",
+        ".csv",
+        lambda: b"\x28\xb5\x2f\xfd" + b"TIMESTAMP,ContextTokens,GeneratedTokens\n",
+    ),
+    "vllm_otlp_lone_surrogate": (
+        "vllm_otlp",
+        ".json",
+        lambda: json.dumps(
+            _set(
+                _seed_json("vllm_otlp.json"),
+                ["resourceSpans", 0, "resource", "attributes", 1, "value", "stringValue"],
+                "\ud800x",
+            )
+        ).encode(),
+    ),
+    "aiperf_lone_surrogate": (
+        "aiperf",
+        ".jsonl",
+        lambda: _lines_with("aiperf.jsonl", ["metadata", "x_request_id"], "\ud800x"),
+    ),
     "litellm_lone_surrogate": ("litellm", ".jsonl", lambda: _lines_with("litellm.jsonl", ["id"], "\ud800x")),
-    "genai_perf_requests_not_a_list": ("genai_perf", ".json", lambda: json.dumps(_set(_seed_json("genai_perf.json"), ["experiments", 0, "requests"], True)).encode()),
+    "genai_perf_requests_not_a_list": (
+        "genai_perf",
+        ".json",
+        lambda: json.dumps(
+            _set(_seed_json("genai_perf.json"), ["experiments", 0, "requests"], True)
+        ).encode(),
+    ),
     "vllm_otlp_scheduled_time_beyond_polars": ("vllm_otlp", ".json", _vllm_far_queue),
-    "mooncake_huge_timestamp": ("mooncake", ".jsonl", lambda: b'{"timestamp": 1e34, "input_length": 3, "output_length": 4}\n'),
-    "mooncake_timestamp_beyond_polars": ("mooncake", ".jsonl", lambda: b'{"timestamp": 9e15, "input_length": 3, "output_length": 4}\n'),
+    "mooncake_huge_timestamp": (
+        "mooncake",
+        ".jsonl",
+        lambda: b'{"timestamp": 1e34, "input_length": 3, "output_length": 4}\n',
+    ),
+    "mooncake_timestamp_beyond_polars": (
+        "mooncake",
+        ".jsonl",
+        lambda: b'{"timestamp": 9e15, "input_length": 3, "output_length": 4}\n',
+    ),
     "genai_perf_deeply_nested_payload_string": ("genai_perf", ".json", _genai_deep_payload),
-    "otel_genai_lone_surrogate": ("otel_genai", ".jsonl", lambda: _lines_with("otel_genai__spans.jsonl", ["resourceSpans", 0, "scopeSpans", 0, "spans", 0, "startTimeUnixNano"], "\ud800x")),
+    "otel_genai_lone_surrogate": (
+        "otel_genai",
+        ".jsonl",
+        lambda: _lines_with(
+            "otel_genai__spans.jsonl",
+            ["resourceSpans", 0, "scopeSpans", 0, "spans", 0, "startTimeUnixNano"],
+            "\ud800x",
+        ),
+    ),
 }
 #: repro -> the bug, while its owner has not fixed it (strict: a fix makes the xfail fail, so this list shrinks)
-OPEN_BUGS: dict[str, str] = {
-}
+OPEN_BUGS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(
     "repro",
-    [pytest.param(k, marks=[pytest.mark.xfail(strict=True, reason=OPEN_BUGS[k])] if k in OPEN_BUGS else []) for k in REPROS],
+    [
+        pytest.param(k, marks=[pytest.mark.xfail(strict=True, reason=OPEN_BUGS[k])] if k in OPEN_BUGS else [])
+        for k in REPROS
+    ],
 )
 def test_fuzz_findings_stay_fixed(repro):
     name, suffix, make = REPROS[repro]
@@ -263,7 +399,11 @@ def test_fuzz_findings_stay_fixed(repro):
 
 
 @settings(max_examples=examples(30))
-@given(ops=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 1 << 20), st.integers(0, 1 << 16)), min_size=1, max_size=4))
+@given(
+    ops=st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 1 << 20), st.integers(0, 1 << 16)), min_size=1, max_size=4
+    )
+)
 def test_mapped_with_its_column_map(ops):
     """The mapped adapter needs a column map: mutate the CSV, keep the map."""
     from traceana.ingest.adapters._e_colmap import load_column_map
@@ -272,7 +412,9 @@ def test_mapped_with_its_column_map(ops):
     data = _mutate((SEEDS / "mapped.csv").read_bytes(), ops)
     src = _source("mapped", data, ".csv")
     try:
-        tables, quarantine, rep = process(src, ADAPTERS["mapped"], column_map=load_column_map(SEEDS / "mapped.toml"))
+        tables, quarantine, rep = process(
+            src, ADAPTERS["mapped"], column_map=load_column_map(SEEDS / "mapped.toml")
+        )
     except AdapterBugError:
         raise
     except TraceanaError:

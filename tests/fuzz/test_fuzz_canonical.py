@@ -25,7 +25,9 @@ from traceana.schema import STATUSES, arrow_schema
 from traceana.store import open_store
 
 CANONICAL = registry.get("canonical")
-FIELDS = [f.name for f in arrow_schema("requests") if f.name not in ("source_format", "source_file", "source_line")]
+FIELDS = [
+    f.name for f in arrow_schema("requests") if f.name not in ("source_format", "source_file", "source_line")
+]
 UTC = UTC
 
 json_values = st.recursive(
@@ -34,9 +36,30 @@ json_values = st.recursive(
     | st.integers(min_value=-(2**80), max_value=2**80)
     | st.floats()
     | st.text(max_size=30)
-    | st.sampled_from(["", " ", "NaN", "inf", "-1", "1e400", "12.5", "2025-03-01T12:00:00Z", "2025-03-01T12:00:00+05:30",
-                       "1740830400", "1740830400123", "[0.1, 0.2]", "[", "ok", "error", "\u202e", "\x00"]),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    | st.sampled_from(
+        [
+            "",
+            " ",
+            "NaN",
+            "inf",
+            "-1",
+            "1e400",
+            "12.5",
+            "2025-03-01T12:00:00Z",
+            "2025-03-01T12:00:00+05:30",
+            "1740830400",
+            "1740830400123",
+            "[0.1, 0.2]",
+            "[",
+            "ok",
+            "error",
+            "\u202e",
+            "\x00",
+        ]
+    ),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=5,
 )
 record = st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=len(FIELDS)).map(
@@ -54,7 +77,9 @@ def test_any_json_in_any_field_never_crashes_and_books_balance(rows, blank_every
     count("canonical.any_json")
     lines = [json.dumps(r, allow_nan=True).encode() for r in rows]
     if blank_every:
-        lines = [x for i, line in enumerate(lines) for x in ([b"  "] if i % blank_every == 0 else []) + [line]]
+        lines = [
+            x for i, line in enumerate(lines) for x in ([b"  "] if i % blank_every == 0 else []) + [line]
+        ]
     data = b"\n".join(lines) + b"\n"
     d = _fresh_dir()
     try:
@@ -66,7 +91,10 @@ def test_any_json_in_any_field_never_crashes_and_books_balance(rows, blank_every
         q = quarantine.to_pylist()
         assert all(r["reason"] and r["source_file"] == str(p) and r["source_line"] for r in q)
         nonblank = [i + 1 for i, line in enumerate(lines) if line.strip()]
-        assert sorted(tables["requests"].column("source_line").to_pylist() + [r["source_line"] for r in q]) == nonblank
+        assert (
+            sorted(tables["requests"].column("source_line").to_pylist() + [r["source_line"] for r in q])
+            == nonblank
+        )
     finally:
         shutil.rmtree(d)
 
@@ -80,7 +108,16 @@ def test_ingest_into_store_rows_in_equal_stored_plus_quarantined(rows, as_csv):
         if as_csv:
             # CSV: every value as its JSON text (strings bare); the header names every field.
             cols = sorted({k for r in rows for k in r}, key=FIELDS.index)
-            df = pl.DataFrame({c: [None if r.get(c) is None else (r[c] if isinstance(r[c], str) else json.dumps(r[c])) for r in rows] for c in cols}, schema={c: pl.String for c in cols})
+            df = pl.DataFrame(
+                {
+                    c: [
+                        None if r.get(c) is None else (r[c] if isinstance(r[c], str) else json.dumps(r[c]))
+                        for r in rows
+                    ]
+                    for c in cols
+                },
+                schema={c: pl.String for c in cols},
+            )
             p = d / "x.csv"
             df.write_csv(p)
         else:
@@ -124,7 +161,17 @@ def valid_row(draw, i: int):
         "status": draw(st.none() | st.sampled_from(sorted(STATUSES))),
         "itl_s": draw(st.none() | st.lists(finite, max_size=4)),
     }
-    for name in ("model", "instance", "route", "model_version", "quantization", "fallback_from", "error_type", "finish_reason", "scheduler_decision"):
+    for name in (
+        "model",
+        "instance",
+        "route",
+        "model_version",
+        "quantization",
+        "fallback_from",
+        "error_type",
+        "finish_reason",
+        "scheduler_decision",
+    ):
         row[name] = draw(st.none() | text)
     return row
 
@@ -174,7 +221,13 @@ def test_valid_rows_round_trip_exactly(rows, container):
             _as_parquet(rows, p)
         else:
             p = d / "x.jsonl"
-            p.write_text("".join(json.dumps(_as_json(r, container == "jsonl-epoch"), ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+            p.write_text(
+                "".join(
+                    json.dumps(_as_json(r, container == "jsonl-epoch"), ensure_ascii=False) + "\n"
+                    for r in rows
+                ),
+                encoding="utf-8",
+            )
         store = open_store(d / "store")
         summary = ingest_paths(store, [p], fmt="canonical")
         assert summary.quarantined == 0, store.quarantine().collect().to_dicts()
@@ -184,7 +237,11 @@ def test_valid_rows_round_trip_exactly(rows, container):
             out = d / f"out.{ext}"
             res = CliRunner().invoke(main, ["export", "--store", str(d / "store"), "--out", str(out)])
             assert res.exit_code == 0, res.output
-            back = pl.read_parquet(out) if ext == "parquet" else pl.read_ndjson(out, schema=store.requests().collect_schema())
+            back = (
+                pl.read_parquet(out)
+                if ext == "parquet"
+                else pl.read_ndjson(out, schema=store.requests().collect_schema())
+            )
             _assert_same(back.to_dicts(), rows)
     finally:
         shutil.rmtree(d)

@@ -18,17 +18,30 @@ NOW = datetime(2025, 6, 1, tzinfo=UTC)
 DURS = ("queue_time_s", "ttft_s", "tpot_s", "prefill_time_s", "decode_time_s", "e2e_latency_s")
 TOKS = ("prompt_tokens", "output_tokens", "cached_prompt_tokens", "num_preemptions")
 
+
 def mostly(good: list, bad: list, k: int = 6):
     """Good values (edges just inside each threshold) k times as likely as bad ones (just outside)."""
     return st.sampled_from(good * k + bad)
 
 
 # Mostly good rows, so that each rule, alone, decides some rows.
-dur = mostly([None, 0.0, 0.05, 0.1, 0.2, 1.0, 86_400.0], [-0.001, 86_400.5, math.nan, math.inf, -math.inf], k=10)
+dur = mostly(
+    [None, 0.0, 0.05, 0.1, 0.2, 1.0, 86_400.0], [-0.001, 86_400.5, math.nan, math.inf, -math.inf], k=10
+)
 tok = mostly([None, 0, 5, 10, 11, 100], [-1], k=3)
 T = datetime(2025, 3, 1, 12, tzinfo=UTC)
-good_times = [T, T + timedelta(microseconds=500), T - timedelta(microseconds=500), datetime(2000, 1, 1, tzinfo=UTC), NOW + timedelta(days=1)]
-bad_times = [T - timedelta(microseconds=2000), datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC), NOW + timedelta(days=1, seconds=1)]
+good_times = [
+    T,
+    T + timedelta(microseconds=500),
+    T - timedelta(microseconds=500),
+    datetime(2000, 1, 1, tzinfo=UTC),
+    NOW + timedelta(days=1),
+]
+bad_times = [
+    T - timedelta(microseconds=2000),
+    datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    NOW + timedelta(days=1, seconds=1),
+]
 
 
 @st.composite
@@ -47,7 +60,9 @@ def row(draw):
         "arrival_time": draw(mostly(good_times, [None, *bad_times[1:]], k=6)),
         "scheduled_time": draw(mostly([None, *good_times], bad_times, k=3)),
         "status": draw(mostly([None, *sorted(STATUSES)], ["OK", "success"])),
-        "itl_s": draw(st.none() | st.lists(mostly([0.0, 0.01], [-0.01, math.nan, math.inf], k=6), max_size=3)),
+        "itl_s": draw(
+            st.none() | st.lists(mostly([0.0, 0.01], [-0.01, math.nan, math.inf], k=6), max_size=3)
+        ),
         "__fail__ttft_s": draw(mostly([False], [True], k=20)),
         "queue_time_s": queue,
         "ttft_s": ttft,

@@ -25,11 +25,28 @@ def _broken(read) -> Adapter:
         (lambda src: {}["missing"], "adapter 'broken' failed on this file (KeyError"),
         (lambda src: 1 / 0, "ZeroDivisionError"),
         (lambda src: "not a result", "not an AdapterResult"),
-        (lambda src: AdapterResult(requests=pa.table({"request_id": [[1]], "ttft_s": ["x"]})), "do not fit the canonical schema"),
-        (lambda src: AdapterResult(requests=pa.Table.from_arrays([pa.array(["x"]), pa.array(["y"])], names=["request_id", "request_id"])), "cannot be validated"),
+        (
+            lambda src: AdapterResult(requests=pa.table({"request_id": [[1]], "ttft_s": ["x"]})),
+            "do not fit the canonical schema",
+        ),
+        (
+            lambda src: AdapterResult(
+                requests=pa.Table.from_arrays(
+                    [pa.array(["x"]), pa.array(["y"])], names=["request_id", "request_id"]
+                )
+            ),
+            "cannot be validated",
+        ),
         (lambda src: (_ for _ in ()).throw(RecursionError("deep")), "nested too deeply"),
     ],
-    ids=["KeyError", "ZeroDivision", "wrong_return", "schema_misfit", "unvalidatable_tables", "RecursionError"],
+    ids=[
+        "KeyError",
+        "ZeroDivision",
+        "wrong_return",
+        "schema_misfit",
+        "unvalidatable_tables",
+        "RecursionError",
+    ],
 )
 def test_adapter_crash_refuses_the_file_only(tmp_path, monkeypatch, read, fragment):
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
@@ -46,7 +63,14 @@ def test_adapter_crash_refuses_the_file_only(tmp_path, monkeypatch, read, fragme
     assert (tmp_path / "store" / MANIFEST).read_bytes() == before
 
 
-SUBPROCESS_CASES = ["gzip_bomb", "symlink_loop", "fifo", "missing_path", "truncated_json_at_eof", "deeply_nested_json"]
+SUBPROCESS_CASES = [
+    "gzip_bomb",
+    "symlink_loop",
+    "fifo",
+    "missing_path",
+    "truncated_json_at_eof",
+    "deeply_nested_json",
+]
 
 
 @pytest.mark.parametrize("name", SUBPROCESS_CASES)
@@ -57,7 +81,10 @@ def test_real_process_prints_no_traceback(tmp_path, name):
     paths = [str(p) for p in case.build(tmp_path / "in")]
     res = subprocess.run(
         [sys.executable, "-m", "traceana.cli", "ingest", *paths, "--store", str(tmp_path / "st"), *case.args],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
     assert "Traceback" not in res.stderr and "Traceback" not in res.stdout
     assert res.returncode == (2 if case.kind == "refuse" else 0), res.stderr
@@ -70,8 +97,20 @@ def test_refusal_is_one_line_even_for_long_paths(tmp_path):
     deep.mkdir(parents=True)
     (deep / "empty.jsonl").write_bytes(b"")
     res = subprocess.run(
-        [sys.executable, "-m", "traceana.cli", "ingest", str(deep / "empty.jsonl"), "--store", str(tmp_path / "st")],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "80"},
+        [
+            sys.executable,
+            "-m",
+            "traceana.cli",
+            "ingest",
+            str(deep / "empty.jsonl"),
+            "--store",
+            str(tmp_path / "st"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "80"},
     )
     assert res.returncode == 2
     assert len([ln for ln in res.stderr.splitlines() if ln.strip()]) == 1, res.stderr

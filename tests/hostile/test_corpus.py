@@ -17,12 +17,17 @@ KINDS = ("store", "quarantine", "refuse")
 
 
 def _counts(store) -> tuple[int, int]:
-    rows = sum(store.scan(t).select(pl.len()).collect().item() for t in ("requests", "engine_samples", "engine_histograms"))
+    rows = sum(
+        store.scan(t).select(pl.len()).collect().item()
+        for t in ("requests", "engine_samples", "engine_histograms")
+    )
     return rows, store.quarantine().select(pl.len()).collect().item()
 
 
 def _snapshot(root: Path) -> tuple[bytes, list[str]]:
-    return (root / MANIFEST).read_bytes(), sorted(p.relative_to(root).as_posix() for p in root.rglob("*.parquet"))
+    return (root / MANIFEST).read_bytes(), sorted(
+        p.relative_to(root).as_posix() for p in root.rglob("*.parquet")
+    )
 
 
 def run_ingest(args: list[str]):
@@ -69,7 +74,9 @@ def test_case(case: Case, tmp_path, baseline):
     st = open_store(baseline.root, create=False)
     rows1, q1 = _counts(st)
     if summary is None:
-        assert res.exit_code == 2 and res.stderr.startswith("traceana: error: ") and res.stderr.count("\n") == 1, res.stderr
+        assert (
+            res.exit_code == 2 and res.stderr.startswith("traceana: error: ") and res.stderr.count("\n") == 1
+        ), res.stderr
         assert case.kind == "refuse" and case.message in res.stderr
         assert _snapshot(st.root) == snap0
         return

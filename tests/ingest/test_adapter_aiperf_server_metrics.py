@@ -23,14 +23,19 @@ def test_scrapes_become_engine_samples_with_unchanged_values_carried_forward():
     assert {r["instance"] for r in rows} == {"localhost:8000"}
     last = {}
     for row, scrape in zip(rows, scrapes, strict=True):
-        for name, fld in (("vllm:num_requests_running", "num_running"), ("vllm:kv_cache_usage_perc", "kv_cache_usage"),
-                          ("vllm:num_requests_waiting", "num_waiting")):
+        for name, fld in (
+            ("vllm:num_requests_running", "num_running"),
+            ("vllm:kv_cache_usage_perc", "kv_cache_usage"),
+            ("vllm:num_requests_waiting", "num_waiting"),
+        ):
             if name in scrape["metrics"]:
                 last[fld] = scrape["metrics"][name][0]["value"]
             assert row[fld] == last[fld], (fld, scrape["timestamp_ns"])
         assert row["time"].timestamp() == pytest.approx(scrape["timestamp_ns"] / 1e9, abs=1e-6)
     # counter -> rate per second between scrapes 1 s apart
     counts = [s["metrics"]["vllm:generation_tokens_total"][0]["value"] for s in scrapes]
-    assert [r["generation_tokens_per_s"] for r in rows[1:]] == pytest.approx([b - a for a, b in zip(counts, counts[1:], strict=False)])
+    assert [r["generation_tokens_per_s"] for r in rows[1:]] == pytest.approx(
+        [b - a for a, b in zip(counts, counts[1:], strict=False)]
+    )
     hist = res.engine_histograms.to_pylist()
     assert {h["metric"] for h in hist} == {"ttft_s"} and len(hist) == 3 * 4

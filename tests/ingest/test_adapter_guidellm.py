@@ -34,7 +34,12 @@ def test_rows_match_guidellm_own_per_request_figures(path):
     (its time_to_first_token_ms is 1000 * (first_token_time - start_time)).
     """
     doc = json.loads(V03_JSON.read_text())
-    recs = [r for b in doc["benchmarks"] for g in ("successful", "errored", "incomplete") for r in b["requests"][g]]
+    recs = [
+        r
+        for b in doc["benchmarks"]
+        for g in ("successful", "errored", "incomplete")
+        for r in b["requests"][g]
+    ]
     res = read(path)
     rows = res.requests.to_pylist()
     assert len(rows) == len(recs) == 1
@@ -88,21 +93,26 @@ def _v04_record(i: int, start: float, status_error: str | None = None) -> dict:
 def test_v04_layout_two_sweep_points():
     benches = []
     for k, rate in enumerate((2.0, 8.0)):
-        benches.append({
-            "type_": "generative_benchmark",
-            "config": {"strategy": {"type_": "constant", "rate": rate}},
-            "requests": {
-                "successful": [_v04_record(10 * k + j, 1.7e9 + j) for j in range(3)],
-                "errored": [_v04_record(10 * k + 9, 1.7e9 + 5, "ReadTimeout: timed out\ntrace")],
-                "incomplete": [],
-                "total": None,
-            },
-        })
+        benches.append(
+            {
+                "type_": "generative_benchmark",
+                "config": {"strategy": {"type_": "constant", "rate": rate}},
+                "requests": {
+                    "successful": [_v04_record(10 * k + j, 1.7e9 + j) for j in range(3)],
+                    "errored": [_v04_record(10 * k + 9, 1.7e9 + 5, "ReadTimeout: timed out\ntrace")],
+                    "incomplete": [],
+                    "total": None,
+                },
+            }
+        )
     data = json.dumps({"benchmarks": benches}).encode()
     assert detect(data, Path("benchmarks.json")).name == "guidellm"
     rows = guidellm.read(Source(Path("benchmarks.json"), data)).requests.to_pylist()
     assert len(rows) == 8
-    assert {r["tags"] for r in rows} == {'{"rate": "2", "strategy": "constant"}', '{"rate": "8", "strategy": "constant"}'}
+    assert {r["tags"] for r in rows} == {
+        '{"rate": "2", "strategy": "constant"}',
+        '{"rate": "8", "strategy": "constant"}',
+    }
     ok = [r for r in rows if r["status"] == "ok"]
     assert len(ok) == 6
     assert ok[0]["ttft_s"] == pytest.approx(0.1) and ok[0]["e2e_latency_s"] == pytest.approx(0.3)

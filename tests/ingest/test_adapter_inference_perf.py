@@ -21,7 +21,13 @@ SUMMARY = DIR / "summary_lifecycle_metrics.json"
 
 def _stats(values) -> dict:
     v = np.asarray(values, dtype=float)
-    return {"mean": v.mean(), "min": v.min(), "max": v.max(), "median": np.median(v), "p90": np.percentile(v, 90)}
+    return {
+        "mean": v.mean(),
+        "min": v.min(),
+        "max": v.max(),
+        "median": np.median(v),
+        "p90": np.percentile(v, 90),
+    }
 
 
 def _rows():
@@ -45,7 +51,11 @@ def test_every_summary_statistic_recomputed_from_rows():
     summary = json.loads(SUMMARY.read_text())
     ok = [r for r in rows if r["status"] == "ok"]
     failed = [r for r in rows if r["status"] != "ok"]
-    assert (len(rows), len(ok), len(failed)) == (6, summary["successes"]["count"], summary["failures"]["count"])
+    assert (len(rows), len(ok), len(failed)) == (
+        6,
+        summary["successes"]["count"],
+        summary["failures"]["count"],
+    )
     lat = summary["successes"]["latency"]
     ours = {
         "time_to_first_token": _stats([r["ttft_s"] for r in ok]),

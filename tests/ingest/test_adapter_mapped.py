@@ -74,7 +74,11 @@ def test_bad_values_quarantined_with_line_numbers():
         got[0]["arrival_time"] == datetime(2025, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
         and got[0]["e2e_latency_s"] == 0.25
     )
-    assert sorted((q.line, q.field) for q in res.quarantine) == [(3, "arrival_time"), (4, "e2e_latency_s"), (6, "request_id")]
+    assert sorted((q.line, q.field) for q in res.quarantine) == [
+        (3, "arrival_time"),
+        (4, "e2e_latency_s"),
+        (6, "request_id"),
+    ]
 
 
 def test_jsonl_and_parquet_sources():

@@ -26,7 +26,11 @@ def test_detected_before_the_generic_genai_adapter():
 def test_llm_spans_only_with_latency_from_span_times():
     res = openinference.read(Source(FIX, FIX.read_bytes()))
     rows = res.requests.to_pylist()
-    llm = [s for s in _spans() if {"key": "openinference.span.kind", "value": {"stringValue": "LLM"}} in s["attributes"]]
+    llm = [
+        s
+        for s in _spans()
+        if {"key": "openinference.span.kind", "value": {"stringValue": "LLM"}} in s["attributes"]
+    ]
     assert len(rows) == len(llm) == 2
     for row, span in zip(rows, llm, strict=True):
         assert row["request_id"] == span["spanId"]

@@ -55,7 +55,9 @@ def test_rows_and_every_aggregate_of_each_run():
                 compared += 1
     assert compared == 2 * 17
     failed = [r for r in rows if r["status"] != "ok"]
-    assert len(failed) == 1 and failed[0]["error_type"].startswith("aiohttp.client_exceptions.ServerDisconnectedError")
+    assert len(failed) == 1 and failed[0]["error_type"].startswith(
+        "aiohttp.client_exceptions.ServerDisconnectedError"
+    )
     assert failed[0]["ttft_s"] is None
 
 

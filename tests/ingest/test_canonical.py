@@ -16,7 +16,13 @@ from traceana.ingest import read_file
 from traceana.ingest.base import Limits
 
 ROWS = [
-    {"request_id": f"r{i}", "arrival_time": f"2025-03-01T12:00:{i:02d}Z", "ttft_s": 0.1 * i, "e2e_latency_s": 1.0 + i, "status": "ok"}
+    {
+        "request_id": f"r{i}",
+        "arrival_time": f"2025-03-01T12:00:{i:02d}Z",
+        "ttft_s": 0.1 * i,
+        "e2e_latency_s": 1.0 + i,
+        "status": "ok",
+    }
     for i in range(5)
 ]
 
@@ -60,7 +66,9 @@ def test_parquet_typed(tmp_path):
     t = pa.table(
         {
             "request_id": [r["request_id"] for r in ROWS],
-            "arrival_time": pa.array([1740830400_000000 + i * 1_000_000 for i in range(5)], pa.timestamp("us", tz="UTC")),
+            "arrival_time": pa.array(
+                [1740830400_000000 + i * 1_000_000 for i in range(5)], pa.timestamp("us", tz="UTC")
+            ),
             "ttft_s": [r["ttft_s"] for r in ROWS],
             "e2e_latency_s": [r["e2e_latency_s"] for r in ROWS],
         }
@@ -91,7 +99,9 @@ def test_truncated_last_line_is_quarantined_others_kept(tmp_path):
 
 def test_invalid_utf8_line_is_quarantined(tmp_path):
     path = tmp_path / "t.jsonl"
-    path.write_bytes(_jsonl(ROWS[:2]) + b'{"request_id": "\xff\xfe", "arrival_time": "2025-03-01T12:00:00Z"}\n')
+    path.write_bytes(
+        _jsonl(ROWS[:2]) + b'{"request_id": "\xff\xfe", "arrival_time": "2025-03-01T12:00:00Z"}\n'
+    )
     tables, q, _ = read_file(path)
     assert tables["requests"].num_rows == 2
     assert q.to_pylist()[0]["source_line"] == 3
@@ -131,7 +141,12 @@ def test_bad_rows_spread_over_a_multi_chunk_read(tmp_path):
     # polars' JSON reader returns several chunks here; list ops on them panicked before a rechunk
     path = tmp_path / "t.jsonl"
     rows = [
-        {"request_id": f"r{i}", "arrival_time": 1740830400 + i * 7.0, "ttft_s": -1.0 if i % 1000 == 999 else 0.1, "e2e_latency_s": 0.5}
+        {
+            "request_id": f"r{i}",
+            "arrival_time": 1740830400 + i * 7.0,
+            "ttft_s": -1.0 if i % 1000 == 999 else 0.1,
+            "e2e_latency_s": 0.5,
+        }
         for i in range(5000)
     ]
     path.write_bytes(_jsonl(rows))

@@ -108,7 +108,12 @@ def _same(a, b):
     cols = ["source_line", "field", "reason"]  # raw: the fast path shows numbers as read (0.0, not 0)
     assert qa.select(cols).to_pylist() == qb.select(cols).to_pylist()
     assert ra.records_read == rb.records_read
-    assert (ra.stored, ra.quarantined, ra.reasons, ra.notes) == (rb.stored, rb.quarantined, rb.reasons, rb.notes)
+    assert (ra.stored, ra.quarantined, ra.reasons, ra.notes) == (
+        rb.stored,
+        rb.quarantined,
+        rb.reasons,
+        rb.notes,
+    )
 
 
 def test_clean_file_takes_the_fast_path_and_matches_the_string_path(tmp_path, monkeypatch, fast_used):
@@ -171,14 +176,18 @@ def test_unit_note_over_every_batch(tmp_path, monkeypatch, fast_used):
     _same(got, _string_path(monkeypatch, path))
 
 
-def test_store_gets_the_exact_rows_when_the_batches_cannot_be_vouched_for(tmp_path, monkeypatch, fast_used, batch_rows):
+def test_store_gets_the_exact_rows_when_the_batches_cannot_be_vouched_for(
+    tmp_path, monkeypatch, fast_used, batch_rows
+):
     # a 'true' in a number on line 25,001: every batch is staged before the check at the end says no
     from traceana.ingest import ingest_paths
     from traceana.store import Staging, open_store
 
     adds = []
     real_add = Staging.add
-    monkeypatch.setattr(Staging, "add", lambda self, tables, wait=False: adds.append(1) or real_add(self, tables, wait))
+    monkeypatch.setattr(
+        Staging, "add", lambda self, tables, wait=False: adds.append(1) or real_add(self, tables, wait)
+    )
     lines = _lines()
     lines[25_000] = lines[25_000].replace('"num_preemptions": 0', '"num_preemptions": true')
     path = _write(tmp_path / "r.jsonl", lines)
@@ -205,8 +214,16 @@ def test_no_trailing_newline(tmp_path, monkeypatch, fast_used):
 @pytest.mark.parametrize(
     "name, edit",
     [
-        ("bool in a number", lambda ls: ls.__setitem__(1234, ls[1234].replace('"num_preemptions": 0', '"num_preemptions": true'))),
-        ("false in a number", lambda ls: ls.__setitem__(99, ls[99].replace('"output_tokens": 20', '"output_tokens": false'))),
+        (
+            "bool in a number",
+            lambda ls: ls.__setitem__(
+                1234, ls[1234].replace('"num_preemptions": 0', '"num_preemptions": true')
+            ),
+        ),
+        (
+            "false in a number",
+            lambda ls: ls.__setitem__(99, ls[99].replace('"output_tokens": 20', '"output_tokens": false')),
+        ),
         ("blank line", lambda ls: ls.insert(500, "")),
         ("white space line", lambda ls: ls.insert(7, " \t\r")),
         ("lone surrogate", lambda ls: ls.__setitem__(3000, ls[3000].replace('"gpu-', '"\\ud800gpu-'))),
@@ -214,7 +231,9 @@ def test_no_trailing_newline(tmp_path, monkeypatch, fast_used):
         ("two objects on a line", lambda ls: ls.__setitem__(10, ls[10] + " " + ls[11])),
     ],
 )
-def test_what_the_fast_path_cannot_number_goes_to_the_exact_path(tmp_path, monkeypatch, fast_used, name, edit):
+def test_what_the_fast_path_cannot_number_goes_to_the_exact_path(
+    tmp_path, monkeypatch, fast_used, name, edit
+):
     lines = _lines()
     edit(lines)
     path = _write(tmp_path / "r.jsonl", lines)
@@ -226,7 +245,10 @@ def test_what_the_fast_path_cannot_number_goes_to_the_exact_path(tmp_path, monke
 
 def test_booleans_of_fields_no_table_reads_keep_the_fast_path(tmp_path, monkeypatch, fast_used):
     # real logs carry flags of their own, and URLs and messages with the words in them
-    bad = {i: {"stream": i % 2 == 0, "route": "/v1/chat?stream=true", "error_type": "not true"} for i in range(ROWS)}
+    bad = {
+        i: {"stream": i % 2 == 0, "route": "/v1/chat?stream=true", "error_type": "not true"}
+        for i in range(ROWS)
+    }
     path = _write(tmp_path / "r.jsonl", _lines(bad=bad))
     got = read_file(path)
     assert fast_used == [True]
@@ -348,7 +370,13 @@ def test_bool_literal_check_never_misses_a_canonical_value():
         keys = [*canonical, "stream", "cache_hit", "k.v", "x-y"]
         obj = {str(rng.choice(keys)): value() for _ in range(rng.integers(1, 5))}
         sp = str(rng.choice(spaces))
-        line = "{" + ("," + sp).join(f"{json.dumps(k)}{rng.choice(spaces)}:{sp}{json.dumps(v)}" for k, v in obj.items()) + "}"
+        line = (
+            "{"
+            + ("," + sp).join(
+                f"{json.dumps(k)}{rng.choice(spaces)}:{sp}{json.dumps(v)}" for k, v in obj.items()
+            )
+            + "}"
+        )
         assert json.loads(line) == obj
         relevant = any(k in canonical and has_bool(v, objects=False) for k, v in obj.items())
         got = _has_bool_literal(np.frombuffer(line.encode(), dtype=np.uint8))
@@ -375,7 +403,9 @@ def test_read_typed_refuses_in_memory_content(tmp_path):
     assert _duckjson.read_typed(Source(path, b'{"request_id": "b"}\n'), "requests") is None
     batches = _duckjson.read_typed(Source(path, path.read_bytes()), "requests")
     frames = [r.requests for r in batches.results]
-    assert len(frames) == 1 and isinstance(frames[0], pl.DataFrame) and frames[0]["source_line"].to_list() == [1]
+    assert (
+        len(frames) == 1 and isinstance(frames[0], pl.DataFrame) and frames[0]["source_line"].to_list() == [1]
+    )
     assert batches.faithful()
 
 
@@ -385,17 +415,29 @@ def test_an_adapter_failing_part_way_through_its_batches_stores_nothing(tmp_path
     from traceana.store import open_store
 
     def batches():
-        yield AdapterResult(requests=pl.DataFrame({"request_id": ["a"], "arrival_time": ["2025-03-03T00:00:00Z"],
-                                                   "source_line": [1]}))
+        yield AdapterResult(
+            requests=pl.DataFrame(
+                {"request_id": ["a"], "arrival_time": ["2025-03-03T00:00:00Z"], "source_line": [1]}
+            )
+        )
         raise ValueError("boom in batch 2")
 
-    broken = Adapter(name="broken", description="", sniff=lambda head, path: True,
-                     read=lambda src: AdapterResult(batches=Batches(results=batches(), faithful=lambda: True)))
+    broken = Adapter(
+        name="broken",
+        description="",
+        sniff=lambda head, path: True,
+        read=lambda src: AdapterResult(batches=Batches(results=batches(), faithful=lambda: True)),
+    )
     monkeypatch.setattr(pipeline.registry, "detect", lambda head, path: broken)
     path = tmp_path / "x.jsonl"
     path.write_text('{"request_id": "a"}\n')
     st = open_store(tmp_path / "store")
     rep = ingest_paths(st, [path]).files[0]
-    assert rep.status == "refused" and "adapter 'broken' failed on this file (ValueError: boom in batch 2)" in rep.error
+    assert (
+        rep.status == "refused"
+        and "adapter 'broken' failed on this file (ValueError: boom in batch 2)" in rep.error
+    )
     assert st.requests().select(pl.len()).collect().item() == 0
-    assert not list((tmp_path / "store").glob(".staging-*")) and not list((tmp_path / "store").rglob("*.parquet"))
+    assert not list((tmp_path / "store").glob(".staging-*")) and not list(
+        (tmp_path / "store").rglob("*.parquet")
+    )

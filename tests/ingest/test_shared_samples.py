@@ -17,7 +17,9 @@ from tests.conftest import SHARED
 from traceana.ingest import ingest_paths
 from traceana.metrics import checklist
 
-SAMPLES = sorted(p for p in (SHARED / "formats" / "samples").rglob("*") if p.is_file()) if SHARED.is_dir() else []
+SAMPLES = (
+    sorted(p for p in (SHARED / "formats" / "samples").rglob("*") if p.is_file()) if SHARED.is_dir() else []
+)
 
 EXPECTED_ADAPTER = {"aiperf": "aiperf", "llmperf": "llmperf", "azure": "azure", "mooncake": "mooncake"}
 
@@ -45,7 +47,10 @@ def test_sample_ingests_with_every_record_accounted_for(tmp_path, path):
     stored = store.requests().collect()
     assert stored.height + rep.quarantined == n
     assert rep.quarantined == 0, rep.reasons  # real runs are clean
-    cov = {r["item"]: r["verdict"] for r in checklist.coverage(store.requests(), store.engine_samples()).iter_rows(named=True)}
+    cov = {
+        r["item"]: r["verdict"]
+        for r in checklist.coverage(store.requests(), store.engine_samples()).iter_rows(named=True)
+    }
     if path.parent.name in ("azure", "mooncake"):
         # arrival-only traces: tokens and arrivals, no latency
         assert stored["ttft_s"].null_count() == n and stored["e2e_latency_s"].null_count() == n

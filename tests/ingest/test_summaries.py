@@ -23,8 +23,11 @@ PER_REQUEST = sorted(
 )
 
 EXPECTED = {
-    "llmperf": "LLMPerf", "aiperf": "AIPerf", "guidellm": "GuideLLM",
-    "inference_perf": "inference-perf", "sglang": "SGLang bench_serving",
+    "llmperf": "LLMPerf",
+    "aiperf": "AIPerf",
+    "guidellm": "GuideLLM",
+    "inference_perf": "inference-perf",
+    "sglang": "SGLang bench_serving",
 }
 
 

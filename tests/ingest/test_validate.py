@@ -49,13 +49,28 @@ CASES = [
     ("arrival_1970", {"arrival_time": "1970-01-01T00:00:01Z"}, "arrival_time", "implausible_time"),
     ("arrival_2100", {"arrival_time": "2100-01-01T00:00:00Z"}, "arrival_time", "implausible_time"),
     ("epoch_ms_as_seconds", {"arrival_time": 1740830400000}, "arrival_time", "type"),
-    ("scheduled_before_arrival", {"scheduled_time": "2025-03-01T11:59:00Z"}, "scheduled_time", "scheduled_before_arrival"),
+    (
+        "scheduled_before_arrival",
+        {"scheduled_time": "2025-03-01T11:59:00Z"},
+        "scheduled_time",
+        "scheduled_before_arrival",
+    ),
     ("negative_queue", {"queue_time_s": -0.01}, "queue_time_s", "negative"),
     ("nan_ttft", {"ttft_s": "NaN"}, "ttft_s", "not_finite"),
     ("inf_e2e", {"e2e_latency_s": "Infinity"}, "e2e_latency_s", "not_finite"),
-    ("ms_as_seconds", {"e2e_latency_s": 750000.0, "decode_time_s": None}, "e2e_latency_s", "implausible_duration"),
+    (
+        "ms_as_seconds",
+        {"e2e_latency_s": 750000.0, "decode_time_s": None},
+        "e2e_latency_s",
+        "implausible_duration",
+    ),
     ("ttft_gt_e2e", {"ttft_s": 0.9}, "ttft_s", "ttft_gt_e2e"),
-    ("queue_prefill_gt_ttft", {"queue_time_s": 0.15, "prefill_time_s": 0.1}, "queue_time_s+prefill_time_s", "queue_prefill_gt_ttft"),
+    (
+        "queue_prefill_gt_ttft",
+        {"queue_time_s": 0.15, "prefill_time_s": 0.1},
+        "queue_time_s+prefill_time_s",
+        "queue_prefill_gt_ttft",
+    ),
     ("negative_tokens", {"output_tokens": -1}, "output_tokens", "negative"),
     ("cached_gt_prompt", {"cached_prompt_tokens": 101}, "cached_prompt_tokens", "cached_gt_prompt"),
     ("bad_status", {"status": "success"}, "status", "status"),
@@ -99,7 +114,10 @@ def test_tolerance_accepts_clock_rounding(tmp_path):
 
 def test_values_are_typed_exactly(tmp_path):
     path = tmp_path / "ok.jsonl"
-    path.write_text(json.dumps({**GOOD, "arrival_time": "2025-03-01T14:00:00.123456+02:00", "prompt_tokens": "100"}) + "\n")
+    path.write_text(
+        json.dumps({**GOOD, "arrival_time": "2025-03-01T14:00:00.123456+02:00", "prompt_tokens": "100"})
+        + "\n"
+    )
     tables, quarantine, _ = read_file(path)
     row = tables["requests"].to_pylist()[0]
     assert quarantine.num_rows == 0

@@ -26,8 +26,10 @@ FILES += [EXAMPLE] if EXAMPLE.exists() else []
 #: statistics a hand-built fixture states wrongly (not vLLM output: see tests/data/FIXTURES-*.md).
 #: vllm_bench_0.11_detailed.json's 163 gaps (127 x 31.25 ms, 36 x 62.5 ms) pool to mean 38.152 and
 #: std 12.963 ms, not the 40.8 and 14.0 it states; every other statistic in it matches.
-WRONG_IN_FIXTURE = {("vllm_bench_0.11_detailed.json", "mean_itl_ms"): 38.15184049079755,
-                    ("vllm_bench_0.11_detailed.json", "std_itl_ms"): 12.963298699675589}
+WRONG_IN_FIXTURE = {
+    ("vllm_bench_0.11_detailed.json", "mean_itl_ms"): 38.15184049079755,
+    ("vllm_bench_0.11_detailed.json", "std_itl_ms"): 12.963298699675589,
+}
 STAT = re.compile(r"^(mean|median|std|p[0-9.]+)_(ttft|tpot|itl|e2el)_ms$")
 
 

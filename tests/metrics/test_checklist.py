@@ -21,11 +21,16 @@ REQ = pl.LazyFrame(
         "model": ["m"] * 4,
     }
 )
-ENG = pl.LazyFrame({"time": [1, 2], "instance": ["i", "i"], "num_running": [3.0, 4.0], "kv_cache_usage": [0.5, None]})
+ENG = pl.LazyFrame(
+    {"time": [1, 2], "instance": ["i", "i"], "num_running": [3.0, 4.0], "kv_cache_usage": [0.5, None]}
+)
 
 
 def fills(requests, engine=None) -> dict:
-    return {(r["field"]): (r["rows"], r["fill_fraction"]) for r in field_fill(requests, engine).iter_rows(named=True)}
+    return {
+        (r["field"]): (r["rows"], r["fill_fraction"])
+        for r in field_fill(requests, engine).iter_rows(named=True)
+    }
 
 
 def test_fill_fractions_by_hand():
@@ -46,13 +51,21 @@ def test_verdicts():
 
 
 def test_fraction_never_exceeds_one_on_a_larger_frame():
-    big = pl.LazyFrame({"request_id": [str(i) for i in range(1600)], "arrival_time": list(range(1600)), "model": ["m"] * 1600})
+    big = pl.LazyFrame(
+        {
+            "request_id": [str(i) for i in range(1600)],
+            "arrival_time": list(range(1600)),
+            "model": ["m"] * 1600,
+        }
+    )
     f = fills(big)
     assert f["arrival_time"] == (1600, 1.0) and f["model"] == (1600, 1.0)
 
 
 def test_without_status_every_row_is_ok_and_none_failed():
-    frame = pl.LazyFrame({"arrival_time": [1, 2, 3], "ttft_s": [0.1, None, 0.3], "error_type": ["x", None, None]})
+    frame = pl.LazyFrame(
+        {"arrival_time": [1, 2, 3], "ttft_s": [0.1, None, 0.3], "error_type": ["x", None, None]}
+    )
     f = fills(frame)
     assert f["ttft_s"] == (3, pytest.approx(2 / 3))  # "ok" fields count over every row
     assert f["error_type"] == (0, 0.0)  # "failed" fields apply to no row

@@ -322,7 +322,9 @@ def test_summary_and_series_equal_the_separate_calls(every):
     arrival = np.sort(rng.uniform(0, 900, n)).round(6)
     e2e = rng.lognormal(0.5, 1.2, n)
     e2e[rng.random(n) < 0.05] = np.nan  # unknown occupancy: left out by both
-    df = requests_frame(arrival_s=arrival.tolist(), e2e_latency_s=[None if np.isnan(x) else float(x) for x in e2e])
+    df = requests_frame(
+        arrival_s=arrival.tolist(), e2e_latency_s=[None if np.isnan(x) else float(x) for x in e2e]
+    )
     whole, series = cc.summary_and_series(df, every=every)
     alone = cc.summary(df)
     assert whole.keys() == alone.keys()
@@ -368,7 +370,9 @@ def test_fleet_table_in_time_slices_equals_one_pass(monkeypatch, window):
         assert np.allclose(sliced[c].to_numpy(), one[c].to_numpy(), rtol=1e-9, equal_nan=True), c
     if whole_one is not None:
         whole, series = cc.summary_and_series(df, every="1m")
-        assert series.select("window_start", "max_in_flight").equals(series_one.select("window_start", "max_in_flight"))
+        assert series.select("window_start", "max_in_flight").equals(
+            series_one.select("window_start", "max_in_flight")
+        )
         for k, v in whole_one.items():
             assert whole[k] == (pytest.approx(v, rel=1e-9) if isinstance(v, float) else v), k
         assert whole == {**whole, "empirical_p99": cc.summary(df)["empirical_p99"]}

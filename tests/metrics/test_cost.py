@@ -27,14 +27,16 @@ def test_utilization_adjusted_worked_numbers():
     assert df["utilization"].to_list() == [0.3, 0.5, 0.7, 0.9]
     assert [round(x, 3) for x in df["cost_per_million"]] == [3.086, 1.852, 1.323, 1.029]
     df = c.utilization_adjusted(1.0, (0.5,), observed=0.25)
-    assert df.to_dicts() == [{"utilization": 0.5, "cost_per_million": 2.0, "observed": False},
-                             {"utilization": 0.25, "cost_per_million": 4.0, "observed": True}]
+    assert df.to_dicts() == [
+        {"utilization": 0.5, "cost_per_million": 2.0, "observed": False},
+        {"utilization": 0.25, "cost_per_million": 4.0, "observed": True},
+    ]
     with pytest.raises(ConfigError):
         c.utilization_adjusted(1.0, (0.0,))
 
 
 DEPLOY = [
-    Deployment("gpu-a0", "m-small", "H100", 1, T0, T0 + 10 * H),         # 10 GPU-h x $4 = $40
+    Deployment("gpu-a0", "m-small", "H100", 1, T0, T0 + 10 * H),  # 10 GPU-h x $4 = $40
     Deployment("gpu-b0", "m-large", "A100", 2, T0 + 2 * H, T0 + 6 * H),  # 8 GPU-h x $2.5 = $20
 ]
 PRICES = {"H100": 4.0, "A100": 2.5}
@@ -50,17 +52,25 @@ def two_instance_requests() -> pl.DataFrame:
         ("gpu-b0", "m-large", 7200, 360.0, 1_000_000, 1_000_000),
     ]
     return pl.DataFrame(
-        {"instance": [r[0] for r in rows], "model": [r[1] for r in rows],
-         "arrival_time": [T0 + timedelta(seconds=r[2]) for r in rows], "e2e_latency_s": [r[3] for r in rows],
-         "prompt_tokens": [r[4] for r in rows], "output_tokens": [r[5] for r in rows],
-         "status": ["ok", "ok", "error", "ok"]},
+        {
+            "instance": [r[0] for r in rows],
+            "model": [r[1] for r in rows],
+            "arrival_time": [T0 + timedelta(seconds=r[2]) for r in rows],
+            "e2e_latency_s": [r[3] for r in rows],
+            "prompt_tokens": [r[4] for r in rows],
+            "output_tokens": [r[5] for r in rows],
+            "status": ["ok", "ok", "error", "ok"],
+        },
         schema_overrides={"arrival_time": pl.Datetime("us", "UTC")},
     )
 
 
 def test_provisioned_from_deployments():
     p = c.provisioned_hours(deployments=DEPLOY)
-    assert p.select("instance", "gpu_count", "hours", "gpu_hours").rows() == [("gpu-a0", 1, 10.0, 10.0), ("gpu-b0", 2, 4.0, 8.0)]
+    assert p.select("instance", "gpu_count", "hours", "gpu_hours").rows() == [
+        ("gpu-a0", 1, 10.0, 10.0),
+        ("gpu-b0", 2, 4.0, 8.0),
+    ]
     # clipped to a window: [1 h, 3 h) -> a0 2 h, b0 1 h
     p = c.provisioned_hours(deployments=DEPLOY, start=T0 + H, end=T0 + 3 * H)
     assert p["gpu_hours"].to_list() == [2.0, 2.0]
@@ -73,9 +83,16 @@ def test_provisioned_from_deployments():
 def test_provisioned_from_engine_samples():
     # e0: samples every 15 s at 0..45 s -> 60 s; e1: one sample -> the fleet median spacing (15 s).
     times = [T0 + timedelta(seconds=s) for s in (0, 15, 30, 45)] + [T0 + H]
-    eng = pl.DataFrame({"time": times, "instance": ["e0"] * 4 + ["e1"], "model": ["m"] * 5,
-                        "gpu_type": ["H100"] * 4 + [None], "gpu_count": [2, 2, 2, 2, None]},
-                       schema_overrides={"time": pl.Datetime("us", "UTC"), "gpu_count": pl.Int64})
+    eng = pl.DataFrame(
+        {
+            "time": times,
+            "instance": ["e0"] * 4 + ["e1"],
+            "model": ["m"] * 5,
+            "gpu_type": ["H100"] * 4 + [None],
+            "gpu_count": [2, 2, 2, 2, None],
+        },
+        schema_overrides={"time": pl.Datetime("us", "UTC"), "gpu_count": pl.Int64},
+    )
     p = c.provisioned_hours(eng)
     assert p["hours"].to_list() == pytest.approx([60 / 3600, 15 / 3600])
     assert p["gpu_hours"][0] == pytest.approx(120 / 3600) and p["gpu_hours"][1] is None
@@ -97,19 +114,24 @@ def test_effective_cost_two_instances_hand_computed():
     a, b = rows["gpu-a0"], rows["gpu-b0"]
     assert (a["model"], a["gpu_hours"], a["cost_usd"]) == ("m-small", 10.0, 40.0)
     assert (b["model"], b["gpu_hours"], b["cost_usd"]) == ("m-large", 8.0, 20.0)
-    assert a["effective_per_million_output"] == pytest.approx(40 / 3)       # $40 / 3M output
-    assert a["effective_per_million_all"] == pytest.approx(10.0)            # $40 / 4M
+    assert a["effective_per_million_output"] == pytest.approx(40 / 3)  # $40 / 3M output
+    assert a["effective_per_million_all"] == pytest.approx(10.0)  # $40 / 4M
     assert b["effective_per_million_output"] == pytest.approx(20.0)
     assert a["tokens_counted"] == "output" and a["effective_per_million"] == a["effective_per_million_output"]
     assert a["utilization"] == pytest.approx((200 / 3600) / 10)
     assert b["utilization"] == pytest.approx(0.1 / 4)
-    assert a["measured_tokens_per_s"] == pytest.approx(15000.0)             # 3M / 200 s
+    assert a["measured_tokens_per_s"] == pytest.approx(15000.0)  # 3M / 200 s
     assert a["nominal_per_million"] == pytest.approx(1e6 * 4 / (3600 * 15000))
-    assert b["nominal_per_million"] == pytest.approx(0.5)                   # $5/h at 1M/360 s
+    assert b["nominal_per_million"] == pytest.approx(0.5)  # $5/h at 1M/360 s
     t = c.totals(df)
-    assert (t["cost_usd"], t["gpu_hours"], t["output_tokens"], t["prompt_tokens"]) == (60.0, 18.0, 4_000_000, 2_000_000)
-    assert t["effective_per_million_output"] == pytest.approx(15.0)         # $60 / 4M
-    assert t["effective_per_million_all"] == pytest.approx(10.0)            # $60 / 6M
+    assert (t["cost_usd"], t["gpu_hours"], t["output_tokens"], t["prompt_tokens"]) == (
+        60.0,
+        18.0,
+        4_000_000,
+        2_000_000,
+    )
+    assert t["effective_per_million_output"] == pytest.approx(15.0)  # $60 / 4M
+    assert t["effective_per_million_all"] == pytest.approx(10.0)  # $60 / 6M
     assert t["utilization"] == pytest.approx((560 / 3600) / 14)
     assert t["tokens_counted"] == "output" and t["unprovisioned_instances"] == 0
 
@@ -118,9 +140,11 @@ def test_effective_cost_token_modes():
     prov = c.provisioned_hours(deployments=DEPLOY)
     t = c.totals(c.effective_cost(two_instance_requests(), prov, PRICES, tokens="all"))
     assert (t["tokens_counted"], t["effective_per_million"]) == ("prompt+output", pytest.approx(10.0))
-    t = c.totals(c.effective_cost(two_instance_requests(), prov, PRICES, tokens="weighted", prompt_weight=0.5))
+    t = c.totals(
+        c.effective_cost(two_instance_requests(), prov, PRICES, tokens="weighted", prompt_weight=0.5)
+    )
     assert t["tokens_counted"] == "output+0.5*prompt"
-    assert t["effective_per_million"] == pytest.approx(12.0)               # $60 / (4M + 0.5 * 2M)
+    assert t["effective_per_million"] == pytest.approx(12.0)  # $60 / (4M + 0.5 * 2M)
     with pytest.raises(ConfigError, match="prompt_weight"):
         c.effective_cost(two_instance_requests(), prov, PRICES, tokens="weighted")
     with pytest.raises(ConfigError, match="Allowed: output, all, weighted"):
@@ -128,7 +152,9 @@ def test_effective_cost_token_modes():
 
 
 def test_unknown_gpu_price_is_unpriced_and_left_out_of_totals():
-    df = c.effective_cost(two_instance_requests(), c.provisioned_hours(deployments=DEPLOY), {"H100": 4.0, "L4": 0.8})
+    df = c.effective_cost(
+        two_instance_requests(), c.provisioned_hours(deployments=DEPLOY), {"H100": 4.0, "L4": 0.8}
+    )
     bad = df.filter(pl.col("unpriced").is_not_null())
     assert bad.height == 1 and bad["cost_usd"][0] is None and bad["effective_per_million"][0] is None
     msg = bad["unpriced"][0]
@@ -136,7 +162,9 @@ def test_unknown_gpu_price_is_unpriced_and_left_out_of_totals():
     t = c.totals(df)
     priced = df.filter(pl.col("unpriced").is_null()).row(0, named=True)
     assert t["unpriced"] == [bad["instance"][0]]
-    assert t["cost_usd"] == pytest.approx(priced["cost_usd"]) and t["output_tokens"] == priced["output_tokens"]
+    assert (
+        t["cost_usd"] == pytest.approx(priced["cost_usd"]) and t["output_tokens"] == priced["output_tokens"]
+    )
 
 
 def test_unprovisioned_instance_is_flagged():

@@ -30,7 +30,11 @@ def requests(rows: list[tuple]) -> pl.DataFrame:
             "e2e_latency_s": [r[3] for r in rows],
             "model": ["a" if i % 2 == 0 else "b" for i in range(len(rows))],
         },
-        schema_overrides={"arrival_time": pl.Datetime("us", "UTC"), "ttft_s": pl.Float64, "e2e_latency_s": pl.Float64},
+        schema_overrides={
+            "arrival_time": pl.Datetime("us", "UTC"),
+            "ttft_s": pl.Float64,
+            "e2e_latency_s": pl.Float64,
+        },
     )
 
 
@@ -49,8 +53,16 @@ def test_error_budget_worked_number():
 
 
 def test_is_good_failed_and_null_are_bad():
-    df = requests([(0, "ok", 1.0, 2.0), (1, "ok", 3.0, 4.0), (2, "error", 0.1, 0.2), (3, "ok", None, 1.0),
-                   (4, None, 0.1, 0.1), (5, "ok", 2.0, 3.0)])
+    df = requests(
+        [
+            (0, "ok", 1.0, 2.0),
+            (1, "ok", 3.0, 4.0),
+            (2, "error", 0.1, 0.2),
+            (3, "ok", None, 1.0),
+            (4, None, 0.1, 0.1),
+            (5, "ok", 2.0, 3.0),
+        ]
+    )
     slo = SLO("t", 0.9, "ttft_s", "lte", 2.0)
     assert df.select(m.is_good(slo))["status"].to_list() == [True, False, False, False, False, True]
     lt = SLO("t", 0.9, "ttft_s", "lt", 2.0)
@@ -63,9 +75,17 @@ def test_is_good_failed_and_null_are_bad():
 
 def test_evaluate_hand_counts():
     # 10 requests: 1 error, 1 ok without ttft, 2 ok over 2 s, 6 ok under.
-    rows = [(i, "ok", 0.5, 1.0) for i in range(6)] + [(6, "ok", 2.5, 3.0), (7, "ok", 9.0, 9.5), (8, "ok", None, 1.0),
-                                                      (9, "error", None, None)]
-    slos = [SLO("ttft", 0.8, "ttft_s", "lte", 2.0), SLO("avail", 0.95), SLO("a-only", 0.5, total_filter=parse_filter("model = a"))]
+    rows = [(i, "ok", 0.5, 1.0) for i in range(6)] + [
+        (6, "ok", 2.5, 3.0),
+        (7, "ok", 9.0, 9.5),
+        (8, "ok", None, 1.0),
+        (9, "error", None, None),
+    ]
+    slos = [
+        SLO("ttft", 0.8, "ttft_s", "lte", 2.0),
+        SLO("avail", 0.95),
+        SLO("a-only", 0.5, total_filter=parse_filter("model = a")),
+    ]
     out = {r["name"]: r for r in m.evaluate(requests(rows), slos).to_dicts()}
     t = out["ttft"]
     assert (t["total"], t["bad"], t["unmeasured"]) == (10, 4, 1)
@@ -87,12 +107,20 @@ def test_evaluate_window_and_exact_met():
     rows[5] = (5, "error", None, None)
     slo = SLO("avail", 0.995)
     r = m.evaluate(requests(rows), [slo]).row(0, named=True)
-    assert (r["bad"], r["allowed_bad"], r["met"], r["budget_exhausted"], r["budget_remaining"]) == (1, 1.0, True, True, 0.0)
+    assert (r["bad"], r["allowed_bad"], r["met"], r["budget_exhausted"], r["budget_remaining"]) == (
+        1,
+        1.0,
+        True,
+        True,
+        0.0,
+    )
     rows[6] = (6, "timeout", None, None)
     r = m.evaluate(requests(rows), [slo]).row(0, named=True)
     assert (r["met"], r["budget_remaining"]) == (False, -1.0)
     # window [start, end) excludes both failures (arrivals at 5 s and 6 s)
-    r = m.evaluate(requests(rows), [slo], start=T0 + timedelta(seconds=7), end=T0 + timedelta(seconds=107)).row(0, named=True)
+    r = m.evaluate(
+        requests(rows), [slo], start=T0 + timedelta(seconds=7), end=T0 + timedelta(seconds=107)
+    ).row(0, named=True)
     assert (r["total"], r["bad"], r["met"]) == (100, 0, True)
 
 
@@ -106,14 +134,24 @@ def test_evaluate_empty():
 
 def test_burn_series_fills_gaps_and_burns_down():
     # minute 0: 4 requests, 1 bad; minute 1: none; minute 2: 2 requests, 2 bad. objective 0.9.
-    rows = [(0, "ok", 1, 1), (10, "ok", 1, 1), (20, "error", None, None), (59, "ok", 1, 1), (125, "error", None, None),
-            (170, "ok", 5, 6)]
+    rows = [
+        (0, "ok", 1, 1),
+        (10, "ok", 1, 1),
+        (20, "error", None, None),
+        (59, "ok", 1, 1),
+        (125, "error", None, None),
+        (170, "ok", 5, 6),
+    ]
     s = m.burn_series(requests(rows), SLO("t", 0.9, "ttft_s", "lte", 2.0))
     assert s["window_start"].to_list() == [minute(0), minute(1), minute(2)]
     assert s["total"].to_list() == [4, 0, 2]
     assert s["bad"].to_list() == [1, 0, 2]
     assert s["bad_fraction"].to_list() == [0.25, None, 1.0]
-    assert s["burn_rate"][0] == pytest.approx(2.5) and s["burn_rate"][1] is None and s["burn_rate"][2] == pytest.approx(10.0)
+    assert (
+        s["burn_rate"][0] == pytest.approx(2.5)
+        and s["burn_rate"][1] is None
+        and s["burn_rate"][2] == pytest.approx(10.0)
+    )
     # allowed over 6 requests = 0.6; remaining 1 - 1/0.6, then 1 - 3/0.6 = -4
     assert s["budget_remaining"].to_list() == pytest.approx([1 - 1 / 0.6, 1 - 1 / 0.6, -4.0])
 
@@ -124,8 +162,12 @@ def test_burn_series_fills_gaps_and_burns_down():
 def test_factors_reproduce_sre_table_for_30_days():
     w = m.alert_windows(SLO("x", 0.999, period_s=30 * DAY), "sloth").to_dicts()
     got = [(r["severity"], r["long_window"], r["short_window"], r["budget_fraction"], r["factor"]) for r in w]
-    assert got == [("page", "1h", "5m", 0.02, 14.4), ("page", "6h", "30m", 0.05, 6.0),
-                   ("ticket", "1d", "2h", 0.1, 3.0), ("ticket", "3d", "6h", 0.1, 1.0)]
+    assert got == [
+        ("page", "1h", "5m", 0.02, 14.4),
+        ("page", "6h", "30m", 0.05, 6.0),
+        ("ticket", "1d", "2h", 0.1, 3.0),
+        ("ticket", "3d", "6h", 0.1, 1.0),
+    ]
     assert [r["factor"] for r in m.alert_windows(SLO("x", 0.999), "sre").to_dicts()] == [14.4, 6.0, 1.0]
 
 
@@ -156,15 +198,23 @@ def hand_series() -> pl.DataFrame:
     n = 180
     bad = np.zeros(n, dtype=np.int64)
     bad[60:70] = 100
-    return pl.DataFrame({
-        "window_start": pl.datetime_range(minute(0), minute(n - 1), "1m", time_unit="us", time_zone="UTC", eager=True),
-        "total": np.full(n, 100, dtype=np.int64), "bad": bad,
-    })
+    return pl.DataFrame(
+        {
+            "window_start": pl.datetime_range(
+                minute(0), minute(n - 1), "1m", time_unit="us", time_zone="UTC", eager=True
+            ),
+            "total": np.full(n, 100, dtype=np.int64),
+            "bad": bad,
+        }
+    )
 
 
 def test_alerts_fire_and_clear_at_hand_computed_minutes():
     got = m.alerts(hand_series(), SLO("t", 0.99, "ttft_s", "lte", 2.0), "sre")
-    simple = [(a["severity"], a["long_window"], a["short_window"], a["factor"], a["fired_at"], a["cleared_at"]) for a in got]
+    simple = [
+        (a["severity"], a["long_window"], a["short_window"], a["factor"], a["fired_at"], a["cleared_at"])
+        for a in got
+    ]
     assert simple == [
         ("ticket", "3d", "6h", 1.0, minute(60), None),
         ("page", "6h", "30m", 6.0, minute(63), minute(98)),
@@ -232,9 +282,10 @@ def test_evaluate_counts_only_the_last_period():
 
 def brute_force_episodes(total, bad, objective, long_k, short_k, factor):
     """Explicit loops, no cumsum: (fire index, clear index or None) pairs."""
+
     def burn(i, k):
         lo = max(0, i - k + 1)
-        t, b = sum(total[lo:i + 1]), sum(bad[lo:i + 1])
+        t, b = sum(total[lo : i + 1]), sum(bad[lo : i + 1])
         return (b / t if t else 0.0) / (1 - objective)
 
     firing = [burn(i, long_k) > factor and burn(i, short_k) > factor for i in range(len(total))]
@@ -255,15 +306,22 @@ def test_alerts_match_brute_force_on_random_series(seed):
     rng = np.random.default_rng(seed)
     n = 400
     total = rng.integers(0, 30, n)
-    rate = np.where((np.arange(n) // 40) % 3 == 1, 0.3, 0.002)   # bursts of bad minutes
+    rate = np.where((np.arange(n) // 40) % 3 == 1, 0.3, 0.002)  # bursts of bad minutes
     bad = rng.binomial(total, rate)
-    series = pl.DataFrame({
-        "window_start": pl.datetime_range(minute(0), minute(n - 1), "1m", time_unit="us", time_zone="UTC", eager=True),
-        "total": total.astype(np.int64), "bad": bad.astype(np.int64)})
+    series = pl.DataFrame(
+        {
+            "window_start": pl.datetime_range(
+                minute(0), minute(n - 1), "1m", time_unit="us", time_zone="UTC", eager=True
+            ),
+            "total": total.astype(np.int64),
+            "bad": bad.astype(np.int64),
+        }
+    )
     slo = SLO("t", 0.99, period_s=7 * DAY)
     got = m.alerts(series, slo, "sloth")
     for w in m.ALERT_POLICIES["sloth"]:
-        want = brute_force_episodes(total.tolist(), bad.tolist(), 0.99, int(w.long_s // 60), int(w.short_s // 60),
-                                    w.factor(7 * DAY))
+        want = brute_force_episodes(
+            total.tolist(), bad.tolist(), 0.99, int(w.long_s // 60), int(w.short_s // 60), w.factor(7 * DAY)
+        )
         mine = [(a["fired_at"], a["cleared_at"]) for a in got if a["long_window"] == m._label(w.long_s)]
         assert mine == [(minute(a), minute(b) if b is not None else None) for a, b in want]

@@ -17,29 +17,41 @@ from traceana.openslo import load_openslo
 SLO = {"name": "ttft", "metric": "ttft_s", "threshold": 2.0, "objective": 0.99}
 
 
-@pytest.mark.parametrize("patch,key,allowed", [
-    ({"threshold": float("nan")}, "slo[0].threshold", "finite"),
-    ({"threshold": float("inf")}, "slo[0].threshold", "finite"),
-    ({"threshold": -1.0}, "slo[0].threshold", "[0,"),
-    ({"objective": float("nan")}, "slo[0].objective", "(0, 1)"),
-    ({"period": "0s"}, "slo[0].period", "> 0"),
-    ({"period": "0d"}, "slo[0].period", "> 0"),
-])
+@pytest.mark.parametrize(
+    "patch,key,allowed",
+    [
+        ({"threshold": float("nan")}, "slo[0].threshold", "finite"),
+        ({"threshold": float("inf")}, "slo[0].threshold", "finite"),
+        ({"threshold": -1.0}, "slo[0].threshold", "[0,"),
+        ({"objective": float("nan")}, "slo[0].objective", "(0, 1)"),
+        ({"period": "0s"}, "slo[0].period", "> 0"),
+        ({"period": "0d"}, "slo[0].period", "> 0"),
+    ],
+)
 def test_slo_numbers_out_of_range_are_refused_with_key_and_range(patch, key, allowed):
     with pytest.raises(ConfigError) as e:
         config_from_dict({"slo": [{**SLO, **patch}]})
     assert f"key '{key}'" in str(e.value) and "Allowed" in str(e.value) and allowed in str(e.value)
 
 
-@pytest.mark.parametrize("doc,key", [
-    ({"gpu_prices": {"H100": float("nan")}}, "gpu_prices.H100"),
-    ({"gpu_prices": {"H100": -4.0}}, "gpu_prices.H100"),
-    ({"gpu_prices": {"H100": float("inf")}}, "gpu_prices.H100"),
-    ({"cost": {"target_utilization": float("nan")}}, "cost.target_utilization"),
-    ({"cost": {"tokens": "weighted", "prompt_weight": float("inf")}}, "cost.prompt_weight"),
-    ({"deployment": [{"instance": "a", "gpu_type": "H100", "gpu_count": 10**30}]}, "deployment[0].gpu_count"),
-    ({"degradation": [{"name": "x", "quality": float("nan"), "latency_ms": 10}]}, "degradation[0].quality"),
-])
+@pytest.mark.parametrize(
+    "doc,key",
+    [
+        ({"gpu_prices": {"H100": float("nan")}}, "gpu_prices.H100"),
+        ({"gpu_prices": {"H100": -4.0}}, "gpu_prices.H100"),
+        ({"gpu_prices": {"H100": float("inf")}}, "gpu_prices.H100"),
+        ({"cost": {"target_utilization": float("nan")}}, "cost.target_utilization"),
+        ({"cost": {"tokens": "weighted", "prompt_weight": float("inf")}}, "cost.prompt_weight"),
+        (
+            {"deployment": [{"instance": "a", "gpu_type": "H100", "gpu_count": 10**30}]},
+            "deployment[0].gpu_count",
+        ),
+        (
+            {"degradation": [{"name": "x", "quality": float("nan"), "latency_ms": 10}]},
+            "degradation[0].quality",
+        ),
+    ],
+)
 def test_other_numbers_out_of_range_are_refused(doc, key):
     with pytest.raises(ConfigError, match=rf"key '{re.escape(key)}'.*Allowed"):
         config_from_dict(doc)
@@ -53,8 +65,14 @@ def test_period_zero_no_longer_turns_a_failing_slo_into_a_pass(tmp_path):
 
 
 def _bomb(levels: int = 9) -> str:
-    lines = ["apiVersion: openslo/v1", "kind: SLO", "metadata:", "  name: x", "  labels:",
-             '    a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines = [
+        "apiVersion: openslo/v1",
+        "kind: SLO",
+        "metadata:",
+        "  name: x",
+        "  labels:",
+        '    a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+    ]
     for i in range(1, levels):
         prev, cur = chr(96 + i), chr(97 + i)
         lines.append(f"    {cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
@@ -93,8 +111,14 @@ spec:
 """
 
 
-@pytest.mark.parametrize("extra,key", [("timeWindows: [{duration: 7d}]\n  ", "timeWindows"),
-                                       ("objective: 0.9\n  ", "objective"), ("budgetMethod: Timeslices\n  ", "budgetMethod")])
+@pytest.mark.parametrize(
+    "extra,key",
+    [
+        ("timeWindows: [{duration: 7d}]\n  ", "timeWindows"),
+        ("objective: 0.9\n  ", "objective"),
+        ("budgetMethod: Timeslices\n  ", "budgetMethod"),
+    ],
+)
 def test_openslo_misspelled_keys_are_errors_naming_them(tmp_path, extra, key):
     p = tmp_path / "s.yaml"
     p.write_text(OPENSLO.format(name="a", extra=extra))
@@ -115,20 +139,30 @@ def test_a_filter_past_the_documented_limit_is_refused_and_one_within_is_exact()
     from traceana.filters import MAX_CLAUSES, parse_filter
 
     with pytest.raises(ConfigError, match=f"more than {MAX_CLAUSES} clauses"):
-        parse_filter(" and ".join("ttft_s > 0" for _ in range(4000)))  # 56 kB: the clause limit, not the size limit
+        parse_filter(
+            " and ".join("ttft_s > 0" for _ in range(4000))
+        )  # 56 kB: the clause limit, not the size limit
     with pytest.raises(ConfigError, match="characters refused"):
         parse_filter(" and ".join(f"ttft_s != {i}" for i in range(4000)))
     rng = np.random.default_rng(7)
     df = pl.DataFrame({"ttft_s": rng.integers(0, 400, 5000).astype(float)})
     f = parse_filter(" and ".join(f"ttft_s != {i}" for i in range(MAX_CLAUSES)))
-    assert df.filter(f.expr()).height == int((df["ttft_s"].to_numpy() >= MAX_CLAUSES).sum())  # numpy reference
+    assert df.filter(f.expr()).height == int(
+        (df["ttft_s"].to_numpy() >= MAX_CLAUSES).sum()
+    )  # numpy reference
 
 
-@pytest.mark.parametrize("text,match", [
-    ("x = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
-    ('[[slo]]\nname = "a"\nobjective = 0.9\nmetric = "ttft_s"\nthreshold = ' + "9" * 5000 + "\n", "number is too long"),
-    ("[gpu_prices]\nH100 = 1e999\n", "finite"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("x = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+        (
+            '[[slo]]\nname = "a"\nobjective = 0.9\nmetric = "ttft_s"\nthreshold = ' + "9" * 5000 + "\n",
+            "number is too long",
+        ),
+        ("[gpu_prices]\nH100 = 1e999\n", "finite"),
+    ],
+)
 def test_deep_nesting_and_huge_numbers_in_config_are_clear_errors(tmp_path, text, match):
     p = tmp_path / "t.toml"
     p.write_text(text)

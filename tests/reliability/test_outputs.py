@@ -23,6 +23,7 @@ def small_store(tmp_path) -> Path:
 
 def _disk_full_after(monkeypatch, n_bytes: int):
     """Every file written through Path.write_text/write_bytes gets n_bytes, then ENOSPC (as a full disk does)."""
+
     def text(self, data, *a, **kw):
         with open(self, "w", encoding="utf-8") as f:
             f.write(data[:n_bytes])
@@ -31,14 +32,18 @@ def _disk_full_after(monkeypatch, n_bytes: int):
     monkeypatch.setattr(Path, "write_text", text)
 
 
-def test_disk_full_during_report_is_an_io_error_and_leaves_no_partial_file(small_store, tmp_path, monkeypatch):
+def test_disk_full_during_report_is_an_io_error_and_leaves_no_partial_file(
+    small_store, tmp_path, monkeypatch
+):
     out = tmp_path / "out"
     out.mkdir()
     (out / "report.json").write_text('{"old": true}')  # an earlier report stays whole
     _disk_full_after(monkeypatch, 100)
     res = run("report", "--store", small_store, "--out", out, "--no-fail")
     assert res.exit_code == 4, res.stderr
-    assert "No space left on device" in res.stderr and str(out) in res.stderr and "Traceback" not in res.stderr
+    assert (
+        "No space left on device" in res.stderr and str(out) in res.stderr and "Traceback" not in res.stderr
+    )
     monkeypatch.undo()
     assert sorted(p.name for p in out.iterdir()) == ["report.json"]  # no partial report.html, no temp file
     assert json.loads((out / "report.json").read_text()) == {"old": True}
@@ -55,7 +60,7 @@ def test_unwritable_export_is_an_io_error_naming_the_path(small_store, tmp_path)
     assert res.exit_code == 4 and "/proc/traceana.csv" in res.stderr, res.stderr
 
 
-FORMULAS = ["=HYPERLINK(\"http://evil\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+FORMULAS = ['=HYPERLINK("http://evil")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
 
 
 def test_csv_export_neutralizes_formula_cells(tmp_path):
@@ -78,11 +83,25 @@ def test_terminal_output_escapes_control_sequences(tmp_path):
     evil = "m\x1b[2J\x1b]0;pwned\x07\rX"
     src = write_rows(tmp_path / "a.jsonl", 20, model=lambda i: evil)
     bad = tmp_path / "bad\x1b[31m.jsonl"
-    bad.write_text(json.dumps({"request_id": "x", "arrival_time": 1740830400, "ttft_s": -1.0, "e2e_latency_s": 1.0,
-                               "status": "ok", "model": evil}) + "\n")  # quarantined: negative TTFT
+    bad.write_text(
+        json.dumps(
+            {
+                "request_id": "x",
+                "arrival_time": 1740830400,
+                "ttft_s": -1.0,
+                "e2e_latency_s": 1.0,
+                "status": "ok",
+                "model": evil,
+            }
+        )
+        + "\n"
+    )  # quarantined: negative TTFT
     ingest_paths(open_store(tmp_path / "s"), [str(src), str(bad)])
-    for args in (["report", "--store", tmp_path / "s", "--out", tmp_path / "o", "--no-fail", "--by", "model"],
-                 ["quarantine", "--store", tmp_path / "s"], ["ingest", bad, "--store", tmp_path / "s2"]):
+    for args in (
+        ["report", "--store", tmp_path / "s", "--out", tmp_path / "o", "--no-fail", "--by", "model"],
+        ["quarantine", "--store", tmp_path / "s"],
+        ["ingest", bad, "--store", tmp_path / "s2"],
+    ):
         res = run(*args)
         assert res.exit_code in (0, 2), res.stderr
         for stream in (res.output, res.stderr):

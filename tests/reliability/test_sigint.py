@@ -20,13 +20,24 @@ ROWS = 1_500_000  # ~200 MB of canonical JSON Lines: DuckDB reads it for a few s
 
 def _big_jsonl(path) -> None:
     n = ROWS
-    pl.DataFrame({
-        "request_id": pl.int_range(n, eager=True).cast(pl.String).str.replace(r"^", "big"),
-        "arrival_time": pl.datetime_range(pl.datetime(2025, 3, 1), pl.datetime(2025, 3, 1) + pl.duration(seconds=n - 1),
-                                          "1s", eager=True, time_zone="UTC"),
-        "ttft_s": pl.Series([0.1, 0.2, 0.3] * (n // 3)),
-        "e2e_latency_s": 1.5, "status": "ok", "model": "m", "prompt_tokens": 100, "output_tokens": 20,
-    }).write_ndjson(path)
+    pl.DataFrame(
+        {
+            "request_id": pl.int_range(n, eager=True).cast(pl.String).str.replace(r"^", "big"),
+            "arrival_time": pl.datetime_range(
+                pl.datetime(2025, 3, 1),
+                pl.datetime(2025, 3, 1) + pl.duration(seconds=n - 1),
+                "1s",
+                eager=True,
+                time_zone="UTC",
+            ),
+            "ttft_s": pl.Series([0.1, 0.2, 0.3] * (n // 3)),
+            "e2e_latency_s": 1.5,
+            "status": "ok",
+            "model": "m",
+            "prompt_tokens": 100,
+            "output_tokens": 20,
+        }
+    ).write_ndjson(path)
 
 
 @pytest.mark.parametrize("delay_s", [0.0, 0.4])
@@ -37,8 +48,12 @@ def test_sigint_during_ingest_exits_130_and_leaves_the_store_unchanged(tmp_path,
     big = tmp_path / "big.jsonl"
     _big_jsonl(big)
     env = {**os.environ, "POLARS_MAX_THREADS": "2"}
-    proc = subprocess.Popen([sys.executable, "-m", "traceana", "ingest", str(big), "--store", str(root), "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "traceana", "ingest", str(big), "--store", str(root), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     # the first of three 512k-row batches is staged while DuckDB reads the next: the read is under way
     deadline = time.monotonic() + 120
     while not list(root.glob(".staging-*")) and proc.poll() is None and time.monotonic() < deadline:

@@ -44,7 +44,7 @@ def _manifest_edit(root, rng) -> None:
     text = json.dumps(m)
     if rng.random() < 0.2:  # or raw damage to the JSON text itself
         i = rng.randrange(len(text))
-        text = text[:i] + rng.choice(["", "}", "\x00", '"']) + text[i + 1:]
+        text = text[:i] + rng.choice(["", "}", "\x00", '"']) + text[i + 1 :]
     p.write_text(text)
 
 

@@ -48,27 +48,40 @@ def test_a_truncated_part_is_a_data_error_naming_the_part(store):
     assert not (store.parent / "out" / "report.json").exists()
 
 
-@pytest.mark.parametrize("text", [
-    "[1, 2, 3]",
-    '{"format": "traceana-store", "parts": "requests/x.parquet"}',
-    '{"format": "traceana-store", "parts": {"requests": [42]}}',
-    '{"format": "traceana-store", "schema_version": "x.y", "parts": {}}',
-    '{"format": "traceana-store", "parts": {}, "sources": []}',
-    '{"format": "traceana-store", "checksums": {"requests/a.parquet": 7}, "parts": {}}',
-    "\x00\x01garbage",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[1, 2, 3]",
+        '{"format": "traceana-store", "parts": "requests/x.parquet"}',
+        '{"format": "traceana-store", "parts": {"requests": [42]}}',
+        '{"format": "traceana-store", "schema_version": "x.y", "parts": {}}',
+        '{"format": "traceana-store", "parts": {}, "sources": []}',
+        '{"format": "traceana-store", "checksums": {"requests/a.parquet": 7}, "parts": {}}',
+        "\x00\x01garbage",
+    ],
+)
 def test_manifest_garbage_is_one_clear_error_and_the_store_is_untouched(store, tmp_path, text):
     (store / MANIFEST).write_text(text)
     snap = snapshot(store)
-    for args in (["check", "--store", store], ["ingest", write_rows(tmp_path / "b.jsonl", 5, "b"), "--store", store]):
+    for args in (
+        ["check", "--store", store],
+        ["ingest", write_rows(tmp_path / "b.jsonl", 5, "b"), "--store", store],
+    ):
         res = run(*args)
         assert res.exit_code == 3, (text, res.output, res.stderr)
         assert "manifest" in res.stderr and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
     assert snapshot(store) == snap
 
 
-@pytest.mark.parametrize("bad", ["../outside.parquet", "requests/../../outside.parquet", "/etc/passwd",
-                                 "requests/day=x/../../../outside.parquet"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "../outside.parquet",
+        "requests/../../outside.parquet",
+        "/etc/passwd",
+        "requests/day=x/../../../outside.parquet",
+    ],
+)
 def test_part_paths_escaping_the_store_are_refused(store, bad):
     outside = store.parent / "outside.parquet"
     outside.write_bytes(parts(store)[0].read_bytes())  # a valid Parquet file: following the path would "work"

@@ -54,17 +54,33 @@ def small_requests() -> pl.LazyFrame:
     rows = []
     for i, model, status, ttft, e2e, q, pf, dec, out, prompt in SMALL:
         tpot = (e2e - ttft) / (out - 1) if ttft is not None and out and out > 1 else None
-        rows.append({
-            "request_id": f"r{i}", "arrival_time": T0 + timedelta(seconds=10 * i), "model": model, "status": status,
-            "ttft_s": ttft, "tpot_s": tpot, "e2e_latency_s": e2e, "queue_time_s": q, "prefill_time_s": pf,
-            "decode_time_s": dec, "output_tokens": out, "prompt_tokens": prompt, "instance": f"gpu-{model}",
-            "error_type": "InternalError" if status == "error" else None,
-        })
+        rows.append(
+            {
+                "request_id": f"r{i}",
+                "arrival_time": T0 + timedelta(seconds=10 * i),
+                "model": model,
+                "status": status,
+                "ttft_s": ttft,
+                "tpot_s": tpot,
+                "e2e_latency_s": e2e,
+                "queue_time_s": q,
+                "prefill_time_s": pf,
+                "decode_time_s": dec,
+                "output_tokens": out,
+                "prompt_tokens": prompt,
+                "instance": f"gpu-{model}",
+                "error_type": "InternalError" if status == "error" else None,
+            }
+        )
     return requests_frame(rows)
 
 
-def synthetic_requests(n: int = 2000, model_names: tuple[str, ...] = ("llama-3.1-8b", "llama-3.1-70b"), seed: int = 7,
-                       minutes: int = 30) -> pl.LazyFrame:
+def synthetic_requests(
+    n: int = 2000,
+    model_names: tuple[str, ...] = ("llama-3.1-8b", "llama-3.1-70b"),
+    seed: int = 7,
+    minutes: int = 30,
+) -> pl.LazyFrame:
     """A deterministic trace: Poisson-ish arrivals over ``minutes``, lognormal latencies, 2% errors."""
     rng = np.random.default_rng(seed)
     arrivals = np.sort(rng.uniform(0, minutes * 60, n))
@@ -81,24 +97,45 @@ def synthetic_requests(n: int = 2000, model_names: tuple[str, ...] = ("llama-3.1
     rows = []
     for i in range(n):
         ok = not failed[i]
-        rows.append({
-            "request_id": f"s{i}", "arrival_time": T0 + timedelta(seconds=float(arrivals[i])),
-            "model": model_names[model_idx[i]], "instance": f"gpu-{model_idx[i]}", "status": "ok" if ok else "error",
-            "queue_time_s": float(queue[i]) if ok else None, "prefill_time_s": float(prefill[i]) if ok else None,
-            "decode_time_s": float(decode[i]) if ok else None, "ttft_s": float(ttft[i]) if ok else None,
-            "tpot_s": float(tpot[i]) if ok else None, "e2e_latency_s": float(e2e[i]) if ok else 0.5,
-            "output_tokens": int(out_tok[i]) if ok else 0, "prompt_tokens": 200, "quantization": "bf16",
-            "error_type": None if ok else "EngineError",
-        })
+        rows.append(
+            {
+                "request_id": f"s{i}",
+                "arrival_time": T0 + timedelta(seconds=float(arrivals[i])),
+                "model": model_names[model_idx[i]],
+                "instance": f"gpu-{model_idx[i]}",
+                "status": "ok" if ok else "error",
+                "queue_time_s": float(queue[i]) if ok else None,
+                "prefill_time_s": float(prefill[i]) if ok else None,
+                "decode_time_s": float(decode[i]) if ok else None,
+                "ttft_s": float(ttft[i]) if ok else None,
+                "tpot_s": float(tpot[i]) if ok else None,
+                "e2e_latency_s": float(e2e[i]) if ok else 0.5,
+                "output_tokens": int(out_tok[i]) if ok else 0,
+                "prompt_tokens": 200,
+                "quantization": "bf16",
+                "error_type": None if ok else "EngineError",
+            }
+        )
     return requests_frame(rows)
 
 
-def synthetic_engine(minutes: int = 30, model_names: tuple[str, ...] = ("llama-3.1-8b", "llama-3.1-70b")) -> pl.LazyFrame:
+def synthetic_engine(
+    minutes: int = 30, model_names: tuple[str, ...] = ("llama-3.1-8b", "llama-3.1-70b")
+) -> pl.LazyFrame:
     rows = []
     for k, model in enumerate(model_names):
         for s in range(0, minutes * 60 + 1, 15):
-            rows.append({"time": T0 + timedelta(seconds=s), "instance": f"gpu-{k}", "model": model,
-                         "num_running": float(4 + (s // 60) % 5 + k), "num_waiting": float((s // 60) % 3),
-                         "kv_cache_usage": 0.2 + 0.02 * ((s // 60) % 10) + 0.1 * k, "gpu_count": 1, "gpu_type": "H100",
-                         "generation_tokens_per_s": 500.0 + k})
+            rows.append(
+                {
+                    "time": T0 + timedelta(seconds=s),
+                    "instance": f"gpu-{k}",
+                    "model": model,
+                    "num_running": float(4 + (s // 60) % 5 + k),
+                    "num_waiting": float((s // 60) % 3),
+                    "kv_cache_usage": 0.2 + 0.02 * ((s // 60) % 10) + 0.1 * k,
+                    "gpu_count": 1,
+                    "gpu_type": "H100",
+                    "generation_tokens_per_s": 500.0 + k,
+                }
+            )
     return engine_frame(rows)

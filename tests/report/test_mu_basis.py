@@ -20,8 +20,12 @@ def test_with_engine_samples_mu_comes_from_the_running_batch():
     assert rep["cost"]["mu_basis"] == basis and rep["cost"]["autoscaling"]
     # mu = B / S with B the median over a model's instances of their largest running batch
     eng = ENG.collect()
-    b = eng.group_by("instance").agg(pl.col("model").first(), pl.col("num_running").max()).group_by("model").agg(
-        pl.col("num_running").median())
+    b = (
+        eng.group_by("instance")
+        .agg(pl.col("model").first(), pl.col("num_running").max())
+        .group_by("model")
+        .agg(pl.col("num_running").median())
+    )
     assert b.height and all(v >= 1 for v in b["num_running"])
 
 
@@ -37,6 +41,8 @@ def test_queue_chart_says_why_it_has_no_mm1_line():
 
     rep = build_report(REQ, ENG, CONFIG, by=["model"])
     rows = rep["series"]["queue_vs_utilization"]
-    assert rows and all(r.get("mm1_response_s") is None for r in rows)  # rho >= 1 in every bin of the fleet day
+    assert rows and all(
+        r.get("mm1_response_s") is None for r in rows
+    )  # rho >= 1 in every bin of the fleet day
     (spec,) = [s for cid, _, s in build_charts(rep) if cid.startswith("queue")]
     assert "layer" not in spec and "no M/M/1 line: every bin has rho >= 1" in str(spec["title"])

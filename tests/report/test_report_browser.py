@@ -32,14 +32,27 @@ def _chromium() -> str:
 
 def _run(page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess:
     flags = [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--mute-audio",
+        "--hide-scrollbars",
         # networking off: every host resolves nowhere, so a CDN script could not load
-        "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9",
-        f"--user-data-dir={profile}", "--virtual-time-budget=15000",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--proxy-server=127.0.0.1:9",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=15000",
     ]
-    return subprocess.run([_chromium(), *flags, *extra, page.as_uri()], capture_output=True, text=True, timeout=90)
+    return subprocess.run(
+        [_chromium(), *flags, *extra, page.as_uri()], capture_output=True, text=True, timeout=90
+    )
 
 
 def _render(tmp_path: Path, rep: dict) -> tuple[str, int]:
@@ -68,14 +81,21 @@ def test_report_renders_offline_with_screenshot(tmp_path):
     traces = ROOT / "sample_traces"
     cfg = load_config(traces / "traceana.toml")
     with open_inputs([str(traces / "requests.parquet"), str(traces / "engine_samples.parquet")]) as st:
-        rep = build_report(st.requests(), st.engine_samples(), config=cfg, by=("model",),
-                           title="traceana report: sample_traces (simulated fleet day)")
+        rep = build_report(
+            st.requests(),
+            st.engine_samples(),
+            config=cfg,
+            by=("model",),
+            title="traceana report: sample_traces (simulated fleet day)",
+        )
     dom, n = _render(tmp_path, rep)
     assert n >= 10
     _check_rendered(dom, n)
     ARTIFACTS.mkdir(exist_ok=True)
     page = tmp_path / "out" / "report.html"
-    shot = _run(page, tmp_path / "profile-shot", f"--screenshot={ARTIFACTS / 'report.png'}", "--window-size=1280,4000")
+    shot = _run(
+        page, tmp_path / "profile-shot", f"--screenshot={ARTIFACTS / 'report.png'}", "--window-size=1280,4000"
+    )
     assert shot.returncode == 0, shot.stderr[-2000:]
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
 
@@ -86,4 +106,8 @@ def test_hostile_model_name_does_not_execute(tmp_path):
     dom, n = _render(tmp_path, rep)
     _check_rendered(dom, n)
     # had the injected script run, document.title would read 'pwned'
-    assert re.search(r"<title>(.*?)</title>", dom, re.S).group(1).startswith("report for &lt;/script&gt;&lt;script&gt;")
+    assert (
+        re.search(r"<title>(.*?)</title>", dom, re.S)
+        .group(1)
+        .startswith("report for &lt;/script&gt;&lt;script&gt;")
+    )

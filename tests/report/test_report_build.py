@@ -30,7 +30,12 @@ def rep():
 
 def test_request_counts_and_window(rep):
     assert rep["schema_version"] == "1"
-    assert rep["requests"] == {"total": 10, "ok": 8, "failed": 2, "by_status": {"error": 1, "ok": 8, "timeout": 1}}
+    assert rep["requests"] == {
+        "total": 10,
+        "ok": 8,
+        "failed": 2,
+        "by_status": {"error": 1, "ok": 8, "timeout": 1},
+    }
     # first arrival T0; last completion: r9 arrives at 90 s and times out after 30 s
     assert rep["window"] == {"start": "2025-01-01T00:00:00Z", "end": "2025-01-01T00:02:00Z", "seconds": 120.0}
 
@@ -115,14 +120,21 @@ def test_empty_window_is_a_report_not_a_crash():
 
 def test_unknown_group_column_names_it():
     # names the column and lists the valid ones (not a config key: --by is a command-line option)
-    with pytest.raises(TraceanaError, match=r"--by: unknown column 'modle'\. Valid columns: .*model.*did you mean 'model'") as exc:
+    with pytest.raises(
+        TraceanaError, match=r"--by: unknown column 'modle'\. Valid columns: .*model.*did you mean 'model'"
+    ) as exc:
         build_report(small_requests(), by=("modle",))
     assert "key '" not in str(exc.value) and "request_id" in str(exc.value)
 
 
 def test_checklist_and_series_are_bounded():
     reqs = synthetic_requests(n=600)
-    rep = build_report(reqs, synthetic_engine(), config=Config(gpu_prices={"H100": 4.0}, cost=CostSettings()), slos=[TTFT_SLO])
+    rep = build_report(
+        reqs,
+        synthetic_engine(),
+        config=Config(gpu_prices={"H100": 4.0}, cost=CostSettings()),
+        slos=[TTFT_SLO],
+    )
     assert [r["item"] for r in rep["checklist"]] == [1, 2, 3, 4, 5, 6]
     s = rep["series"]
     for name in ("percentiles_over_time", "concurrency", "burn", "goodput", "engine", "latency_ecdf"):
@@ -144,7 +156,10 @@ def test_ecdf_matches_numpy():
         assert r["cum_fraction"] == pytest.approx(np.mean(ttft <= r["le"] * (1 + 1e-12)))
 
 
-@pytest.mark.parametrize(("seconds", "every"), [(0, "1m"), (1800, "1m"), (86400, "2m"), (30 * 86400, "1h"), (10 * 365 * 86400, "7d")])
+@pytest.mark.parametrize(
+    ("seconds", "every"),
+    [(0, "1m"), (1800, "1m"), (86400, "2m"), (30 * 86400, "1h"), (10 * 365 * 86400, "7d")],
+)
 def test_choose_every_keeps_series_small(seconds, every):
     assert choose_every(seconds) == every
     assert choose_every(seconds, preferred="1m") == ("1m" if seconds / 60 <= MAX_WINDOWS else every)
@@ -162,8 +177,16 @@ def test_engine_series_coarsen_for_many_instances():
     from tests.report.report_frames import engine_frame
     from traceana.report.series import MAX_ENGINE_ROWS, engine_windows
 
-    rows = [{"time": T0 + timedelta(minutes=10 * k), "instance": f"i{j}", "num_running": 1.0, "kv_cache_usage": 0.5}
-            for j in range(20) for k in range(288)]  # 20 instances, two days of 10-minute samples
+    rows = [
+        {
+            "time": T0 + timedelta(minutes=10 * k),
+            "instance": f"i{j}",
+            "num_running": 1.0,
+            "kv_cache_usage": 0.5,
+        }
+        for j in range(20)
+        for k in range(288)
+    ]  # 20 instances, two days of 10-minute samples
     out = engine_windows(engine_frame(rows), choose_every(2 * 86400), seconds=2 * 86400)
     assert choose_every(2 * 86400) == "5m"  # 576 windows x 20 instances would pass the cap
     assert 0 < len(out) <= MAX_ENGINE_ROWS
@@ -181,7 +204,11 @@ def test_one_or_two_workers_give_the_same_report():
         r.pop("generated_at")
     assert one["warnings"] == two["warnings"]
     _same(one, two)
-    assert report_workers(10_000_000) in (1, 2) and report_workers(100_000_000) == 1 and report_workers(5, 3) == 3
+    assert (
+        report_workers(10_000_000) in (1, 2)
+        and report_workers(100_000_000) == 1
+        and report_workers(5, 3) == 3
+    )
     with pytest.raises(Exception, match="workers"):
         report_workers(5, 0)
 

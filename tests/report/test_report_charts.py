@@ -33,7 +33,9 @@ def test_every_chart_is_built_from_the_fake_report(charts):
 def test_data_lives_in_named_datasets(charts):
     for cid, _, spec in charts:
         assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v6")
-        inline = [n for n in _walk(spec) if "values" in n and isinstance(n.get("values"), list) and n is not spec]
+        inline = [
+            n for n in _walk(spec) if "values" in n and isinstance(n.get("values"), list) and n is not spec
+        ]
         assert not inline, f"{cid}: inline data outside datasets"
         names = {n["name"] for n in _walk(spec) if set(n) >= {"name"} and n.get("name") in spec["datasets"]}
         assert names == set(spec["datasets"]), cid
@@ -43,11 +45,21 @@ def test_tooltips_and_time_zoom(charts):
     for cid, _, spec in charts:
         encodings = [n["encoding"] for n in _walk(spec) if "encoding" in n]
         assert any("tooltip" in enc for enc in encodings), f"{cid}: no tooltip"
-        temporal = any(isinstance(v, dict) and v.get("type") == "temporal" and k == "x"
-                       for enc in encodings for k, v in enc.items())
-        zoom = [p for n in _walk(spec) for p in n.get("params", []) if isinstance(p, dict) and p.get("bind") == "scales"]
+        temporal = any(
+            isinstance(v, dict) and v.get("type") == "temporal" and k == "x"
+            for enc in encodings
+            for k, v in enc.items()
+        )
+        zoom = [
+            p
+            for n in _walk(spec)
+            for p in n.get("params", [])
+            if isinstance(p, dict) and p.get("bind") == "scales"
+        ]
         if temporal:
-            assert zoom and all(p["select"]["encodings"] == ["x"] for p in zoom), f"{cid}: time axis without x zoom"
+            assert zoom and all(p["select"]["encodings"] == ["x"] for p in zoom), (
+                f"{cid}: time axis without x zoom"
+            )
 
 
 def test_chart_rows_are_trimmed(charts):

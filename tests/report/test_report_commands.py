@@ -72,19 +72,28 @@ def test_breached_slo_exits_1_and_writes_three_files(files, tmp_path):
 
 
 def test_no_fail_exits_0(files, tmp_path):
-    r = run("report", files / "small.parquet", "--out", tmp_path, "--config", files / "breach.toml", "--no-fail")
+    r = run(
+        "report", files / "small.parquet", "--out", tmp_path, "--config", files / "breach.toml", "--no-fail"
+    )
     assert r.exit_code == 0, r.output
 
 
 def test_met_slo_exits_0(files, tmp_path):
-    r = run("report", files / "small.parquet", "--out", tmp_path, "--config", files / "ok.toml", "--by", "model")
+    r = run(
+        "report", files / "small.parquet", "--out", tmp_path, "--config", files / "ok.toml", "--by", "model"
+    )
     assert r.exit_code == 0, r.output
 
 
 def test_bad_input_exits_2(files, tmp_path):
-    assert run("report", files / "small.parquet", "--out", tmp_path, "--config", files / "bad.toml").exit_code == 2
+    assert (
+        run("report", files / "small.parquet", "--out", tmp_path, "--config", files / "bad.toml").exit_code
+        == 2
+    )
     assert run("report", files / "small.parquet", "--out", tmp_path, "--by", "nosuchcolumn").exit_code == 2
-    assert run("report", files / "small.parquet", "--out", tmp_path, "--since", "yesterday-ish").exit_code == 2
+    assert (
+        run("report", files / "small.parquet", "--out", tmp_path, "--since", "yesterday-ish").exit_code == 2
+    )
     assert run("report", "--out", tmp_path).exit_code == 2  # no input at all
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"\x00\x01 not a trace")
@@ -93,8 +102,17 @@ def test_bad_input_exits_2(files, tmp_path):
 
 
 def test_since_until(files, tmp_path):
-    r = run("report", files / "small.parquet", "--out", tmp_path, "--since", "2025-01-01T00:00:20Z",
-            "--until", "2025-01-01T00:01:00Z", "--no-fail")
+    r = run(
+        "report",
+        files / "small.parquet",
+        "--out",
+        tmp_path,
+        "--since",
+        "2025-01-01T00:00:20Z",
+        "--until",
+        "2025-01-01T00:01:00Z",
+        "--no-fail",
+    )
     assert r.exit_code == 0
     assert json.loads((tmp_path / "report.json").read_text())["requests"]["total"] == 4
 
@@ -107,7 +125,9 @@ def test_images_svg(files, tmp_path):
 
 
 def test_cost_json_and_exit_codes(files):
-    r = run("cost", files / "synthetic.parquet", files / "engine.parquet", "--config", files / "ok.toml", "--json")
+    r = run(
+        "cost", files / "synthetic.parquet", files / "engine.parquet", "--config", files / "ok.toml", "--json"
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     rows = out["cost"]["rows"]
@@ -120,7 +140,9 @@ def test_cost_json_and_exit_codes(files):
     for row in rows:
         assert row["gpu_hours"] == pytest.approx(hours)
         assert row["cost_usd"] == pytest.approx(4.0 * hours)
-        assert row["effective_per_million_output"] == pytest.approx(row["cost_usd"] / (row["output_tokens"] / 1e6))
+        assert row["effective_per_million_output"] == pytest.approx(
+            row["cost_usd"] / (row["output_tokens"] / 1e6)
+        )
     r = run("cost", files / "small.parquet", "--config", files / "breach.toml")
     assert r.exit_code == 1  # the config's SLO is breached
     assert run("cost", files / "small.parquet", "--config", files / "breach.toml", "--no-fail").exit_code == 0
@@ -135,8 +157,16 @@ def test_cost_table(files):
 
 def test_openslo_files_are_evaluated(files, tmp_path):
     data = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "openslo"
-    r = run("report", files / "small.parquet", "--out", tmp_path, "--slo", data / "availability_ratio.yaml",
-            "--slo", data / "ttft_design.yaml")
+    r = run(
+        "report",
+        files / "small.parquet",
+        "--out",
+        tmp_path,
+        "--slo",
+        data / "availability_ratio.yaml",
+        "--slo",
+        data / "ttft_design.yaml",
+    )
     assert r.exit_code == 1, r.output
     slos = {s["name"]: s for s in json.loads((tmp_path / "report.json").read_text())["slo"]}
     assert len(slos) == 2

@@ -40,7 +40,9 @@ def _validator():
 @pytest.fixture(scope="module")
 def real_report() -> dict:
     cfg = load_config(ROOT / "sample_traces" / "traceana.toml")
-    rep = build_report(synthetic_requests(n=1500), synthetic_engine(), config=cfg, by=("model",), title="synthetic")
+    rep = build_report(
+        synthetic_requests(n=1500), synthetic_engine(), config=cfg, by=("model",), title="synthetic"
+    )
     rep["generated_at"] = "2025-01-02T00:00:00Z"  # the only non-deterministic field
     return rep
 
@@ -53,7 +55,9 @@ def sample_report() -> dict:
     traces = ROOT / "sample_traces"
     cfg = load_config(traces / "traceana.toml")
     with open_inputs([str(traces / "requests.parquet"), str(traces / "engine_samples.parquet")]) as st:
-        rep = build_report(st.requests(), st.engine_samples(), config=cfg, by=("model",), title="sample_traces")
+        rep = build_report(
+            st.requests(), st.engine_samples(), config=cfg, by=("model",), title="sample_traces"
+        )
     rep["generated_at"] = "2025-11-18T00:00:00Z"
     return rep
 
@@ -137,7 +141,9 @@ def _snapshot(name: str, text: str) -> None:
         path.write_text(text, encoding="utf-8")
         if not os.environ.get("UPDATE_SNAPSHOTS"):
             pytest.fail(f"snapshot {path.name} was missing and has been written; re-run")
-    assert text == path.read_text(encoding="utf-8"), f"{name} changed. Update with: UPDATE_SNAPSHOTS=1 pytest tests/report"
+    assert text == path.read_text(encoding="utf-8"), (
+        f"{name} changed. Update with: UPDATE_SNAPSHOTS=1 pytest tests/report"
+    )
 
 
 def test_markdown_snapshot_synthetic(real_report):

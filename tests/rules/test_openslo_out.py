@@ -17,6 +17,7 @@ def test_round_trip_of_the_example_config(tmp_path):
     assert r.exit_code == 0, r.output
     want = load_config("sample_traces/traceana.toml").slos
     got = load_openslo(out)
+
     def key(s):
         return (
             s.name,
@@ -28,4 +29,5 @@ def test_round_trip_of_the_example_config(tmp_path):
             s.total_filter.text if s.total_filter else None,
             s.good_filter.text if s.good_filter else None,
         )
+
     assert [key(s) for s in got] == [key(s) for s in want]

@@ -63,7 +63,9 @@ def test_latency_budget_adds_up(day):
     out = _np(r, "output_tokens")[ran]
     multi = out > 1
     # TPOT = (e2e - ttft) / (out - 1): DESIGN.md section 3, the post tail included
-    np.testing.assert_allclose(_np(r, "tpot_s")[ran][multi], (e2e - ttft)[multi] / (out[multi] - 1), rtol=1e-9)
+    np.testing.assert_allclose(
+        _np(r, "tpot_s")[ran][multi], (e2e - ttft)[multi] / (out[multi] - 1), rtol=1e-9
+    )
     assert (q >= 0).all() and (p > 0).all() and (d >= 0).all()
     # scheduled_time = arrival_time + queue_time_s to the microsecond
     sched = r.column("scheduled_time").cast(pa.int64()).to_numpy(zero_copy_only=False)[ran]

@@ -49,8 +49,13 @@ class ClickHouseTarget:
     password: str = ""
     database: str = "default"
     path: str = ""
-    tables: dict[str, str] = field(default_factory=lambda: {"requests": "requests", "engine_samples": "engine_samples",
-                                                            "engine_histograms": "engine_histograms"})
+    tables: dict[str, str] = field(
+        default_factory=lambda: {
+            "requests": "requests",
+            "engine_samples": "engine_samples",
+            "engine_histograms": "engine_histograms",
+        }
+    )
 
 
 _QUERY_KEYS = {"table": "requests", "engine_table": "engine_samples", "histogram_table": "engine_histograms"}
@@ -61,12 +66,17 @@ def parse_url(url: str) -> ClickHouseTarget:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("clickhouse", "clickhouses", "chdb"):
-        raise ConfigError(f"unknown engine URL {url!r}. Hint: clickhouse://user@host:8123/db?table=requests, "
-                          "chdb:///path?table=requests or 'embedded'", "engine")
+        raise ConfigError(
+            f"unknown engine URL {url!r}. Hint: clickhouse://user@host:8123/db?table=requests, "
+            "chdb:///path?table=requests or 'embedded'",
+            "engine",
+        )
     query = parse_qs(parts.query, keep_blank_values=True)
     unknown = sorted(set(query) - set(_QUERY_KEYS))
     if unknown:
-        raise ConfigError(f"unknown engine URL parameter(s) {unknown}. Hint: one of {sorted(_QUERY_KEYS)}", "engine")
+        raise ConfigError(
+            f"unknown engine URL parameter(s) {unknown}. Hint: one of {sorted(_QUERY_KEYS)}", "engine"
+        )
     t = ClickHouseTarget(scheme=scheme)
     for key, table in _QUERY_KEYS.items():
         if key in query:
@@ -116,8 +126,10 @@ class _ChdbClient:
         try:
             from chdb import session
         except ImportError:
-            raise ConfigError("chDB is not installed. Hint: pip install 'traceana[clickhouse]' (or pip install chdb)",
-                              "engine") from None
+            raise ConfigError(
+                "chDB is not installed. Hint: pip install 'traceana[clickhouse]' (or pip install chdb)",
+                "engine",
+            ) from None
         self._session = session.Session(path) if path else session.Session()
 
     def query_arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
@@ -151,10 +163,18 @@ class _ServerClient:
         try:
             import clickhouse_connect
         except ImportError:
-            raise ConfigError("clickhouse-connect is not installed. Hint: pip install clickhouse-connect", "engine") from None
+            raise ConfigError(
+                "clickhouse-connect is not installed. Hint: pip install clickhouse-connect", "engine"
+            ) from None
         try:
-            self._client = clickhouse_connect.get_client(host=t.host, port=t.port, username=t.user, password=t.password,
-                                                         database=t.database, secure=t.scheme == "clickhouses")
+            self._client = clickhouse_connect.get_client(
+                host=t.host,
+                port=t.port,
+                username=t.user,
+                password=t.password,
+                database=t.database,
+                secure=t.scheme == "clickhouses",
+            )
         except Exception as exc:  # the driver raises its own types for refused connections and auth
             raise TraceanaError(f"cannot connect to ClickHouse at {t.host}:{t.port}: {exc}") from None
         self._lock = threading.Lock()
@@ -187,7 +207,9 @@ class ClickHouse:
         # percentiles by t-digest instead of exactly (report --approx); see latency.TDIGEST_MAX_REL_ERROR
         self.approximate = approximate
         self.target = parse_url(url)
-        self._client = _ChdbClient(self.target.path) if self.target.scheme == "chdb" else _ServerClient(self.target)
+        self._client = (
+            _ChdbClient(self.target.path) if self.target.scheme == "chdb" else _ServerClient(self.target)
+        )
         self.query_count = 0
 
     def table(self, canonical: str = "requests") -> str:
@@ -203,7 +225,9 @@ class ClickHouse:
         except TraceanaError:
             raise
         except Exception as exc:  # chDB and the driver raise their own types for server errors
-            raise TraceanaError(f"ClickHouse query failed: {str(exc).strip().splitlines()[0][:500]}") from None
+            raise TraceanaError(
+                f"ClickHouse query failed: {str(exc).strip().splitlines()[0][:500]}"
+            ) from None
         return pl.from_arrow(out) if out.num_columns else pl.DataFrame()
 
     def command(self, sql: str) -> None:
@@ -213,8 +237,10 @@ class ClickHouse:
     def exists(self, canonical: str) -> bool:
         name = self.target.tables[canonical]
         db = "currentDatabase()" if self.target.scheme == "chdb" else "{db:String}"
-        df = self.query(f"SELECT count() AS n FROM system.tables WHERE database = {db} AND name = {{name:String}}",
-                        {"db": self.target.database, "name": name})
+        df = self.query(
+            f"SELECT count() AS n FROM system.tables WHERE database = {db} AND name = {{name:String}}",
+            {"db": self.target.database, "name": name},
+        )
         return bool(df["n"][0])
 
     def create_tables(self) -> list[str]:
@@ -225,7 +251,9 @@ class ClickHouse:
             self._client.command(stmt)
         return ddl
 
-    def insert(self, canonical: str, data: pa.Table | pl.DataFrame, batch_rows: int = INSERT_BATCH_ROWS) -> int:
+    def insert(
+        self, canonical: str, data: pa.Table | pl.DataFrame, batch_rows: int = INSERT_BATCH_ROWS
+    ) -> int:
         """Insert validated canonical rows (conformed to the Arrow schema), ``batch_rows`` per INSERT."""
         from traceana.schema import conform
 
@@ -248,8 +276,9 @@ class ClickHouse:
 
         p = Params()
         col = "arrival_time" if canonical == "requests" else "time"
-        table = self._client.query_arrow(f"SELECT * FROM {self.table(canonical)} {where(window_where(p, since, until, col))}",
-                                         p.values)
+        table = self._client.query_arrow(
+            f"SELECT * FROM {self.table(canonical)} {where(window_where(p, since, until, col))}", p.values
+        )
         self.query_count += 1
         if table.num_columns == 0:
             from traceana.schema import arrow_schema
@@ -259,8 +288,9 @@ class ClickHouse:
         if "itl_s" in table.column_names:
             itl = table.column("itl_s")
             empty = pc.equal(pc.list_value_length(itl), 0)
-            table = table.set_column(table.column_names.index("itl_s"), "itl_s",
-                                     pc.if_else(empty, pa.scalar(None, itl.type), itl))
+            table = table.set_column(
+                table.column_names.index("itl_s"), "itl_s", pc.if_else(empty, pa.scalar(None, itl.type), itl)
+            )
         return pl.from_arrow(table).lazy()
 
     def rows(self, canonical: str = "requests") -> int:

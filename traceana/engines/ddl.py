@@ -34,8 +34,11 @@ def identifier(name: str, what: str = "table") -> str:
     Table and database names come from a URL: they are never pasted into SQL unchecked.
     """
     if not isinstance(name, str) or not _IDENT.match(name):
-        raise ConfigError(f"{what} name {name!r} is not a plain identifier. Hint: letters, digits and _ only, "
-                          "starting with a letter or _", what)
+        raise ConfigError(
+            f"{what} name {name!r} is not a plain identifier. Hint: letters, digits and _ only, "
+            "starting with a letter or _",
+            what,
+        )
     return f"`{name}`"
 
 
@@ -68,10 +71,12 @@ def create_table(table: str, name: str | None = None, database: str | None = Non
     if database:
         target = f"{identifier(database, 'database')}.{target}"
     cols = ",\n".join(f"    {identifier(f.name, 'column')} {column_type(f.type, f.nullable)}" for f in sch)
-    return (f"CREATE TABLE IF NOT EXISTS {target}\n(\n{cols}\n)\nENGINE = MergeTree\n"
-            f"PARTITION BY toDate({identifier(part, 'column')})\n"
-            f"ORDER BY ({', '.join(identifier(c, 'column') for c in order)})\n"
-            "SETTINGS allow_nullable_key = 1")
+    return (
+        f"CREATE TABLE IF NOT EXISTS {target}\n(\n{cols}\n)\nENGINE = MergeTree\n"
+        f"PARTITION BY toDate({identifier(part, 'column')})\n"
+        f"ORDER BY ({', '.join(identifier(c, 'column') for c in order)})\n"
+        "SETTINGS allow_nullable_key = 1"
+    )
 
 
 def create_all(names: dict[str, str] | None = None, database: str | None = None) -> list[str]:

@@ -55,7 +55,9 @@ class Params:
         return self.add(float(x), "Float64")
 
 
-def window_where(p: Params, since: datetime | None, until: datetime | None, col: str = "arrival_time") -> list[str]:
+def window_where(
+    p: Params, since: datetime | None, until: datetime | None, col: str = "arrival_time"
+) -> list[str]:
     """Clauses for since <= col < until (each bound optional)."""
     out = []
     if since is not None:
@@ -84,8 +86,10 @@ def filter_sql(flt: Any, p: Params) -> str:
         col = column(c.column)
         if c.op in ("in", "not_in"):
             numeric = all(isinstance(v, float) for v in c.values)
-            arr = p.add([float(v) for v in c.values] if numeric else [str(v) for v in c.values],
-                        "Array(Float64)" if numeric else "Array(String)")
+            arr = p.add(
+                [float(v) for v in c.values] if numeric else [str(v) for v in c.values],
+                "Array(Float64)" if numeric else "Array(String)",
+            )
             cond = f"has({arr}, {col})"
             # polars: is_in on a null is null -> false for both in and not in
             parts.append(f"ifNull({col} IS NOT NULL AND {'' if c.op == 'in' else 'NOT '}{cond}, 0)")

@@ -25,7 +25,9 @@ __all__ = [
 ]
 
 
-def read_file(path: str | Path, fmt: str | None = None, limits: Limits | None = None, column_map: dict | None = None):
+def read_file(
+    path: str | Path, fmt: str | None = None, limits: Limits | None = None, column_map: dict | None = None
+):
     """(canonical tables, quarantine table, FileReport) for one file, without a store."""
     from traceana.ingest import registry
 

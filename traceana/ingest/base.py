@@ -42,8 +42,16 @@ class Source:
     when the pipeline started one.
     """
 
-    def __init__(self, path: Path, data: bytes | None = None, limits: Limits | None = None, *, size: int | None = None,
-                 head: bytes = b"", scan=None):
+    def __init__(
+        self,
+        path: Path,
+        data: bytes | None = None,
+        limits: Limits | None = None,
+        *,
+        size: int | None = None,
+        head: bytes = b"",
+        scan=None,
+    ):
         self.path = path
         self.limits = limits if limits is not None else Limits()
         self._data = data
@@ -54,7 +62,9 @@ class Source:
         # where the file sits in what was ingested: its path relative to the directory named on the command
         # line (the file name when the file itself was named); synthesized request ids start with it
         self.origin: str | None = None
-        self.tags: str | None = None  # JSON object of the ingest's --set key=value tags, for every request row
+        self.tags: str | None = (
+            None  # JSON object of the ingest's --set key=value tags, for every request row
+        )
 
     @property
     def name(self) -> str:
@@ -86,8 +96,10 @@ class Source:
         if self._data is None:
             return True
         try:
-            return self.path.is_file() and self.path.stat().st_size == len(self._data) and not self._data.startswith(
-                (b"\x1f\x8b", b"\x28\xb5\x2f\xfd")
+            return (
+                self.path.is_file()
+                and self.path.stat().st_size == len(self._data)
+                and not self._data.startswith((b"\x1f\x8b", b"\x28\xb5\x2f\xfd"))
             )
         except OSError:
             return False
@@ -118,7 +130,9 @@ class AdapterResult:
     quarantine: list[QuarantineRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     records_read: int | None = None  # source records (rows in + rows quarantined); None = rows of the tables
-    batches: Batches | None = None  # a large file read in batches: the rows are there, not in the tables above
+    batches: Batches | None = (
+        None  # a large file read in batches: the rows are there, not in the tables above
+    )
 
 
 class NotFaithful(Exception):

@@ -104,13 +104,21 @@ def _iso_fast(s: pl.Series) -> pl.Series | None:
         return None
     n = len(arr)
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
+    data = (
+        np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+        if arr.buffers()[2] is not None
+        else np.zeros(0, np.uint8)
+    )
     valid = s.is_not_null().to_numpy()  # (pyarrow's BooleanArray.to_numpy imports pandas: 0.2 s)
     ok = valid & (np.diff(offsets) == width)
     rows = np.flatnonzero(ok)
     starts = offsets[:-1][rows]
-    if len(rows) == n and (n == 0 or (starts[-1] - starts[0] == width * (n - 1) and np.all(np.diff(starts) == width))):
-        block = data[offsets[0] : offsets[0] + width * n].reshape(n, width)  # no copy: one value after another
+    if len(rows) == n and (
+        n == 0 or (starts[-1] - starts[0] == width * (n - 1) and np.all(np.diff(starts) == width))
+    ):
+        block = data[offsets[0] : offsets[0] + width * n].reshape(
+            n, width
+        )  # no copy: one value after another
     else:
         block = data[starts[:, None] + np.arange(width)]
     digit_cols = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
@@ -142,7 +150,15 @@ def _iso_fast(s: pl.Series) -> pl.Series | None:
 
     year, month, day = num(0, 1, 2, 3), num(5, 6), num(8, 9)
     hour, minute, second = num(11, 12), num(14, 15), num(17, 18)
-    good &= (year >= 1000) & (month >= 1) & (month <= 12) & (day >= 1) & (hour <= 23) & (minute <= 59) & (second <= 59)
+    good &= (
+        (year >= 1000)
+        & (month >= 1)
+        & (month <= 12)
+        & (day >= 1)
+        & (hour <= 23)
+        & (minute <= 59)
+        & (second <= 59)
+    )
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
     good &= day <= _DAYS_IN_MONTH[np.clip(month, 0, 12)] + ((month == 2) & leap)
     # days since 1970-01-01 of the proleptic Gregorian date (H. Hinnant's days_from_civil)
@@ -193,7 +209,10 @@ def parse_timestamps(s: pl.Series, sample: int = 256) -> pl.Series:
     head = text.drop_nulls().head(sample)
     out = None
     for fmt in _TS_FORMATS:
-        if head.len() and head.str.to_datetime(fmt, time_zone="UTC", time_unit="us", strict=False).null_count() == 0:
+        if (
+            head.len()
+            and head.str.to_datetime(fmt, time_zone="UTC", time_unit="us", strict=False).null_count() == 0
+        ):
             out = text.str.to_datetime(fmt, time_zone="UTC", time_unit="us", strict=False)
             break
     if out is None:
@@ -214,10 +233,19 @@ def _cast_expr(name: str, dtype: pl.DataType, src: pl.DataType) -> pl.Expr:
         if src == pl.String:
             return _parse_timestamp(col)
         if isinstance(src, pl.Datetime):
-            return col.dt.convert_time_zone("UTC").dt.cast_time_unit("us") if src.time_zone else col.dt.replace_time_zone("UTC").dt.cast_time_unit("us")
+            return (
+                col.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+                if src.time_zone
+                else col.dt.replace_time_zone("UTC").dt.cast_time_unit("us")
+            )
         if src.is_numeric():
             f = col.cast(pl.Float64)
-            return pl.when(f.abs() < 1e11).then((f * 1e6).round(0).cast(pl.Int64)).otherwise(None).cast(pl.Datetime("us", "UTC"))
+            return (
+                pl.when(f.abs() < 1e11)
+                .then((f * 1e6).round(0).cast(pl.Int64))
+                .otherwise(None)
+                .cast(pl.Datetime("us", "UTC"))
+            )
         return col.cast(pl.String).pipe(_parse_timestamp)
     if dtype == pl.Int64:
         if src == pl.String:

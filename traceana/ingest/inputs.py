@@ -16,7 +16,9 @@ from traceana.store import open_store
 
 
 @contextlib.contextmanager
-def open_inputs(paths: list[str] | None = None, store: str | Path | None = None, fmt: str | None = None, **ingest_kw):
+def open_inputs(
+    paths: list[str] | None = None, store: str | Path | None = None, fmt: str | None = None, **ingest_kw
+):
     """A store to read from: ``store`` as is, or ``paths`` ingested into a temporary store.
 
     Yields the Store; the temporary store is deleted afterwards. The ingest

@@ -213,7 +213,9 @@ def process(
     return {k: _concat(v) for k, v in tables.items()}, _concat(kept), report
 
 
-def _drive(src: Source, adapter: Adapter, now: datetime, column_map: dict | None, take, restart) -> FileReport:
+def _drive(
+    src: Source, adapter: Adapter, now: datetime, column_map: dict | None, take, restart
+) -> FileReport:
     """Hand the file's parts to ``take(tables, quarantine)``; its report.
 
     When a batched read cannot vouch for its rows, ``restart()`` throws away
@@ -237,7 +239,9 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
 def _read_exactly(src: Source) -> None:
     """After NotFaithful: the next read of ``src`` takes the exact path (which never raises it)."""
     if src.exact:  # pragma: no cover - the exact readers do not batch
-        raise AdapterBugError(src.name, "a reader raised NotFaithful on the exact path; file refused, nothing stored")
+        raise AdapterBugError(
+            src.name, "a reader raised NotFaithful on the exact path; file refused, nothing stored"
+        )
     src.exact = True
 
 
@@ -249,10 +253,15 @@ def _describe(exc: BaseException) -> str:
 def _adapter_failure(src: Source, name: str, exc: BaseException) -> TraceanaError:
     """What an adapter's own exception becomes: a clean refusal of the file naming the adapter."""
     if isinstance(exc, RecursionError):
-        return InputLimitError(src.name, f"adapter '{name}': input nested too deeply to parse. Hint: lower nesting, or --max-json-depth")
+        return InputLimitError(
+            src.name,
+            f"adapter '{name}': input nested too deeply to parse. Hint: lower nesting, or --max-json-depth",
+        )
     if isinstance(exc, MemoryError):
         return InputLimitError(src.name, f"adapter '{name}': out of memory reading this file")
-    return AdapterBugError(src.name, f"adapter '{name}' failed on this file ({_describe(exc)}); file refused, nothing stored")
+    return AdapterBugError(
+        src.name, f"adapter '{name}' failed on this file ({_describe(exc)}); file refused, nothing stored"
+    )
 
 
 _END = object()
@@ -267,7 +276,9 @@ def _from_adapter(src: Source, name: str, call: Callable[[], object], verb: str 
     except Exception as exc:  # noqa: BLE001 - see AdapterBugError
         raise _adapter_failure(src, name, exc) from exc
     if result is not _END and not isinstance(result, AdapterResult):
-        raise AdapterBugError(src.name, f"adapter '{name}' {verb} {type(result).__name__}, not an AdapterResult; file refused")
+        raise AdapterBugError(
+            src.name, f"adapter '{name}' {verb} {type(result).__name__}, not an AdapterResult; file refused"
+        )
     return result
 
 
@@ -310,11 +321,13 @@ def _parts(
             raise
         except TraceanaError as exc:  # e.g. SchemaError from conform: the adapter's tables, not the input
             raise AdapterBugError(
-                src.name, f"adapter '{name}' returned tables that do not fit the canonical schema ({exc}); file refused, nothing stored"
+                src.name,
+                f"adapter '{name}' returned tables that do not fit the canonical schema ({exc}); file refused, nothing stored",
             ) from exc
         except Exception as exc:  # noqa: BLE001 - an adapter's malformed output must not crash the ingest
             raise AdapterBugError(
-                src.name, f"adapter '{name}' returned tables that cannot be validated ({_describe(exc)}); file refused, nothing stored"
+                src.name,
+                f"adapter '{name}' returned tables that cannot be validated ({_describe(exc)}); file refused, nothing stored",
             ) from exc
         records += n
         accounted += sum(t.num_rows for t in tables.values()) + quarantine.num_rows
@@ -362,9 +375,11 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime,
         good = good.drop([c for c in good.columns if c.startswith(FAIL_PREFIX)] + ["__row"])
         good = good.with_columns(
             pl.lit(source_name(src)).alias("source_file"),
-            (pl.col("source_format").fill_null(adapter.name) if "source_format" in good.columns else pl.lit(adapter.name)).alias(
-                "source_format"
-            ),
+            (
+                pl.col("source_format").fill_null(adapter.name)
+                if "source_format" in good.columns
+                else pl.lit(adapter.name)
+            ).alias("source_format"),
         )
         if table == "requests" and src.tags is not None:
             from traceana.tags import overlay
@@ -373,7 +388,9 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime,
         if table == "requests":
             basis = pl.lit(adapter.time_basis, pl.String)
             good = good.with_columns(
-                (pl.col("time_basis").fill_null(basis) if "time_basis" in good.columns else basis).alias("time_basis")
+                (pl.col("time_basis").fill_null(basis) if "time_basis" in good.columns else basis).alias(
+                    "time_basis"
+                )
             )
         tables[table] = conform(good.to_arrow(), table)
         if bad.height:
@@ -384,7 +401,9 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime,
                         "table": [table] * bad.height,
                         "source_format": [adapter.name] * bad.height,
                         "source_file": [source_name(src)] * bad.height,
-                        "source_line": bad["source_line"] if "source_line" in bad.columns else [None] * bad.height,
+                        "source_line": bad["source_line"]
+                        if "source_line" in bad.columns
+                        else [None] * bad.height,
                         "field": bad["field"],
                         "reason": bad["reason"],
                         "raw": raw,
@@ -411,7 +430,9 @@ def _finish(src: Source, adapter: Adapter, result: AdapterResult, now: datetime,
         qdf = pl.concat(bad_frames, how="vertical_relaxed").with_columns(pl.lit(now).alias("ingested_at"))
         quarantine = conform(qdf.to_arrow(), "quarantine")
     else:
-        quarantine = pa.Table.from_batches([], schema=QUARANTINE)  # Schema.empty_table() imports pandas (0.2 s)
+        quarantine = pa.Table.from_batches(
+            [], schema=QUARANTINE
+        )  # Schema.empty_table() imports pandas (0.2 s)
     return tables, quarantine, rows_in + len(result.quarantine)
 
 
@@ -424,7 +445,9 @@ def _days(requests: pa.Table | None) -> set[str]:
     return {str(d) for d in days.to_list()}
 
 
-def dedupe_against(tables: dict[str, pa.Table], quarantine: pa.Table, seen: IdSet | None, src: str, now: datetime):
+def dedupe_against(
+    tables: dict[str, pa.Table], quarantine: pa.Table, seen: IdSet | None, src: str, now: datetime
+):
     """Quarantine requests whose request_id is already stored from another source (``seen``: the stored ids)."""
     req = tables.get("requests")
     if req is None or req.num_rows == 0 or seen is None or not len(seen):
@@ -566,8 +589,12 @@ def ingest_paths(
                         raise TraceParseError(str(path), _no_records(path, adapter, forced))
                     # a generic format's rows may all be bad (they are quarantined); a system's format that
                     # keeps no row of a file was the wrong format for it
-                    if forced is not None and forced.name not in ("canonical", "mapped") and not sum(rep.stored.values()) \
-                            and rep.quarantined:
+                    if (
+                        forced is not None
+                        and forced.name not in ("canonical", "mapped")
+                        and not sum(rep.stored.values())
+                        and rep.quarantined
+                    ):
                         top = ", ".join(k for k, _ in rep.reasons.most_common(2))
                         raise TraceParseError(
                             str(path),
@@ -609,5 +636,7 @@ def ingest_paths(
             except Exception as exc:  # noqa: BLE001 - one file's unexpected failure must not lose the others
                 # Nothing reached the store: the manifest is written last (see traceana.store).
                 report.status = "refused"
-                report.error = f"{path}: internal error while ingesting ({_describe(exc)}); file refused, nothing stored"
+                report.error = (
+                    f"{path}: internal error while ingesting ({_describe(exc)}); file refused, nothing stored"
+                )
     return summary

@@ -56,7 +56,10 @@ def expand_paths(paths: list[str | Path]) -> list[Path]:
                     if not name.startswith(".") and not name.endswith((".md", ".toml", ".yaml", ".yml")):
                         out.append(Path(root) / name)
             if len(out) == before:
-                raise TraceParseError(str(p), "no input files found in this directory (hidden files and .md/.toml/.yaml are skipped)")
+                raise TraceParseError(
+                    str(p),
+                    "no input files found in this directory (hidden files and .md/.toml/.yaml are skipped)",
+                )
         else:
             out.append(p)
     return out
@@ -205,7 +208,9 @@ def read_source(path: Path, limits: Limits, scan=None) -> Source:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]  # a UTF-8 BOM is not content
     if not data.strip():
-        raise TraceParseError(str(path), "empty file (nothing but white space after decompression): nothing to ingest")
+        raise TraceParseError(
+            str(path), "empty file (nothing but white space after decompression): nothing to ingest"
+        )
     return Source(path=path, data=data, limits=limits, scan=scan)
 
 
@@ -358,7 +363,11 @@ def scan_file(path: Path, digest: bool = True, lines: bool = True) -> FileScan:
             chunk = view[_CARRY : _CARRY + k]
             if h is not None:
                 h.update(chunk)
-            if size == 0 and lines and bytes(chunk[:4]).startswith((GZIP_MAGIC, ZSTD_MAGIC, BZ2_MAGIC, XZ_MAGIC[:4])):
+            if (
+                size == 0
+                and lines
+                and bytes(chunk[:4]).startswith((GZIP_MAGIC, ZSTD_MAGIC, BZ2_MAGIC, XZ_MAGIC[:4]))
+            ):
                 lines = False
             size += k
             if lines:
@@ -375,5 +384,3 @@ def scan_file(path: Path, digest: bool = True, lines: bool = True) -> FileScan:
         ends_with_newline=last == b"\n",
         bool_literal=literal if lines else None,
     )
-
-

@@ -43,7 +43,9 @@ def get(name: str) -> Adapter:
     for a in adapters():
         if a.name == name:
             return a
-    raise TraceParseError("--format", f"unknown format '{name}'. Supported formats: {', '.join(sorted(names()))}")
+    raise TraceParseError(
+        "--format", f"unknown format '{name}'. Supported formats: {', '.join(sorted(names()))}"
+    )
 
 
 def detect(head: bytes, path: Path) -> Adapter:

@@ -113,16 +113,23 @@ def _sglang(head: bytes, path: Path) -> bool:
     text = _text(head, 1 << 16)
     first = text.lstrip().splitlines()[0] if text.strip() else ""
     keys = ('"random_input_len"', '"sharegpt_output_len"', '"total_output_tokens_retokenized"')
-    return (first.startswith("{") and '"mean_ttft_ms"' in first and sum(k in first for k in keys) >= 2
-            and '"ttfts"' not in text)
+    return (
+        first.startswith("{")
+        and '"mean_ttft_ms"' in first
+        and sum(k in first for k in keys) >= 2
+        and '"ttfts"' not in text
+    )
 
 
 SUMMARIES: tuple[Summary, ...] = (
     Summary("LLMPerf", _llmperf, "the run's <run>_individual_responses.json"),
     Summary("AIPerf", _aiperf, "the run's profile_export.jsonl (per-request records)"),
     Summary("GuideLLM", _guidellm, "a benchmarks JSON saved with its per-request records"),
-    Summary("inference-perf", _inference_perf,
-            "per_request_lifecycle_metrics.json (set report.request_lifecycle.per_request: true)"),
+    Summary(
+        "inference-perf",
+        _inference_perf,
+        "per_request_lifecycle_metrics.json (set report.request_lifecycle.per_request: true)",
+    ),
     Summary("SGLang bench_serving", _sglang, "a bench_serving --output-file written with --output-details"),
 )
 

@@ -81,9 +81,21 @@ def request_rules(columns: list[str], now: datetime) -> list[tuple[str, pl.Expr,
     for name in columns:
         if name.startswith(FAIL_PREFIX):
             field = name[len(FAIL_PREFIX) :]
-            rules.append((field, pl.col(name), pl.lit(f"type: value of '{field}' does not parse as {_TYPES.get(field, 'its type')}")))
+            rules.append(
+                (
+                    field,
+                    pl.col(name),
+                    pl.lit(f"type: value of '{field}' does not parse as {_TYPES.get(field, 'its type')}"),
+                )
+            )
     rid = pl.col("request_id")
-    rules.append(("request_id", rid.is_null() | (rid.str.strip_chars() == ""), pl.lit("missing: request_id is null or empty")))
+    rules.append(
+        (
+            "request_id",
+            rid.is_null() | (rid.str.strip_chars() == ""),
+            pl.lit("missing: request_id is null or empty"),
+        )
+    )
     rules.append(("arrival_time", pl.col("arrival_time").is_null(), pl.lit("missing: arrival_time is null")))
     rules += _time_rules("arrival_time", max_time) + _time_rules("scheduled_time", max_time)
     rules.append(
@@ -125,7 +137,9 @@ def request_rules(columns: list[str], now: datetime) -> list[tuple[str, pl.Expr,
         (
             "queue_time_s+prefill_time_s",
             qp > ttft + TOLERANCE_S,
-            pl.format("queue_prefill_gt_ttft: queue_time_s + prefill_time_s = {} > ttft_s {}", _fmt(qp), _fmt(ttft)),
+            pl.format(
+                "queue_prefill_gt_ttft: queue_time_s + prefill_time_s = {} > ttft_s {}", _fmt(qp), _fmt(ttft)
+            ),
         )
     )
     st = pl.col("status")
@@ -144,16 +158,28 @@ def engine_rules(columns: list[str], now: datetime) -> list[tuple[str, pl.Expr, 
     for name in columns:
         if name.startswith(FAIL_PREFIX):
             field = name[len(FAIL_PREFIX) :]
-            rules.append((field, pl.col(name), pl.lit(f"type: value of '{field}' does not parse as {_TYPES.get(field, 'its type')}")))
+            rules.append(
+                (
+                    field,
+                    pl.col(name),
+                    pl.lit(f"type: value of '{field}' does not parse as {_TYPES.get(field, 'its type')}"),
+                )
+            )
     rules.append(("time", pl.col("time").is_null(), pl.lit("missing: time is null")))
     rules.append(("instance", pl.col("instance").is_null(), pl.lit("missing: instance is null")))
     rules += _time_rules("time", now + timedelta(days=1))
     for n in ENGINE_NONNEG:
         c = pl.col(n).cast(pl.Float64)
-        rules.append((n, ~c.is_finite() | (c < 0), pl.format("negative: must be finite and >= 0, got {}", _fmt(c))))
+        rules.append(
+            (n, ~c.is_finite() | (c < 0), pl.format("negative: must be finite and >= 0, got {}", _fmt(c)))
+        )
     kv = pl.col("kv_cache_usage")
     rules.append(
-        ("kv_cache_usage", ~kv.is_finite() | (kv < 0) | (kv > 1 + 1e-6), pl.format("not_fraction: kv_cache_usage must be within 0..1, got {}", _fmt(kv)))
+        (
+            "kv_cache_usage",
+            ~kv.is_finite() | (kv < 0) | (kv > 1 + 1e-6),
+            pl.format("not_fraction: kv_cache_usage must be within 0..1, got {}", _fmt(kv)),
+        )
     )
     return rules
 
@@ -241,11 +267,24 @@ def split(
         rules = engine_rules(df.columns, now)
     else:
         rules = [
-            (n[len(FAIL_PREFIX) :], pl.col(n), pl.lit(f"type: value of '{n[len(FAIL_PREFIX):]}' does not parse"))
+            (
+                n[len(FAIL_PREFIX) :],
+                pl.col(n),
+                pl.lit(f"type: value of '{n[len(FAIL_PREFIX) :]}' does not parse"),
+            )
             for n in df.columns
             if n.startswith(FAIL_PREFIX)
         ]
-    needed = {"request_id", "arrival_time", "scheduled_time", "status", "time", "instance", "kv_cache_usage", "itl_s"}
+    needed = {
+        "request_id",
+        "arrival_time",
+        "scheduled_time",
+        "status",
+        "time",
+        "instance",
+        "kv_cache_usage",
+        "itl_s",
+    }
     needed |= set(DURATIONS) | set(TOKENS) | set(ENGINE_NONNEG)
     from traceana.ingest.coerce import polars_dtype
     from traceana.schema import arrow_schema
@@ -258,7 +297,9 @@ def split(
     ]
     work = df.with_columns(missing) if missing else df
     if not rules:
-        return df, df.clear().with_columns(pl.lit(None, pl.String).alias("field"), pl.lit(None, pl.String).alias("reason"))
+        return df, df.clear().with_columns(
+            pl.lit(None, pl.String).alias("field"), pl.lit(None, pl.String).alias("reason")
+        )
     flags = [r[1].fill_null(False).alias(f"__bad{i}") for i, r in enumerate(rules)]
     work = work.with_columns(flags)
     bad_cols = [f"__bad{i}" for i in range(len(rules))]
@@ -268,28 +309,41 @@ def split(
         if _all_distinct(work["request_id"]):
             dup = pl.lit(False)  # exact: distinct hashes mean distinct ids (the hash pass is ~5x cheaper)
         else:
-            dup = pl.col("request_id").is_not_null() & pl.col("request_id").is_duplicated() & ~pl.col(
-                "request_id"
-            ).is_first_distinct()
+            dup = (
+                pl.col("request_id").is_not_null()
+                & pl.col("request_id").is_duplicated()
+                & ~pl.col("request_id").is_first_distinct()
+            )
         if seen is not None:
             earlier = seen.contains(work["request_id"], add=True)
             if earlier.any():
                 dup = dup | pl.Series(earlier)
         work = work.with_columns(dup.alias("__dup"))
-        rules = [*rules, ("request_id", pl.col("__dup"), pl.lit("duplicate: request_id seen earlier in the file"))]
+        rules = [
+            *rules,
+            ("request_id", pl.col("__dup"), pl.lit("duplicate: request_id seen earlier in the file")),
+        ]
         bad_cols.append("__dup")
         any_bad = any_bad | pl.col("__dup")
     work = work.with_columns(any_bad.alias("__any_bad"))
     if not work["__any_bad"].any():
-        return df, df.clear().with_columns(pl.lit(None, pl.String).alias("field"), pl.lit(None, pl.String).alias("reason"))
+        return df, df.clear().with_columns(
+            pl.lit(None, pl.String).alias("field"), pl.lit(None, pl.String).alias("reason")
+        )
     good = work.filter(~pl.col("__any_bad")).select(df.columns)
     badrows = work.filter(pl.col("__any_bad"))
     if badrows.height:
-        fields = pl.concat_list([pl.when(pl.col(b)).then(pl.lit(r[0])) for b, r in zip(bad_cols, rules, strict=True)]).list.drop_nulls()
-        reasons = pl.concat_list([pl.when(pl.col(b)).then(r[2]) for b, r in zip(bad_cols, rules, strict=True)]).list.drop_nulls()
+        fields = pl.concat_list(
+            [pl.when(pl.col(b)).then(pl.lit(r[0])) for b, r in zip(bad_cols, rules, strict=True)]
+        ).list.drop_nulls()
+        reasons = pl.concat_list(
+            [pl.when(pl.col(b)).then(r[2]) for b, r in zip(bad_cols, rules, strict=True)]
+        ).list.drop_nulls()
         badrows = badrows.with_columns(
             fields.list.first().alias("field"), reasons.list.join("; ").alias("reason")
         )
     else:
-        badrows = badrows.with_columns(pl.lit(None, pl.String).alias("field"), pl.lit(None, pl.String).alias("reason"))
+        badrows = badrows.with_columns(
+            pl.lit(None, pl.String).alias("field"), pl.lit(None, pl.String).alias("reason")
+        )
     return good, badrows.select([*df.columns, "field", "reason"])

@@ -12,7 +12,17 @@ from __future__ import annotations
 import importlib
 import inspect
 
-FAMILIES = ("latency", "concurrency", "utilization", "slo", "cost", "capacity", "degradation", "checklist", "support")
+FAMILIES = (
+    "latency",
+    "concurrency",
+    "utilization",
+    "slo",
+    "cost",
+    "capacity",
+    "degradation",
+    "checklist",
+    "support",
+)
 
 
 def _functions() -> dict[str, str]:

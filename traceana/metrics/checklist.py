@@ -112,7 +112,9 @@ def _fills(
 
 
 def field_fill(
-    requests: pl.LazyFrame | None, engine_samples: pl.LazyFrame | None = None, requests_more: pl.LazyFrame | None = None
+    requests: pl.LazyFrame | None,
+    engine_samples: pl.LazyFrame | None = None,
+    requests_more: pl.LazyFrame | None = None,
 ) -> pl.DataFrame:
     """One row per checklist field: item, table, field, core, applies_to, rows, fill_fraction.
 
@@ -125,13 +127,23 @@ def field_fill(
         for table, field, core, applies in specs:
             n, frac = (req if table == "requests" else eng)[(field, applies)]
             rows.append(
-                {"item": item, "table": table, "field": field, "core": core, "applies_to": applies, "rows": n, "fill_fraction": frac}
+                {
+                    "item": item,
+                    "table": table,
+                    "field": field,
+                    "core": core,
+                    "applies_to": applies,
+                    "rows": n,
+                    "fill_fraction": frac,
+                }
             )
     return pl.DataFrame(rows)
 
 
 def coverage(
-    requests: pl.LazyFrame | None, engine_samples: pl.LazyFrame | None = None, requests_more: pl.LazyFrame | None = None
+    requests: pl.LazyFrame | None,
+    engine_samples: pl.LazyFrame | None = None,
+    requests_more: pl.LazyFrame | None = None,
 ) -> pl.DataFrame:
     """One row per checklist item: item, name, fields_present, fields_missing, fill_fraction, verdict.
 
@@ -146,7 +158,9 @@ def coverage(
         d = detail.filter(pl.col("item") == item)
         present = d.filter(pl.col("fill_fraction") > 0)["field"].to_list()
         # A core field that applies to no row (error_type without failures) is not missing.
-        missing = d.filter((pl.col("fill_fraction") == 0) & pl.col("core") & (pl.col("rows") > 0))["field"].to_list()
+        missing = d.filter((pl.col("fill_fraction") == 0) & pl.col("core") & (pl.col("rows") > 0))[
+            "field"
+        ].to_list()
         core = d.filter(pl.col("core") & ((pl.col("rows") > 0) | (pl.col("field") != "error_type")))
         fracs = core["fill_fraction"].to_list()
         low = min(fracs) if fracs else 0.0
@@ -170,7 +184,9 @@ def coverage(
 
 
 def summary(
-    requests: pl.LazyFrame | None, engine_samples: pl.LazyFrame | None = None, requests_more: pl.LazyFrame | None = None
+    requests: pl.LazyFrame | None,
+    engine_samples: pl.LazyFrame | None = None,
+    requests_more: pl.LazyFrame | None = None,
 ) -> list[dict]:
     """The checklist as `traceana check` and the report both show it: :func:`coverage` per item, each with
     its fields' fill (:func:`field_fill`) under ``fields``. One function, so the two never disagree."""

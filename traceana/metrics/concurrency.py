@@ -260,7 +260,9 @@ def _chunked_fleet_table(
         lo, hi = int(grid[i]), int(grid[j])
         carried = spill[(spill_slice < c) & (spill_dep > lo)]
         sub = df[np.concatenate((carried, order[bounds[c] : bounds[c + 1]]))]
-        part, _, span, (h,) = _window_table_at_once(sub, [], every, start if i == 0 else lo, end if j == n_win else hi)
+        part, _, span, (h,) = _window_table_at_once(
+            sub, [], every, start if i == 0 else lo, end if j == n_win else hi
+        )
         del sub
         parts.append(part)
         spans.append(span)
@@ -380,7 +382,16 @@ def _window_table_at_once(
     if keys:
         table = table.with_columns(pl.col(pl.Categorical).cast(pl.String))
     out = _little_table(
-        table[gi] if keys else None, keys, grid[:-1][wi], grid[1:][wi], seconds[wi], arrivals, e2e_sum, area, peak, p99
+        table[gi] if keys else None,
+        keys,
+        grid[:-1][wi],
+        grid[1:][wi],
+        seconds[wi],
+        arrivals,
+        e2e_sum,
+        area,
+        peak,
+        p99,
     )
     per_group = (n_groups, n_win)
     spans = {
@@ -394,13 +405,25 @@ def _window_table_at_once(
     return out, _whole_table(table if keys else None, keys, spans, hists), spans, hists
 
 
-def _whole_table(key_table: pl.DataFrame | None, keys: list[str], spans: dict, hists: list[np.ndarray]) -> pl.DataFrame:
+def _whole_table(
+    key_table: pl.DataFrame | None, keys: list[str], spans: dict, hists: list[np.ndarray]
+) -> pl.DataFrame:
     """One row per group over its whole span, from the summed window cells and level histograms."""
     levels = [level_stats(h, 0.99) for h in hists]
     peak = np.array([m for m, _ in levels], dtype=np.int64)
     p99 = np.array([p for _, p in levels], dtype=np.int64)
-    return _little_table(key_table, keys, spans["start_us"], spans["end_us"], spans["seconds"], spans["arrivals"],
-                         spans["e2e_sum"], spans["area"], peak, p99)
+    return _little_table(
+        key_table,
+        keys,
+        spans["start_us"],
+        spans["end_us"],
+        spans["seconds"],
+        spans["arrivals"],
+        spans["e2e_sum"],
+        spans["area"],
+        peak,
+        p99,
+    )
 
 
 def _little_table(
@@ -582,11 +605,15 @@ def _ch_grid_step(grid: np.ndarray, every: str | None) -> tuple[int, int]:
     step = every_us(every)
     inner = grid[1:-1]
     if not np.array_equal(inner, inner[0] + step * np.arange(len(inner), dtype=np.int64)):
-        raise TraceanaError(f"window length {every!r}: the windows are not evenly spaced, which ClickHouse needs")
+        raise TraceanaError(
+            f"window length {every!r}: the windows are not evenly spaced, which ClickHouse needs"
+        )
     return int(inner[0]), step
 
 
-def summary_and_series_ch(ch, every: str = "1m", since: Any = None, until: Any = None) -> tuple[dict, pl.DataFrame]:
+def summary_and_series_ch(
+    ch, every: str = "1m", since: Any = None, until: Any = None
+) -> tuple[dict, pl.DataFrame]:
     """:func:`summary_and_series` in ClickHouse, over requests with since <= arrival_time < until.
 
     Formula: as :func:`sweep`. In the engine: per window, the arrivals and their e2e sum,
@@ -613,8 +640,11 @@ def summary_and_series_ch(ch, every: str = "1m", since: Any = None, until: Any =
     start_us = int(head["start_us"])
     s0 = p.add(start_us, "Int64")
     rows = f"SELECT a_us, e2e, (a_us - {s0}) / {US} AS rel, rel + e2e AS dep FROM ({base})"
-    span = ch.query(f"SELECT max(dep) AS last, max((a_us - {s0}) * 1000 + toInt64(roundBankers(e2e * 1e9))) AS d_max "
-                    f"FROM ({rows})", p.values).row(0, named=True)
+    span = ch.query(
+        f"SELECT max(dep) AS last, max((a_us - {s0}) * 1000 + toInt64(roundBankers(e2e * 1e9))) AS d_max "
+        f"FROM ({rows})",
+        p.values,
+    ).row(0, named=True)
     last = float(span["last"])
     end_us = start_us + math.ceil(last * US)
     if end_us <= start_us or last <= 0:
@@ -629,17 +659,21 @@ def summary_and_series_ch(ch, every: str = "1m", since: Any = None, until: Any =
     if step:  # window of a time t (us): 0 before the first inner boundary, then one per step
         g1_p, st_p = p.add(g1, "Int64"), p.add(step, "Int64")
         k_of = f"least(if(a_us >= {g1_p}, intDiv(a_us - {g1_p}, {st_p}) + 1, 0), {nw} - 1)"
-        k_dep = (f"least(greatest(toInt64(floor((dep * {US} - ({g1_p} - {s0})) / {st_p})) + 1, k0), {nw} - 1)")
+        k_dep = f"least(greatest(toInt64(floor((dep * {US} - ({g1_p} - {s0})) / {st_p})) + 1, k0), {nw} - 1)"
     else:
         k_of, k_dep = "0", "0"
     cells = ch.query(
         f"SELECT k0 AS k, count() AS arrivals, sum(e2e) AS e2e_sum FROM (SELECT *, {k_of} AS k0 FROM ({rows})) "
-        f"WHERE rel >= 0 AND rel < {p.number(last)} GROUP BY k", p.values)
+        f"WHERE rel >= 0 AND rel < {p.number(last)} GROUP BY k",
+        p.values,
+    )
     area_df = ch.query(
         f"SELECT k, sum(piece) AS area FROM (SELECT arrayJoin(range(toUInt64(k0), toUInt64(k1) + 1)) AS k, "
         f"greatest(0., least(dep, {b}[k + 2]) - greatest(rel, {b}[k + 1])) AS piece "
         f"FROM (SELECT *, {k_of} AS k0, {k_dep} AS k1 FROM ({rows}) WHERE dep > 0 AND rel < {p.number(last)} AND e2e > 0)) "
-        "GROUP BY k", p.values)
+        "GROUP BY k",
+        p.values,
+    )
     arrivals = np.zeros(n_win, dtype=np.int64)
     e2e_sum = np.zeros(n_win)
     area = np.zeros(n_win)
@@ -650,16 +684,22 @@ def summary_and_series_ch(ch, every: str = "1m", since: Any = None, until: Any =
     bounds_ns = (grid - start_us) * 1000
     bounds_ns[-1] = max(int(span["d_max"]), int(bounds_ns[-2]) + 1)
     marks = p.add([int(x) for x in bounds_ns], "Array(Int64)")
-    ns = (f"SELECT (a_us - {s0}) * 1000 AS a_ns, a_ns + toInt64(roundBankers(e2e * 1e9)) AS d_ns FROM ({base}) "
-          f"WHERE d_ns > a_ns AND d_ns > {p.add(int(bounds_ns[0]), 'Int64')} AND a_ns < {p.add(int(bounds_ns[-1]), 'Int64')}")
-    ev = (f"SELECT a_ns AS t, 1 AS kind FROM ({ns}) UNION ALL SELECT d_ns AS t, 0 AS kind FROM ({ns}) "
-          f"UNION ALL SELECT arrayJoin({marks}) AS t, 2 AS kind")
+    ns = (
+        f"SELECT (a_us - {s0}) * 1000 AS a_ns, a_ns + toInt64(roundBankers(e2e * 1e9)) AS d_ns FROM ({base}) "
+        f"WHERE d_ns > a_ns AND d_ns > {p.add(int(bounds_ns[0]), 'Int64')} AND a_ns < {p.add(int(bounds_ns[-1]), 'Int64')}"
+    )
+    ev = (
+        f"SELECT a_ns AS t, 1 AS kind FROM ({ns}) UNION ALL SELECT d_ns AS t, 0 AS kind FROM ({ns}) "
+        f"UNION ALL SELECT arrayJoin({marks}) AS t, 2 AS kind"
+    )
     levels = ch.query(
         "SELECT w, lvl, sum(gap) AS dur FROM ("
         " SELECT sum(multiIf(kind = 0, -1, kind = 1, 1, 0)) OVER o AS lvl, toInt64(sum(kind = 2) OVER o) - 1 AS w,"
         "  leadInFrame(t, 1, t) OVER (ORDER BY t, kind ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) - t AS gap"
         f" FROM ({ev}) WINDOW o AS (ORDER BY t, kind ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))"
-        f" WHERE gap > 0 AND w >= 0 AND w < {nw} GROUP BY w, lvl ORDER BY w, lvl", p.values)
+        f" WHERE gap > 0 AND w >= 0 AND w < {nw} GROUP BY w, lvl ORDER BY w, lvl",
+        p.values,
+    )
     from traceana.metrics._stats import _levels_by_window
 
     w = levels["w"].to_numpy().astype(np.int64)
@@ -669,7 +709,13 @@ def summary_and_series_ch(ch, every: str = "1m", since: Any = None, until: Any =
     hist = np.bincount(lvl, weights=dur, minlength=int(lvl.max()) + 1 if len(lvl) else 0).astype(np.int64)
     seconds = np.diff(bounds)
     per_window = _little_table(None, [], grid[:-1], grid[1:], seconds, arrivals, e2e_sum, area, peak, p99)
-    spans = {"start_us": np.full(1, grid[0]), "end_us": np.full(1, grid[-1]), "seconds": np.full(1, float(bounds[-1] - bounds[0])),
-             "arrivals": arrivals.sum(keepdims=True), "e2e_sum": e2e_sum.sum(keepdims=True), "area": area.sum(keepdims=True)}
+    spans = {
+        "start_us": np.full(1, grid[0]),
+        "end_us": np.full(1, grid[-1]),
+        "seconds": np.full(1, float(bounds[-1] - bounds[0])),
+        "arrivals": arrivals.sum(keepdims=True),
+        "e2e_sum": e2e_sum.sum(keepdims=True),
+        "area": area.sum(keepdims=True),
+    }
     whole = _whole_table(None, [], spans, [hist])
     return _summary_row(whole), _series(per_window, [])

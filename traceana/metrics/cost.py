@@ -31,8 +31,9 @@ def nominal_cost_per_million(price_per_hour: float, tokens_per_s: float) -> floa
     return 1e6 * price_per_hour / (3600.0 * tokens_per_s)
 
 
-def utilization_adjusted(nominal: float, utilizations: Sequence[float] = (0.3, 0.5, 0.7, 0.9),
-                         observed: float | None = None) -> pl.DataFrame:
+def utilization_adjusted(
+    nominal: float, utilizations: Sequence[float] = (0.3, 0.5, 0.7, 0.9), observed: float | None = None
+) -> pl.DataFrame:
     """What a token really costs when the machine is busy only a fraction of the time.
 
     Formula:
@@ -40,28 +41,45 @@ def utilization_adjusted(nominal: float, utilizations: Sequence[float] = (0.3, 0
     Columns: utilization, cost_per_million, observed (True on the row for the
     measured utilization, when given). ($0.9259 at 0.3/0.5/0.7/0.9 -> 3.086/1.852/1.323/1.029)
     """
-    utils = [(float(u), False) for u in utilizations] + ([(float(observed), True)] if observed is not None else [])
+    utils = [(float(u), False) for u in utilizations] + (
+        [(float(observed), True)] if observed is not None else []
+    )
     for u, _ in utils:
         if not 0 < u <= 1:
             raise ConfigError(f"utilization {u} is out of range. Allowed: (0, 1]", "utilization")
     return pl.DataFrame(
-        {"utilization": [u for u, _ in utils], "cost_per_million": [nominal / u for u, _ in utils],
-         "observed": [o for _, o in utils]},
+        {
+            "utilization": [u for u, _ in utils],
+            "cost_per_million": [nominal / u for u, _ in utils],
+            "observed": [o for _, o in utils],
+        },
         schema={"utilization": pl.Float64, "cost_per_million": pl.Float64, "observed": pl.Boolean},
     )
 
 
-_PROV_SCHEMA = {"instance": pl.String, "model": pl.String, "gpu_type": pl.String, "gpu_count": pl.Int64,
-                "start": pl.Datetime("us", "UTC"), "end": pl.Datetime("us", "UTC"), "hours": pl.Float64,
-                "gpu_hours": pl.Float64, "source": pl.String}
+_PROV_SCHEMA = {
+    "instance": pl.String,
+    "model": pl.String,
+    "gpu_type": pl.String,
+    "gpu_count": pl.Int64,
+    "start": pl.Datetime("us", "UTC"),
+    "end": pl.Datetime("us", "UTC"),
+    "hours": pl.Float64,
+    "gpu_hours": pl.Float64,
+    "source": pl.String,
+}
 
 
 def _lazy(data: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     return data.lazy() if isinstance(data, pl.DataFrame) else data
 
 
-def provisioned_hours(engine_lf: pl.LazyFrame | pl.DataFrame | None = None, deployments: Sequence[Deployment] | None = None,
-                      start: datetime | None = None, end: datetime | None = None) -> pl.DataFrame:
+def provisioned_hours(
+    engine_lf: pl.LazyFrame | pl.DataFrame | None = None,
+    deployments: Sequence[Deployment] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pl.DataFrame:
     """Wall-clock hours and GPU-hours each instance was provisioned, clipped to [start, end].
 
     From ``deployments`` when given (an open start/end takes the window's), else
@@ -83,24 +101,50 @@ def provisioned_hours(engine_lf: pl.LazyFrame | pl.DataFrame | None = None, depl
             e = min(x for x in (d.end, end) if x is not None) if (d.end or end) else None
             if s is None or e is None:
                 which = "start" if s is None else "end"
-                raise ConfigError(f"deployment '{d.instance}' has no {which} and no report window to take it from",
-                                  f"deployment[{i}].{which}")
-            rows.append({"instance": d.instance, "model": d.model, "gpu_type": d.gpu_type, "gpu_count": d.gpu_count,
-                         "start": s, "end": max(s, e), "source": "deployment"})
-        df = pl.DataFrame(rows, schema={k: v for k, v in _PROV_SCHEMA.items() if k not in ("hours", "gpu_hours")})
+                raise ConfigError(
+                    f"deployment '{d.instance}' has no {which} and no report window to take it from",
+                    f"deployment[{i}].{which}",
+                )
+            rows.append(
+                {
+                    "instance": d.instance,
+                    "model": d.model,
+                    "gpu_type": d.gpu_type,
+                    "gpu_count": d.gpu_count,
+                    "start": s,
+                    "end": max(s, e),
+                    "source": "deployment",
+                }
+            )
+        df = pl.DataFrame(
+            rows, schema={k: v for k, v in _PROV_SCHEMA.items() if k not in ("hours", "gpu_hours")}
+        )
     elif engine_lf is not None:
-        lf = _lazy(engine_lf).select("time", "instance", "model", "gpu_type", "gpu_count").sort("instance", "time")
-        per = lf.group_by("instance").agg(
-            model=pl.col("model").drop_nulls().mode().first(),
-            gpu_type=pl.col("gpu_type").drop_nulls().last(),
-            gpu_count=pl.col("gpu_count").max().cast(pl.Int64),
-            first=pl.col("time").min(), last=pl.col("time").max(),
-            spacing_us=pl.col("time").cast(pl.Int64).diff().drop_nulls().median(),
-        ).collect()
+        lf = (
+            _lazy(engine_lf)
+            .select("time", "instance", "model", "gpu_type", "gpu_count")
+            .sort("instance", "time")
+        )
+        per = (
+            lf.group_by("instance")
+            .agg(
+                model=pl.col("model").drop_nulls().mode().first(),
+                gpu_type=pl.col("gpu_type").drop_nulls().last(),
+                gpu_count=pl.col("gpu_count").max().cast(pl.Int64),
+                first=pl.col("time").min(),
+                last=pl.col("time").max(),
+                spacing_us=pl.col("time").cast(pl.Int64).diff().drop_nulls().median(),
+            )
+            .collect()
+        )
         fallback = per["spacing_us"].median()
         per = per.with_columns(pl.col("spacing_us").fill_null(fallback if fallback is not None else 0.0))
         df = per.select(
-            "instance", "model", "gpu_type", "gpu_count", start=pl.col("first"),
+            "instance",
+            "model",
+            "gpu_type",
+            "gpu_count",
+            start=pl.col("first"),
             end=pl.col("last") + pl.duration(microseconds=pl.col("spacing_us").round().cast(pl.Int64)),
             source=pl.lit("engine_samples"),
         )
@@ -112,12 +156,17 @@ def provisioned_hours(engine_lf: pl.LazyFrame | pl.DataFrame | None = None, depl
     else:
         return pl.DataFrame(schema=_PROV_SCHEMA)
     hours = (pl.col("end") - pl.col("start")).dt.total_microseconds() / _US_PER_H
-    return (df.with_columns(hours=hours).with_columns(gpu_hours=pl.col("hours") * pl.col("gpu_count"))
-            .select(list(_PROV_SCHEMA)).sort("instance"))
+    return (
+        df.with_columns(hours=hours)
+        .with_columns(gpu_hours=pl.col("hours") * pl.col("gpu_count"))
+        .select(list(_PROV_SCHEMA))
+        .sort("instance")
+    )
 
 
-def busy_hours(requests: pl.LazyFrame | pl.DataFrame, start: datetime | None = None,
-               end: datetime | None = None) -> pl.DataFrame:
+def busy_hours(
+    requests: pl.LazyFrame | pl.DataFrame, start: datetime | None = None, end: datetime | None = None
+) -> pl.DataFrame:
     """Per instance, the time with at least one request in flight.
 
     Formula:
@@ -130,7 +179,11 @@ def busy_hours(requests: pl.LazyFrame | pl.DataFrame, start: datetime | None = N
     lf = _lazy(requests).filter(pl.col("e2e_latency_s").is_not_null() & pl.col("instance").is_not_null())
     a = pl.col("arrival_time").cast(pl.Int64)
     # categorical: no string per row is materialized (100M rows: ~2 GB less)
-    lf = lf.select(pl.col("instance").cast(pl.Categorical), s=a, e=a + (pl.col("e2e_latency_s") * 1e6).round().cast(pl.Int64))
+    lf = lf.select(
+        pl.col("instance").cast(pl.Categorical),
+        s=a,
+        e=a + (pl.col("e2e_latency_s") * 1e6).round().cast(pl.Int64),
+    )
     if start is not None:
         lo = int(pl.Series([start]).cast(pl.Datetime("us", "UTC")).cast(pl.Int64)[0])
         lf = lf.with_columns(s=pl.max_horizontal("s", pl.lit(lo)))
@@ -140,10 +193,13 @@ def busy_hours(requests: pl.LazyFrame | pl.DataFrame, start: datetime | None = N
     # each instance's intervals in row order (a list per instance; no sort of the rows)
     groups = lf.filter(pl.col("e") > pl.col("s")).group_by("instance").agg("s", "e").collect()
     names = groups["instance"].cast(pl.String).to_list()
-    busy = [_union_us(s.to_numpy(), e.to_numpy()) / _US_PER_H for s, e in zip(groups["s"], groups["e"], strict=True)]
-    return pl.DataFrame({"instance": names, "busy_hours": busy}, schema={"instance": pl.String, "busy_hours": pl.Float64}).sort(
-        "instance"
-    )
+    busy = [
+        _union_us(s.to_numpy(), e.to_numpy()) / _US_PER_H
+        for s, e in zip(groups["s"], groups["e"], strict=True)
+    ]
+    return pl.DataFrame(
+        {"instance": names, "busy_hours": busy}, schema={"instance": pl.String, "busy_hours": pl.Float64}
+    ).sort("instance")
 
 
 def _union_us(s: np.ndarray, e: np.ndarray) -> int:
@@ -170,12 +226,18 @@ def _check_mode(tokens: str, prompt_weight: float | None) -> None:
     if tokens not in TOKEN_MODES:
         raise ConfigError(f"'{tokens}' is not allowed. Allowed: {', '.join(TOKEN_MODES)}", "cost.tokens")
     if tokens == "weighted" and prompt_weight is None:
-        raise ConfigError("required when tokens = \"weighted\"", "cost.prompt_weight")
+        raise ConfigError('required when tokens = "weighted"', "cost.prompt_weight")
 
 
-def effective_cost(requests_lf: pl.LazyFrame | pl.DataFrame, provisioned_df: pl.DataFrame, gpu_prices: dict[str, float],
-                   tokens: str = "output", prompt_weight: float | None = None, start: datetime | None = None,
-                   end: datetime | None = None) -> pl.DataFrame:
+def effective_cost(
+    requests_lf: pl.LazyFrame | pl.DataFrame,
+    provisioned_df: pl.DataFrame,
+    gpu_prices: dict[str, float],
+    tokens: str = "output",
+    prompt_weight: float | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pl.DataFrame:
     """Effective $/1M tokens per instance (with its model), from provisioned GPU-hours and tokens served.
 
     Formula:
@@ -205,65 +267,132 @@ def effective_cost(requests_lf: pl.LazyFrame | pl.DataFrame, provisioned_df: pl.
     )
     # the model an instance served most, ties to the first name: a count per (instance, model)
     # is ~5x faster than mode() over the strings of each instance
-    model = (lf.filter(pl.col("model").is_not_null()).group_by("instance", "model").agg(n=pl.len())
-             .sort(["instance", "n", "model"], descending=[False, True, False], nulls_last=False)
-             .group_by("instance", maintain_order=True).first().select("instance", served_model="model"))
+    model = (
+        lf.filter(pl.col("model").is_not_null())
+        .group_by("instance", "model")
+        .agg(n=pl.len())
+        .sort(["instance", "n", "model"], descending=[False, True, False], nulls_last=False)
+        .group_by("instance", maintain_order=True)
+        .first()
+        .select("instance", served_model="model")
+    )
     sums, model = pl.collect_all([sums, model])  # one scan for both
-    served = sums.join(model, on="instance", how="left", nulls_equal=True).with_columns(pl.col("instance", "served_model").cast(pl.String))
+    served = sums.join(model, on="instance", how="left", nulls_equal=True).with_columns(
+        pl.col("instance", "served_model").cast(pl.String)
+    )
     busy = busy_hours(lf, start, end)
     return _priced(served, busy, provisioned_df, gpu_prices, tokens, prompt_weight)
 
 
-def _priced(served: pl.DataFrame, busy: pl.DataFrame, provisioned_df: pl.DataFrame, gpu_prices: dict[str, float],
-            tokens: str, prompt_weight: float | None) -> pl.DataFrame:
+def _priced(
+    served: pl.DataFrame,
+    busy: pl.DataFrame,
+    provisioned_df: pl.DataFrame,
+    gpu_prices: dict[str, float],
+    tokens: str,
+    prompt_weight: float | None,
+) -> pl.DataFrame:
     """:func:`effective_cost`'s table from the per-instance sums (``served``: instance, requests,
     prompt_tokens, output_tokens, served_model) and busy hours (instance, busy_hours)."""
     prov = provisioned_df.with_columns(provisioned=pl.lit(True))
     price = pl.col("gpu_type").replace_strict(gpu_prices, default=None, return_dtype=pl.Float64)
     w = {"output": 0.0, "all": 1.0}.get(tokens, prompt_weight)
-    df = (prov.join(served, on="instance", how="full", coalesce=True).join(busy, on="instance", how="left")
-          .with_columns(
-              model=pl.coalesce("model", "served_model"), provisioned=pl.col("provisioned").fill_null(False),
-              hours=pl.col("hours").fill_null(0.0), gpu_hours=pl.col("gpu_hours").fill_null(0.0),
-              requests=pl.col("requests").fill_null(0), prompt_tokens=pl.col("prompt_tokens").fill_null(0),
-              output_tokens=pl.col("output_tokens").fill_null(0), busy_hours=pl.col("busy_hours").fill_null(0.0),
-              price_per_gpu_hour=price,
-          ))
+    df = (
+        prov.join(served, on="instance", how="full", coalesce=True)
+        .join(busy, on="instance", how="left")
+        .with_columns(
+            model=pl.coalesce("model", "served_model"),
+            provisioned=pl.col("provisioned").fill_null(False),
+            hours=pl.col("hours").fill_null(0.0),
+            gpu_hours=pl.col("gpu_hours").fill_null(0.0),
+            requests=pl.col("requests").fill_null(0),
+            prompt_tokens=pl.col("prompt_tokens").fill_null(0),
+            output_tokens=pl.col("output_tokens").fill_null(0),
+            busy_hours=pl.col("busy_hours").fill_null(0.0),
+            price_per_gpu_hour=price,
+        )
+    )
     per_m = lambda num, den: pl.when(den > 0).then(num / (den / 1e6))  # noqa: E731
     busy_s = pl.col("busy_hours") * 3600
     known = ", ".join(sorted(gpu_prices)) or "none"
     unpriced = (
         pl.when(~pl.col("provisioned"))
-        .then(pl.lit("not provisioned: no [[deployment]] and no engine samples with gpu_type/gpu_count for this instance"))
+        .then(
+            pl.lit(
+                "not provisioned: no [[deployment]] and no engine samples with gpu_type/gpu_count for this instance"
+            )
+        )
         .when(pl.col("gpu_type").is_null() | pl.col("gpu_count").is_null())
         .then(pl.lit("no gpu_type or gpu_count: describe the instance with a [[deployment]] table"))
         .when(pl.col("price_per_gpu_hour").is_null())
-        .then(pl.format("no price for gpu_type '{}' in [gpu_prices] (known: " + known.replace("{", "{{").replace("}", "}}") + ")",
-                        pl.col("gpu_type")))
+        .then(
+            pl.format(
+                "no price for gpu_type '{}' in [gpu_prices] (known: "
+                + known.replace("{", "{{").replace("}", "}}")
+                + ")",
+                pl.col("gpu_type"),
+            )
+        )
     )
     over = pl.col("busy_hours") > pl.col("hours") * (1 + 1e-9)
-    df = df.with_columns(unpriced=unpriced).with_columns(
-        cost_usd=pl.when(pl.col("unpriced").is_null()).then(pl.col("gpu_hours") * pl.col("price_per_gpu_hour")),
-        counted_tokens=pl.col("output_tokens") + w * pl.col("prompt_tokens"),
-        tokens_counted=pl.lit(tokens_label(tokens, prompt_weight)),
-        utilization=pl.when((pl.col("hours") > 0) & ~over).then(pl.col("busy_hours") / pl.col("hours")),
-        data_error=pl.when(pl.col("provisioned") & over).then(pl.format(
-            "instance '{}': busy {} h is longer than its {} provisioned h, so utilization would exceed 100%: requests "
-            "outside its provisioned period, or overlapping requests of several replicas counted under one instance",
-            pl.col("instance"), pl.col("busy_hours").round(3), pl.col("hours").round(3))),
-        measured_tokens_per_s=pl.when(busy_s > 0).then(pl.col("output_tokens") / busy_s),
-    ).with_columns(
-        effective_per_million=per_m(pl.col("cost_usd"), pl.col("counted_tokens")),
-        effective_per_million_output=per_m(pl.col("cost_usd"), pl.col("output_tokens")),
-        effective_per_million_all=per_m(pl.col("cost_usd"), pl.col("prompt_tokens") + pl.col("output_tokens")),
-        nominal_per_million=pl.when(pl.col("measured_tokens_per_s") > 0).then(
-            1e6 * pl.col("gpu_count") * pl.col("price_per_gpu_hour") / (3600 * pl.col("measured_tokens_per_s"))),
+    df = (
+        df.with_columns(unpriced=unpriced)
+        .with_columns(
+            cost_usd=pl.when(pl.col("unpriced").is_null()).then(
+                pl.col("gpu_hours") * pl.col("price_per_gpu_hour")
+            ),
+            counted_tokens=pl.col("output_tokens") + w * pl.col("prompt_tokens"),
+            tokens_counted=pl.lit(tokens_label(tokens, prompt_weight)),
+            utilization=pl.when((pl.col("hours") > 0) & ~over).then(pl.col("busy_hours") / pl.col("hours")),
+            data_error=pl.when(pl.col("provisioned") & over).then(
+                pl.format(
+                    "instance '{}': busy {} h is longer than its {} provisioned h, so utilization would exceed 100%: requests "
+                    "outside its provisioned period, or overlapping requests of several replicas counted under one instance",
+                    pl.col("instance"),
+                    pl.col("busy_hours").round(3),
+                    pl.col("hours").round(3),
+                )
+            ),
+            measured_tokens_per_s=pl.when(busy_s > 0).then(pl.col("output_tokens") / busy_s),
+        )
+        .with_columns(
+            effective_per_million=per_m(pl.col("cost_usd"), pl.col("counted_tokens")),
+            effective_per_million_output=per_m(pl.col("cost_usd"), pl.col("output_tokens")),
+            effective_per_million_all=per_m(
+                pl.col("cost_usd"), pl.col("prompt_tokens") + pl.col("output_tokens")
+            ),
+            nominal_per_million=pl.when(pl.col("measured_tokens_per_s") > 0).then(
+                1e6
+                * pl.col("gpu_count")
+                * pl.col("price_per_gpu_hour")
+                / (3600 * pl.col("measured_tokens_per_s"))
+            ),
+        )
     )
     return df.select(
-        "model", "instance", "provisioned", "gpu_type", "gpu_count", "price_per_gpu_hour", "hours", "gpu_hours",
-        "cost_usd", "requests", "prompt_tokens", "output_tokens", "tokens_counted", "counted_tokens",
-        "effective_per_million", "effective_per_million_output", "effective_per_million_all", "busy_hours",
-        "utilization", "measured_tokens_per_s", "nominal_per_million", "unpriced", "data_error",
+        "model",
+        "instance",
+        "provisioned",
+        "gpu_type",
+        "gpu_count",
+        "price_per_gpu_hour",
+        "hours",
+        "gpu_hours",
+        "cost_usd",
+        "requests",
+        "prompt_tokens",
+        "output_tokens",
+        "tokens_counted",
+        "counted_tokens",
+        "effective_per_million",
+        "effective_per_million_output",
+        "effective_per_million_all",
+        "busy_hours",
+        "utilization",
+        "measured_tokens_per_s",
+        "nominal_per_million",
+        "unpriced",
+        "data_error",
     ).sort("model", "instance", nulls_last=True)
 
 
@@ -274,14 +403,36 @@ def totals(cost: pl.DataFrame) -> dict:
     Unpriced instances are left out of every total (listed in ``unpriced``);
     instances with a data error are left out of the utilization.
     """
-    unpriced = sorted(i if i is not None else "(unknown instance)"
-                      for i in cost.filter(pl.col("unpriced").is_not_null())["instance"].to_list()) if cost.height else []
+    unpriced = (
+        sorted(
+            i if i is not None else "(unknown instance)"
+            for i in cost.filter(pl.col("unpriced").is_not_null())["instance"].to_list()
+        )
+        if cost.height
+        else []
+    )
     errors = cost.filter(pl.col("data_error").is_not_null())["data_error"].to_list() if cost.height else []
-    timed = cost.filter(pl.col("data_error").is_null() & pl.col("unpriced").is_null()) if cost.height else cost
+    timed = (
+        cost.filter(pl.col("data_error").is_null() & pl.col("unpriced").is_null()) if cost.height else cost
+    )
     cost = cost.filter(pl.col("unpriced").is_null()) if cost.height else cost
-    u = timed.select(pl.col("busy_hours", "hours").sum()).row(0, named=True) if timed.height else {"busy_hours": 0.0, "hours": 0.0}
-    s = cost.select(pl.col("hours", "gpu_hours", "cost_usd", "requests", "prompt_tokens", "output_tokens",
-                           "counted_tokens", "busy_hours").sum()).row(0, named=True)
+    u = (
+        timed.select(pl.col("busy_hours", "hours").sum()).row(0, named=True)
+        if timed.height
+        else {"busy_hours": 0.0, "hours": 0.0}
+    )
+    s = cost.select(
+        pl.col(
+            "hours",
+            "gpu_hours",
+            "cost_usd",
+            "requests",
+            "prompt_tokens",
+            "output_tokens",
+            "counted_tokens",
+            "busy_hours",
+        ).sum()
+    ).row(0, named=True)
     label = cost["tokens_counted"][0] if cost.height else "output"
     usd = s["cost_usd"]
 
@@ -289,14 +440,23 @@ def totals(cost: pl.DataFrame) -> dict:
         return usd / (n / 1e6) if n else None
 
     return {
-        "tokens_counted": label, "instances": cost.height, "hours": s["hours"], "gpu_hours": s["gpu_hours"],
-        "cost_usd": usd, "requests": int(s["requests"]), "prompt_tokens": int(s["prompt_tokens"]),
-        "output_tokens": int(s["output_tokens"]), "counted_tokens": float(s["counted_tokens"]),
+        "tokens_counted": label,
+        "instances": cost.height,
+        "hours": s["hours"],
+        "gpu_hours": s["gpu_hours"],
+        "cost_usd": usd,
+        "requests": int(s["requests"]),
+        "prompt_tokens": int(s["prompt_tokens"]),
+        "output_tokens": int(s["output_tokens"]),
+        "counted_tokens": float(s["counted_tokens"]),
         "effective_per_million": per_m(s["counted_tokens"]),
         "effective_per_million_output": per_m(s["output_tokens"]),
         "effective_per_million_all": per_m(s["prompt_tokens"] + s["output_tokens"]),
-        "busy_hours": s["busy_hours"], "utilization": u["busy_hours"] / u["hours"] if u["hours"] else None,
-        "unprovisioned_instances": len(unpriced), "unpriced": unpriced, "data_errors": errors,
+        "busy_hours": s["busy_hours"],
+        "utilization": u["busy_hours"] / u["hours"] if u["hours"] else None,
+        "unprovisioned_instances": len(unpriced),
+        "unpriced": unpriced,
+        "data_errors": errors,
     }
 
 
@@ -305,8 +465,13 @@ def totals(cost: pl.DataFrame) -> dict:
 # each equal to its polars twin above.
 
 
-def busy_hours_ch(ch, start: datetime | None = None, end: datetime | None = None,
-                  since: datetime | None = None, until: datetime | None = None) -> pl.DataFrame:
+def busy_hours_ch(
+    ch,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pl.DataFrame:
     """:func:`busy_hours` in ClickHouse: per instance, the union of [arrival, arrival + e2e) as
     span minus the gaps before each interval to the running max of earlier ends (a window
     function ordered by start); intervals clipped to [start, end), one row per instance back.
@@ -321,8 +486,11 @@ def busy_hours_ch(ch, start: datetime | None = None, end: datetime | None = None
     else:
         s_c = s
     e_c = f"least({e}, {p.add(epoch_us(end), 'Int64')})" if end is not None else e
-    clauses = [f"{column('e2e_latency_s')} IS NOT NULL", f"{column('instance')} IS NOT NULL",
-               *window_where(p, since, until)]
+    clauses = [
+        f"{column('e2e_latency_s')} IS NOT NULL",
+        f"{column('instance')} IS NOT NULL",
+        *window_where(p, since, until),
+    ]
     if start is not None:
         clauses.append(f"{column('arrival_time')} >= {p.time(start)}")
     if end is not None:
@@ -341,10 +509,17 @@ def busy_hours_ch(ch, start: datetime | None = None, end: datetime | None = None
     return out.cast(schema) if out.height else pl.DataFrame(schema=schema)
 
 
-def effective_cost_ch(ch, provisioned_df: pl.DataFrame, gpu_prices: dict[str, float], tokens: str = "output",
-                      prompt_weight: float | None = None, start: datetime | None = None,
-                      end: datetime | None = None, since: datetime | None = None,
-                      until: datetime | None = None) -> pl.DataFrame:
+def effective_cost_ch(
+    ch,
+    provisioned_df: pl.DataFrame,
+    gpu_prices: dict[str, float],
+    tokens: str = "output",
+    prompt_weight: float | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pl.DataFrame:
     """:func:`effective_cost` with the per-instance sums, the most-served model and the busy hours
     computed in ClickHouse (one row per instance back); the same prices and ratios (``_priced``).
     ``since`` / ``until`` only select the rows (the frame :func:`effective_cost` would be given)."""
@@ -358,14 +533,33 @@ def effective_cost_ch(ch, provisioned_df: pl.DataFrame, gpu_prices: dict[str, fl
         f"SELECT {column('instance')} AS instance, toInt64(count()) AS requests, "
         f"toInt64(sum(ifNull({column('prompt_tokens')}, 0))) AS prompt_tokens, "
         f"toInt64(sum(ifNull({column('output_tokens')}, 0))) AS output_tokens FROM {t} {where(clauses)} GROUP BY instance",
-        p.values)
+        p.values,
+    )
     # the model an instance served most, ties to the first name (as effective_cost)
     model = ch.query(
         f"SELECT instance, model AS served_model FROM (SELECT {column('instance')} AS instance, {column('model')} AS model, "
         f"count() AS n FROM {t} {where([*clauses, column('model') + ' IS NOT NULL'])} GROUP BY instance, model) "
-        "ORDER BY instance, n DESC, model LIMIT 1 BY instance", p.values)
-    sums = sums.cast({"instance": pl.String}) if sums.height else pl.DataFrame(
-        schema={"instance": pl.String, "requests": pl.Int64, "prompt_tokens": pl.Int64, "output_tokens": pl.Int64})
-    model = model.cast(pl.String) if model.height else pl.DataFrame(schema={"instance": pl.String, "served_model": pl.String})
+        "ORDER BY instance, n DESC, model LIMIT 1 BY instance",
+        p.values,
+    )
+    sums = (
+        sums.cast({"instance": pl.String})
+        if sums.height
+        else pl.DataFrame(
+            schema={
+                "instance": pl.String,
+                "requests": pl.Int64,
+                "prompt_tokens": pl.Int64,
+                "output_tokens": pl.Int64,
+            }
+        )
+    )
+    model = (
+        model.cast(pl.String)
+        if model.height
+        else pl.DataFrame(schema={"instance": pl.String, "served_model": pl.String})
+    )
     served = sums.join(model, on="instance", how="left", nulls_equal=True)
-    return _priced(served, busy_hours_ch(ch, start, end, since, until), provisioned_df, gpu_prices, tokens, prompt_weight)
+    return _priced(
+        served, busy_hours_ch(ch, start, end, since, until), provisioned_df, gpu_prices, tokens, prompt_weight
+    )

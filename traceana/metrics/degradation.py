@@ -16,7 +16,12 @@ from traceana.config import MATCH_KEYS, METRIC_COLUMNS, OPS, SLO, DegradationOpt
 from traceana.errors import ConfigError
 from traceana.units import DURATION_UNITS
 
-_MEETS = {"lte": lambda x, t: x <= t, "lt": lambda x, t: x < t, "gte": lambda x, t: x >= t, "gt": lambda x, t: x > t}
+_MEETS = {
+    "lte": lambda x, t: x <= t,
+    "lt": lambda x, t: x < t,
+    "gte": lambda x, t: x >= t,
+    "gt": lambda x, t: x > t,
+}
 _SYMBOL = {"lte": "<=", "lt": "<", "gte": ">=", "gt": ">"}
 
 
@@ -28,7 +33,9 @@ def _rows(options: Sequence[tuple] | pl.DataFrame) -> list[dict]:
     if isinstance(options, pl.DataFrame):
         missing = {"name", "latency", "quality"} - set(options.columns)
         if missing:
-            raise ConfigError(f"options table lacks columns {sorted(missing)}. Allowed: name, latency, quality", "options")
+            raise ConfigError(
+                f"options table lacks columns {sorted(missing)}. Allowed: name, latency, quality", "options"
+            )
         return options.select("name", "latency", "quality").to_dicts()
     out = []
     for i, o in enumerate(options):
@@ -63,20 +70,32 @@ def choose(options: Sequence[tuple] | pl.DataFrame, threshold: float, op: str = 
         seen = [r for r in rows if r["latency"] is not None]
         if not seen:
             return {"choice": None, "eligible": [], "reason": "no option has an observed latency"}
-        best = min(seen, key=lambda r: r["latency"]) if op in ("lte", "lt") else max(seen, key=lambda r: r["latency"])
-        return {"choice": None, "eligible": [],
-                "reason": f"no option meets latency {sym} {_fmt(threshold)}: the closest, '{best['name']}', "
-                          f"has {_fmt(best['latency'])}; degrading further or adding capacity is needed"}
+        best = (
+            min(seen, key=lambda r: r["latency"])
+            if op in ("lte", "lt")
+            else max(seen, key=lambda r: r["latency"])
+        )
+        return {
+            "choice": None,
+            "eligible": [],
+            "reason": f"no option meets latency {sym} {_fmt(threshold)}: the closest, '{best['name']}', "
+            f"has {_fmt(best['latency'])}; degrading further or adding capacity is needed",
+        }
     names = [r["name"] for r in eligible]
     if not rankable:
-        return {"choice": None, "eligible": names,
-                "reason": f"{len(eligible)} option(s) meet latency {sym} {_fmt(threshold)} but none has a quality "
-                          "score to rank them; give each a quality in [[degradation]]"}
+        return {
+            "choice": None,
+            "eligible": names,
+            "reason": f"{len(eligible)} option(s) meet latency {sym} {_fmt(threshold)} but none has a quality "
+            "score to rank them; give each a quality in [[degradation]]",
+        }
     best = min(rankable, key=lambda r: (-r["quality"], r["latency"], str(r["name"])))
     over = [f"{r['name']} ({_fmt(r['latency'])})" for r in rows if r not in eligible]
-    reason = (f"'{best['name']}' has the best quality ({_fmt(best['quality'])}) among the {len(eligible)} option(s) "
-              f"whose latency meets {sym} {_fmt(threshold)}: "
-              + ", ".join(f"{r['name']} {_fmt(r['latency'])}/{_fmt(r['quality'])}" for r in eligible))
+    reason = (
+        f"'{best['name']}' has the best quality ({_fmt(best['quality'])}) among the {len(eligible)} option(s) "
+        f"whose latency meets {sym} {_fmt(threshold)}: "
+        + ", ".join(f"{r['name']} {_fmt(r['latency'])}/{_fmt(r['quality'])}" for r in eligible)
+    )
     if over:
         reason += "; over the threshold: " + ", ".join(over)
     return {"choice": best["name"], "eligible": names, "reason": reason}
@@ -89,8 +108,13 @@ def _match_expr(match: dict[str, str]) -> pl.Expr:
     return e.fill_null(False)
 
 
-def from_trace(data: pl.LazyFrame | pl.DataFrame, slo: SLO | tuple[str, float], percentile: float = 0.99,
-               options: Sequence[DegradationOption] | None = None, variant_column: str | None = None) -> dict[str, Any]:
+def from_trace(
+    data: pl.LazyFrame | pl.DataFrame,
+    slo: SLO | tuple[str, float],
+    percentile: float = 0.99,
+    options: Sequence[DegradationOption] | None = None,
+    variant_column: str | None = None,
+) -> dict[str, Any]:
     """Observed p-latency of each serving option in the trace, and the choice.
 
     Options come from the config (``match`` picks the requests of an option;
@@ -105,13 +129,18 @@ def from_trace(data: pl.LazyFrame | pl.DataFrame, slo: SLO | tuple[str, float], 
     Returns {choice, eligible, reason, metric, threshold, percentile, options:
     DataFrame(name, source, count, latency, quality, eligible)}.
     """
-    metric, threshold, op = (slo.metric, slo.threshold, slo.op or "lte") if isinstance(slo, SLO) else (*slo, "lte")
+    metric, threshold, op = (
+        (slo.metric, slo.threshold, slo.op or "lte") if isinstance(slo, SLO) else (*slo, "lte")
+    )
     if metric not in METRIC_COLUMNS or threshold is None:
-        raise ConfigError(f"a degradation choice needs a latency SLO with a metric and threshold, got {metric!r}", "slo")
+        raise ConfigError(
+            f"a degradation choice needs a latency SLO with a metric and threshold, got {metric!r}", "slo"
+        )
     if not 0 < percentile <= 1:
         raise ConfigError(f"{percentile} is out of range. Allowed: (0, 1]", "percentile")
     lf = (data.lazy() if isinstance(data, pl.DataFrame) else data).filter(
-        (pl.col("status") == "ok") & pl.col(metric).is_not_null())
+        (pl.col("status") == "ok") & pl.col(metric).is_not_null()
+    )
     lat = pl.col(metric).quantile(percentile, interpolation="linear")
     rows: list[dict] = []
     if options:
@@ -119,30 +148,70 @@ def from_trace(data: pl.LazyFrame | pl.DataFrame, slo: SLO | tuple[str, float], 
         for i, o in enumerate(options):
             if o.match:
                 m = _match_expr(o.match)
-                exprs += [m.sum().alias(f"n{i}"), pl.col(metric).filter(m).quantile(percentile, interpolation="linear").alias(f"q{i}")]
+                exprs += [
+                    m.sum().alias(f"n{i}"),
+                    pl.col(metric).filter(m).quantile(percentile, interpolation="linear").alias(f"q{i}"),
+                ]
         got = lf.select(exprs).collect().row(0, named=True) if exprs else {}
         for i, o in enumerate(options):
             if o.latency_ms is not None:
-                rows.append({"name": o.name, "source": "config", "count": None,
-                             "latency": o.latency_ms * DURATION_UNITS["ms"], "quality": o.quality})
+                rows.append(
+                    {
+                        "name": o.name,
+                        "source": "config",
+                        "count": None,
+                        "latency": o.latency_ms * DURATION_UNITS["ms"],
+                        "quality": o.quality,
+                    }
+                )
             else:
-                rows.append({"name": o.name, "source": "trace", "count": int(got[f"n{i}"] or 0),
-                             "latency": got[f"q{i}"], "quality": o.quality})
+                rows.append(
+                    {
+                        "name": o.name,
+                        "source": "trace",
+                        "count": int(got[f"n{i}"] or 0),
+                        "latency": got[f"q{i}"],
+                        "quality": o.quality,
+                    }
+                )
     else:
         if variant_column is None:
-            counts = lf.select(pl.col(c).drop_nulls().n_unique() for c in MATCH_KEYS).collect().row(0, named=True)
+            counts = (
+                lf.select(pl.col(c).drop_nulls().n_unique() for c in MATCH_KEYS).collect().row(0, named=True)
+            )
             variant_column = next((c for c in MATCH_KEYS if counts[c] > 1), None)
         elif variant_column not in MATCH_KEYS:
-            raise ConfigError(f"'{variant_column}' is not allowed. Allowed: {', '.join(MATCH_KEYS)}", "variant_column")
+            raise ConfigError(
+                f"'{variant_column}' is not allowed. Allowed: {', '.join(MATCH_KEYS)}", "variant_column"
+            )
         if variant_column is not None:
-            g = (lf.filter(pl.col(variant_column).is_not_null()).group_by(variant_column)
-                 .agg(count=pl.len(), latency=lat).sort(variant_column).collect())
-            rows = [{"name": f"{variant_column}={r[variant_column]}", "source": "trace", "count": r["count"],
-                     "latency": r["latency"], "quality": None} for r in g.to_dicts()]
+            g = (
+                lf.filter(pl.col(variant_column).is_not_null())
+                .group_by(variant_column)
+                .agg(count=pl.len(), latency=lat)
+                .sort(variant_column)
+                .collect()
+            )
+            rows = [
+                {
+                    "name": f"{variant_column}={r[variant_column]}",
+                    "source": "trace",
+                    "count": r["count"],
+                    "latency": r["latency"],
+                    "quality": None,
+                }
+                for r in g.to_dicts()
+            ]
     picked = choose([(r["name"], r["latency"], r["quality"]) for r in rows], threshold, op)
     table = pl.DataFrame(
         [{**r, "eligible": r["name"] in picked["eligible"]} for r in rows],
-        schema={"name": pl.String, "source": pl.String, "count": pl.Int64, "latency": pl.Float64,
-                "quality": pl.Float64, "eligible": pl.Boolean},
+        schema={
+            "name": pl.String,
+            "source": pl.String,
+            "count": pl.Int64,
+            "latency": pl.Float64,
+            "quality": pl.Float64,
+            "eligible": pl.Boolean,
+        },
     )
     return {**picked, "metric": metric, "threshold": threshold, "percentile": percentile, "options": table}

@@ -108,7 +108,9 @@ def _order_stats(seg: np.ndarray, confidence: float | None) -> tuple[list[float]
     return pcts, bounds
 
 
-def _summarize(lf: pl.LazyFrame, keys: list[str], columns: Sequence[str], confidence: float | None) -> pl.DataFrame:
+def _summarize(
+    lf: pl.LazyFrame, keys: list[str], columns: Sequence[str], confidence: float | None
+) -> pl.DataFrame:
     """Long table (keys..., metric, stats) for each value column, from one collect.
 
     The rows are grouped once (hash group-by -> row order per group); per metric the
@@ -395,8 +397,17 @@ def _ch_levels() -> str:
 TDIGEST_MAX_REL_ERROR = {0.5: 0.02, 0.9: 0.02, 0.95: 0.02, 0.99: 0.02, 0.999: 0.05}
 
 
-def _ch_frame(ch, keys: list[str], every: str | None, value_sql: dict[str, str], where: list[str], p,
-              confidence: float | None, source: str, approximate: bool = False) -> pl.DataFrame:
+def _ch_frame(
+    ch,
+    keys: list[str],
+    every: str | None,
+    value_sql: dict[str, str],
+    where: list[str],
+    p,
+    confidence: float | None,
+    source: str,
+    approximate: bool = False,
+) -> pl.DataFrame:
     """Rows of :func:`_summarize` (same columns, same order) from two grouped ClickHouse queries."""
     from traceana.engines.sql import column, window_start_sql
     from traceana.engines.sql import where as where_sql
@@ -413,8 +424,11 @@ def _ch_frame(ch, keys: list[str], every: str | None, value_sql: dict[str, str],
     for i, x in enumerate(value_sql.values()):
         ok = f"isFinite({x})"
         quantiles = "quantilesTDigestIf" if approximate else "quantilesExactInclusiveIf"
-        select += [f"countIf({ok}) AS n{i}", f"sumIf({x}, {ok}) AS s{i}",
-                   f"{quantiles}({_ch_levels()})(toFloat64({x}), {ok}) AS q{i}"]
+        select += [
+            f"countIf({ok}) AS n{i}",
+            f"sumIf({x}, {ok}) AS s{i}",
+            f"{quantiles}({_ch_levels()})(toFloat64({x}), {ok}) AS q{i}",
+        ]
     gb = f"GROUP BY {', '.join(str(i + 1) for i in range(len(group)))}" if group else ""
     df = ch.query(f"SELECT {', '.join(select)} FROM {source} {where_sql(where)} {gb}", p.values)
     cis = None
@@ -446,8 +460,18 @@ def _ch_frame(ch, keys: list[str], every: str | None, value_sql: dict[str, str],
     return out.sort([*names, "_m"], nulls_last=False).drop("_m")
 
 
-def _ch_ci(ch, df: pl.DataFrame, group: list[str], metrics: list[str], value_sql: dict[str, str], where: list[str], p,
-           confidence: float, source: str, names: list[str]) -> dict[tuple[int, int], list[float | None]]:
+def _ch_ci(
+    ch,
+    df: pl.DataFrame,
+    group: list[str],
+    metrics: list[str],
+    value_sql: dict[str, str],
+    where: list[str],
+    p,
+    confidence: float,
+    source: str,
+    names: list[str],
+) -> dict[tuple[int, int], list[float | None]]:
     """CI order statistics x_(l), x_(u) per (result row, metric): the ranks depend on n only, so one
     n -> ranks table per metric goes in as array parameters and ClickHouse picks the elements of the
     group's sorted values (only those come back)."""
@@ -466,7 +490,9 @@ def _ch_ci(ch, df: pl.DataFrame, group: list[str], metrics: list[str], value_sql
             ranks.append(rk)
         ns_p, rk_p = p.add(ns, "Array(UInt64)"), p.add(ranks, "Array(Array(UInt64))")
         sorted_vals = f"arraySort(groupArrayIf({x}, isFinite({x})))"
-        select.append(f"arrayMap(r -> if(r = 0, NULL, toNullable(s{i}[r])), {rk_p}[indexOf({ns_p}, length(s{i}))]) AS c{i}")
+        select.append(
+            f"arrayMap(r -> if(r = 0, NULL, toNullable(s{i}[r])), {rk_p}[indexOf({ns_p}, length(s{i}))]) AS c{i}"
+        )
         lookups.append(f"{sorted_vals} AS s{i}")
     gb = f"GROUP BY {', '.join(str(i + 1) for i in range(len(group)))}" if group else ""
     sel = ", ".join(select + lookups)
@@ -514,8 +540,15 @@ def percentiles_ch(
     return _ch_frame(ch, keys, every, value_sql, where, p, confidence, ch.table("requests"), approximate)
 
 
-def itl_percentiles_ch(ch, by: str | Sequence[str] = (), ok_only: bool = True, confidence: float = 0.95,
-                       since=None, until=None, approximate: bool = False) -> pl.DataFrame:
+def itl_percentiles_ch(
+    ch,
+    by: str | Sequence[str] = (),
+    ok_only: bool = True,
+    confidence: float = 0.95,
+    since=None,
+    until=None,
+    approximate: bool = False,
+) -> pl.DataFrame:
     """:func:`itl_percentiles` in ClickHouse: every element of every ``itl_s`` array is one observation
     (ARRAY JOIN in the engine), then as :func:`percentiles_ch` (metric "itl_s")."""
     from traceana.engines.sql import Params, column, window_where
@@ -525,6 +558,8 @@ def itl_percentiles_ch(ch, by: str | Sequence[str] = (), ok_only: bool = True, c
     where = window_where(p, since, until)
     if ok_only:
         where.append(f"{column('status')} = {p.add('ok', 'String')}")
-    source = (f"(SELECT {', '.join([column(k) for k in keys] + [column('arrival_time'), column('status')])}, gap "
-              f"FROM {ch.table('requests')} ARRAY JOIN {column('itl_s')} AS gap)")
+    source = (
+        f"(SELECT {', '.join([column(k) for k in keys] + [column('arrival_time'), column('status')])}, gap "
+        f"FROM {ch.table('requests')} ARRAY JOIN {column('itl_s')} AS gap)"
+    )
     return _ch_frame(ch, keys, None, {"itl_s": "gap"}, where, p, confidence, source, approximate)

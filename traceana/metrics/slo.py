@@ -68,14 +68,21 @@ def is_good(slo: SLO) -> pl.Expr:
     good = pl.col("status") == "ok"
     if slo.metric is not None:
         col, thr = pl.col(slo.metric), slo.threshold
-        good = good & {"le": col <= thr, "lt": col < thr, "ge": col >= thr, "gt": col > thr}[_CMP[slo.op or "lte"]]
+        good = (
+            good
+            & {"le": col <= thr, "lt": col < thr, "ge": col >= thr, "gt": col > thr}[_CMP[slo.op or "lte"]]
+        )
     if slo.good_filter is not None:
         good = good & slo.good_filter.expr()
     return good.fill_null(False)
 
 
-def evaluate(data: pl.LazyFrame | pl.DataFrame, slos: list[SLO], start: datetime | None = None,
-             end: datetime | None = None) -> pl.DataFrame:
+def evaluate(
+    data: pl.LazyFrame | pl.DataFrame,
+    slos: list[SLO],
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pl.DataFrame:
     """Attainment and error budget of each SLO over its period, within [start, end).
 
     Each SLO counts the requests of its last period: arrival_time in
@@ -99,15 +106,21 @@ def evaluate(data: pl.LazyFrame | pl.DataFrame, slos: list[SLO], start: datetime
     anchor = pl.lit(end) if end is not None else pl.col("arrival_time").max()
     aggs = [pl.col("arrival_time").max().alias("_last")]
     for i, s in enumerate(slos):
-        scope = in_scope(s) & (pl.col("arrival_time") >= anchor - pl.duration(microseconds=round(s.period_s * 1e6)))
+        scope = in_scope(s) & (
+            pl.col("arrival_time") >= anchor - pl.duration(microseconds=round(s.period_s * 1e6))
+        )
         aggs += [scope.sum().alias(f"t{i}"), (scope & ~is_good(s)).sum().alias(f"b{i}")]
         if s.metric is not None:
-            aggs.append((scope & (pl.col("status") == "ok") & pl.col(s.metric).is_null()).sum().alias(f"u{i}"))
+            aggs.append(
+                (scope & (pl.col("status") == "ok") & pl.col(s.metric).is_null()).sum().alias(f"u{i}")
+            )
     counts = lf.select(aggs).collect().row(0, named=True)
     return _evaluate_table(slos, counts, start, end)
 
 
-def _evaluate_table(slos: list[SLO], counts: dict, start: datetime | None, end: datetime | None) -> pl.DataFrame:
+def _evaluate_table(
+    slos: list[SLO], counts: dict, start: datetime | None, end: datetime | None
+) -> pl.DataFrame:
     """:func:`evaluate`'s rows from its counts: ``_last`` (last arrival) and t<i>, b<i>, u<i> per SLO."""
     last = end if end is not None else counts["_last"]
     rows = []
@@ -115,25 +128,54 @@ def _evaluate_table(slos: list[SLO], counts: dict, start: datetime | None, end: 
         total, bad = int(counts[f"t{i}"] or 0), int(counts[f"b{i}"] or 0)
         allowed = error_budget(total, s.objective)
         lo = last - timedelta(seconds=s.period_s) if last is not None else None
-        rows.append({
-            "name": s.name, "objective": s.objective, "metric": s.metric, "op": s.op, "threshold": s.threshold,
-            "period_s": s.period_s, "period_start": max(lo, start) if start is not None and lo is not None else lo,
-            "total": total, "bad": bad, "unmeasured": int(counts.get(f"u{i}") or 0),
-            "attainment": (total - bad) / total if total else None,
-            "allowed_bad": float(allowed),
-            "budget_remaining": 1 - bad / allowed if allowed else (None if total == 0 else (1.0 if bad == 0 else float("-inf"))),
-            "met": bad <= allowed,
-            "budget_exhausted": bad > 0 and bad >= allowed,
-        })
-    schema = {"name": pl.String, "objective": pl.Float64, "metric": pl.String, "op": pl.String, "threshold": pl.Float64,
-              "period_s": pl.Float64, "period_start": pl.Datetime("us", "UTC"),
-              "total": pl.Int64, "bad": pl.Int64, "unmeasured": pl.Int64, "attainment": pl.Float64,
-              "allowed_bad": pl.Float64, "budget_remaining": pl.Float64, "met": pl.Boolean, "budget_exhausted": pl.Boolean}
+        rows.append(
+            {
+                "name": s.name,
+                "objective": s.objective,
+                "metric": s.metric,
+                "op": s.op,
+                "threshold": s.threshold,
+                "period_s": s.period_s,
+                "period_start": max(lo, start) if start is not None and lo is not None else lo,
+                "total": total,
+                "bad": bad,
+                "unmeasured": int(counts.get(f"u{i}") or 0),
+                "attainment": (total - bad) / total if total else None,
+                "allowed_bad": float(allowed),
+                "budget_remaining": 1 - bad / allowed
+                if allowed
+                else (None if total == 0 else (1.0 if bad == 0 else float("-inf"))),
+                "met": bad <= allowed,
+                "budget_exhausted": bad > 0 and bad >= allowed,
+            }
+        )
+    schema = {
+        "name": pl.String,
+        "objective": pl.Float64,
+        "metric": pl.String,
+        "op": pl.String,
+        "threshold": pl.Float64,
+        "period_s": pl.Float64,
+        "period_start": pl.Datetime("us", "UTC"),
+        "total": pl.Int64,
+        "bad": pl.Int64,
+        "unmeasured": pl.Int64,
+        "attainment": pl.Float64,
+        "allowed_bad": pl.Float64,
+        "budget_remaining": pl.Float64,
+        "met": pl.Boolean,
+        "budget_exhausted": pl.Boolean,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
-def burn_series(data: pl.LazyFrame | pl.DataFrame, slo: SLO, every: str = "1m", start: datetime | None = None,
-                end: datetime | None = None) -> pl.DataFrame:
+def burn_series(
+    data: pl.LazyFrame | pl.DataFrame,
+    slo: SLO,
+    every: str = "1m",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pl.DataFrame:
     """Per-bucket bad counts and burn rate, with the cumulative budget for a burn-down chart.
 
     Columns: window_start, total, bad, bad_fraction, burn_rate, cumulative_bad,
@@ -151,13 +193,16 @@ def burn_series(data: pl.LazyFrame | pl.DataFrame, slo: SLO, every: str = "1m", 
     lf = _window(_lazy(data), start, end).filter(in_scope(slo))
     counts = (
         lf.select(window_start=pl.col("arrival_time").dt.truncate(step), bad=~is_good(slo))
-        .group_by("window_start").agg(total=pl.len().cast(pl.Int64), bad=pl.col("bad").sum().cast(pl.Int64))
+        .group_by("window_start")
+        .agg(total=pl.len().cast(pl.Int64), bad=pl.col("bad").sum().cast(pl.Int64))
         .collect()
     )
     return _burn_table(counts, slo, step, start, end)
 
 
-def _burn_table(counts: pl.DataFrame, slo: SLO, step: str, start: datetime | None, end: datetime | None) -> pl.DataFrame:
+def _burn_table(
+    counts: pl.DataFrame, slo: SLO, step: str, start: datetime | None, end: datetime | None
+) -> pl.DataFrame:
     """:func:`burn_series`'s table from the per-bucket counts (window_start, total, bad)."""
     lo = pl.Series([start]).dt.truncate(step)[0] if start is not None else counts["window_start"].min()
     hi = counts["window_start"].max()
@@ -167,16 +212,28 @@ def _burn_table(counts: pl.DataFrame, slo: SLO, step: str, start: datetime | Non
     if lo is None or hi is None:
         grid = pl.DataFrame(schema=schema)
     else:
-        grid = pl.DataFrame({"window_start": pl.datetime_range(lo, hi, step, time_unit="us", time_zone="UTC", eager=True)})
-        grid = grid.join(counts, on="window_start", how="left").with_columns(pl.col("total", "bad").fill_null(0))
+        grid = pl.DataFrame(
+            {"window_start": pl.datetime_range(lo, hi, step, time_unit="us", time_zone="UTC", eager=True)}
+        )
+        grid = grid.join(counts, on="window_start", how="left").with_columns(
+            pl.col("total", "bad").fill_null(0)
+        )
     allowed = float(error_budget(int(grid["total"].sum()), slo.objective))
-    return grid.with_columns(
-        bad_fraction=pl.when(pl.col("total") > 0).then(pl.col("bad") / pl.col("total")),
-        cumulative_bad=pl.col("bad").cum_sum(),
-    ).with_columns(
-        burn_rate=pl.col("bad_fraction") / (1 - slo.objective),
-        budget_remaining=(1 - pl.col("cumulative_bad") / allowed) if allowed else pl.lit(None, pl.Float64),
-    ).select("window_start", "total", "bad", "bad_fraction", "burn_rate", "cumulative_bad", "budget_remaining")
+    return (
+        grid.with_columns(
+            bad_fraction=pl.when(pl.col("total") > 0).then(pl.col("bad") / pl.col("total")),
+            cumulative_bad=pl.col("bad").cum_sum(),
+        )
+        .with_columns(
+            burn_rate=pl.col("bad_fraction") / (1 - slo.objective),
+            budget_remaining=(1 - pl.col("cumulative_bad") / allowed)
+            if allowed
+            else pl.lit(None, pl.Float64),
+        )
+        .select(
+            "window_start", "total", "bad", "bad_fraction", "burn_rate", "cumulative_bad", "budget_remaining"
+        )
+    )
 
 
 # --------------------------------------------------------------------------- alerts
@@ -198,7 +255,11 @@ class AlertWindow:
             factor = budget_fraction * period_s / long_s
         (30 days, 1 h, 2% -> 0.02 * 720 h / 1 h = 14.4)
         """
-        return float(Fraction(repr(self.budget_fraction)) * Fraction(repr(float(period_s))) / Fraction(repr(float(self.long_s))))
+        return float(
+            Fraction(repr(self.budget_fraction))
+            * Fraction(repr(float(period_s)))
+            / Fraction(repr(float(self.long_s)))
+        )
 
 
 _H = 3600.0
@@ -210,7 +271,11 @@ ALERT_POLICIES: dict[str, tuple[AlertWindow, ...]] = {
         AlertWindow("ticket", 72 * _H, 6 * _H, 0.10),
     ),
 }
-ALERT_POLICIES["sloth"] = (*ALERT_POLICIES["sre"][:2], AlertWindow("ticket", 24 * _H, 2 * _H, 0.10), ALERT_POLICIES["sre"][2])
+ALERT_POLICIES["sloth"] = (
+    *ALERT_POLICIES["sre"][:2],
+    AlertWindow("ticket", 24 * _H, 2 * _H, 0.10),
+    ALERT_POLICIES["sre"][2],
+)
 
 
 def _label(seconds: float) -> str:
@@ -229,10 +294,23 @@ def _policy(policy: str) -> tuple[AlertWindow, ...]:
 def alert_windows(slo: SLO, policy: str = "sre") -> pl.DataFrame:
     """The policy's windows with burn-rate factors scaled to ``slo.period_s`` (see AlertWindow.factor)."""
     return pl.DataFrame(
-        [{"severity": w.severity, "long_window": _label(w.long_s), "short_window": _label(w.short_s),
-          "budget_fraction": w.budget_fraction, "factor": w.factor(slo.period_s)} for w in _policy(policy)],
-        schema={"severity": pl.String, "long_window": pl.String, "short_window": pl.String,
-                "budget_fraction": pl.Float64, "factor": pl.Float64},
+        [
+            {
+                "severity": w.severity,
+                "long_window": _label(w.long_s),
+                "short_window": _label(w.short_s),
+                "budget_fraction": w.budget_fraction,
+                "factor": w.factor(slo.period_s),
+            }
+            for w in _policy(policy)
+        ],
+        schema={
+            "severity": pl.String,
+            "long_window": pl.String,
+            "short_window": pl.String,
+            "budget_fraction": pl.Float64,
+            "factor": pl.Float64,
+        },
     )
 
 
@@ -282,17 +360,31 @@ def alerts(series: pl.DataFrame, slo: SLO, policy: str = "sre") -> list[dict]:
         firing = (long_b > factor) & (short_b > factor)
         edges = np.diff(np.concatenate([[0], firing.astype(np.int8), [0]]))
         for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
-            out.append({"severity": w.severity, "long_window": _label(w.long_s), "short_window": _label(w.short_s),
-                        "factor": factor, "fired_at": starts[a], "cleared_at": starts[b] if b < len(starts) else None,
-                        "peak_burn_rate": float(long_b[a:b].max())})
+            out.append(
+                {
+                    "severity": w.severity,
+                    "long_window": _label(w.long_s),
+                    "short_window": _label(w.short_s),
+                    "factor": factor,
+                    "fired_at": starts[a],
+                    "cleared_at": starts[b] if b < len(starts) else None,
+                    "peak_burn_rate": float(long_b[a:b].max()),
+                }
+            )
     return sorted(out, key=lambda r: (r["fired_at"], r["severity"]))
 
 
 # --------------------------------------------------------------------------- goodput
 
 
-def goodput(data: pl.LazyFrame | pl.DataFrame, thresholds: dict[str, float], every: str | None = None,
-            start: datetime | None = None, end: datetime | None = None, one_token_tpot: str = "missing") -> pl.DataFrame:
+def goodput(
+    data: pl.LazyFrame | pl.DataFrame,
+    thresholds: dict[str, float],
+    every: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    one_token_tpot: str = "missing",
+) -> pl.DataFrame:
     """Requests per second that are ok and meet every threshold (DistServe, vLLM ``--goodput``).
 
     ``one_token_tpot`` says what a request with one output token (no TPOT) does against a
@@ -312,8 +404,10 @@ def goodput(data: pl.LazyFrame | pl.DataFrame, thresholds: dict[str, float], eve
     """
     for k, v in thresholds.items():
         if k not in METRIC_COLUMNS:
-            raise ConfigError(f"'{k}' is not a numeric requests column. Allowed: ttft_s, tpot_s, e2e_latency_s, ...",
-                              f"thresholds.{k}")
+            raise ConfigError(
+                f"'{k}' is not a numeric requests column. Allowed: ttft_s, tpot_s, e2e_latency_s, ...",
+                f"thresholds.{k}",
+            )
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise ConfigError(f"expected a number, got {v!r}", f"thresholds.{k}")
     if one_token_tpot not in ("missing", "zero"):
@@ -326,17 +420,24 @@ def goodput(data: pl.LazyFrame | pl.DataFrame, thresholds: dict[str, float], eve
         good = good & (col <= v)
     lf = _window(_lazy(data), start, end).with_columns(_good=good.fill_null(False))
     if every is None:
-        done = pl.col("arrival_time") + pl.duration(microseconds=(pl.col("e2e_latency_s").fill_null(0) * 1e6).round())
+        done = pl.col("arrival_time") + pl.duration(
+            microseconds=(pl.col("e2e_latency_s").fill_null(0) * 1e6).round()
+        )
         df = lf.select(
             window_start=pl.col("arrival_time").min(),
             window_s=(done.max() - pl.col("arrival_time").min()).dt.total_microseconds() / 1e6,
-            total=pl.len().cast(pl.Int64), good=pl.col("_good").sum().cast(pl.Int64),
+            total=pl.len().cast(pl.Int64),
+            good=pl.col("_good").sum().cast(pl.Int64),
         ).collect()
     else:
         every_s = parse_window(every, "every")
-        df = (lf.group_by(window_start=pl.col("arrival_time").dt.truncate(f"{int(every_s * 1e6)}us"))
-              .agg(total=pl.len().cast(pl.Int64), good=pl.col("_good").sum().cast(pl.Int64))
-              .sort("window_start").with_columns(window_s=pl.lit(every_s)).collect())
+        df = (
+            lf.group_by(window_start=pl.col("arrival_time").dt.truncate(f"{int(every_s * 1e6)}us"))
+            .agg(total=pl.len().cast(pl.Int64), good=pl.col("_good").sum().cast(pl.Int64))
+            .sort("window_start")
+            .with_columns(window_s=pl.lit(every_s))
+            .collect()
+        )
     return df.with_columns(
         fraction=pl.when(pl.col("total") > 0).then(pl.col("good") / pl.col("total")),
         goodput_per_s=pl.when(pl.col("window_s") > 0).then(pl.col("good") / pl.col("window_s")),
@@ -357,14 +458,22 @@ def is_good_sql(slo: SLO, p) -> str:
 
     good = [f"ifNull({column('status')} = {p.add('ok', 'String')}, 0)"]
     if slo.metric is not None:
-        good.append(f"ifNull({column(slo.metric)} {_SQL_CMP[_CMP[slo.op or 'lte']]} {p.number(slo.threshold)}, 0)")
+        good.append(
+            f"ifNull({column(slo.metric)} {_SQL_CMP[_CMP[slo.op or 'lte']]} {p.number(slo.threshold)}, 0)"
+        )
     if slo.good_filter is not None:
         good.append(f"({filter_sql(slo.good_filter, p)})")
     return " AND ".join(good)
 
 
-def evaluate_ch(ch, slos: list[SLO], start: datetime | None = None, end: datetime | None = None,
-                since: datetime | None = None, until: datetime | None = None) -> pl.DataFrame:
+def evaluate_ch(
+    ch,
+    slos: list[SLO],
+    start: datetime | None = None,
+    end: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pl.DataFrame:
     """:func:`evaluate` in ClickHouse: one countIf per SLO (in scope, bad, unmeasured) over
     start <= arrival_time < end; the same rows from the same counts (``_evaluate_table``).
     ``since`` / ``until`` only select the rows (the frame :func:`evaluate` would be given)."""
@@ -375,8 +484,10 @@ def evaluate_ch(ch, slos: list[SLO], start: datetime | None = None, end: datetim
     clauses = window_where(p, start, end) + window_where(p, since, until)
     last = end
     if last is None:
-        last = ch.query(f"SELECT max({column('arrival_time')}) AS last, count() AS n FROM {table} {where(clauses)}",
-                        p.values).row(0, named=True)
+        last = ch.query(
+            f"SELECT max({column('arrival_time')}) AS last, count() AS n FROM {table} {where(clauses)}",
+            p.values,
+        ).row(0, named=True)
         last = last["last"] if last["n"] else None
     aggs = []
     for i, s in enumerate(slos):
@@ -388,16 +499,26 @@ def evaluate_ch(ch, slos: list[SLO], start: datetime | None = None, end: datetim
             scope += " AND 0"
         aggs += [f"countIf({scope}) AS t{i}", f"countIf({scope} AND NOT ({is_good_sql(s, p)})) AS b{i}"]
         if s.metric is not None:
-            aggs.append(f"countIf({scope} AND ifNull({column('status')} = {p.add('ok', 'String')}, 0) "
-                        f"AND {column(s.metric)} IS NULL) AS u{i}")
-    counts = ch.query(f"SELECT {', '.join(aggs) or '0 AS none'} FROM {table} {where(clauses)}", p.values).row(0, named=True)
+            aggs.append(
+                f"countIf({scope} AND ifNull({column('status')} = {p.add('ok', 'String')}, 0) "
+                f"AND {column(s.metric)} IS NULL) AS u{i}"
+            )
+    counts = ch.query(f"SELECT {', '.join(aggs) or '0 AS none'} FROM {table} {where(clauses)}", p.values).row(
+        0, named=True
+    )
     counts["_last"] = last
     return _evaluate_table(slos, counts, start, end)
 
 
-def burn_series_ch(ch, slo: SLO, every: str = "1m", start: datetime | None = None,
-                   end: datetime | None = None, since: datetime | None = None,
-                   until: datetime | None = None) -> pl.DataFrame:
+def burn_series_ch(
+    ch,
+    slo: SLO,
+    every: str = "1m",
+    start: datetime | None = None,
+    end: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pl.DataFrame:
     """:func:`burn_series` in ClickHouse: time-bucketed counts (total, bad) per window, then the same
     grid, burn rate and budget (``_burn_table``) on those few rows. ``since`` / ``until`` only
     select the rows."""
@@ -410,7 +531,11 @@ def burn_series_ch(ch, slo: SLO, every: str = "1m", start: datetime | None = Non
     ws = window_start_sql(step, p)
     counts = ch.query(
         f"SELECT {ws} AS window_start, toInt64(count()) AS total, toInt64(countIf(NOT ({is_good_sql(slo, p)}))) AS bad "
-        f"FROM {ch.table('requests')} {where(clauses)} GROUP BY window_start ORDER BY window_start", p.values)
+        f"FROM {ch.table('requests')} {where(clauses)} GROUP BY window_start ORDER BY window_start",
+        p.values,
+    )
     if not counts.height:
-        counts = pl.DataFrame(schema={"window_start": pl.Datetime("us", "UTC"), "total": pl.Int64, "bad": pl.Int64})
+        counts = pl.DataFrame(
+            schema={"window_start": pl.Datetime("us", "UTC"), "total": pl.Int64, "bad": pl.Int64}
+        )
     return _burn_table(counts, slo, step, start, end)

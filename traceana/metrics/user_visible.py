@@ -83,7 +83,9 @@ def percentiles(
                 continue
             row = dict(zip(by, key, strict=True))
             row.update({"metric": m, "count": len(v) + failed, "failed": failed, "served": len(v)})
-            row.update(zip((pct_name(q) for q in PERCENTILES), _percentiles_with_failures(v, failed), strict=True))
+            row.update(
+                zip((pct_name(q) for q in PERCENTILES), _percentiles_with_failures(v, failed), strict=True)
+            )
             rows.append(row)
     schema = {
         **{b: df.schema[b] for b in by},

@@ -1,8 +1,8 @@
 """The SLO report and cost audit: report dict -> report.html (offline), report.md, report.json.
 
-    from traceana.report import build_report, write_report
-    rep = build_report(requests_lf, engine_lf, config=cfg, by=("model",))
-    paths = write_report(rep, "out/")          # report.html, report.md, report.json
+from traceana.report import build_report, write_report
+rep = build_report(requests_lf, engine_lf, config=cfg, by=("model",))
+paths = write_report(rep, "out/")          # report.html, report.md, report.json
 """
 
 from __future__ import annotations
@@ -31,8 +31,11 @@ def write_report(report: dict, out_dir: str | Path, images: str | None = None) -
         raise OutputError(str(out), f"cannot create the output directory: {exc.strerror or exc}") from None
     charts = build_charts(report)
     paths = []
-    for name, text in (("report.html", render_html(report, charts)), ("report.md", render_markdown(report)),
-                       ("report.json", render_json(report))):
+    for name, text in (
+        ("report.html", render_html(report, charts)),
+        ("report.md", render_markdown(report)),
+        ("report.json", render_json(report)),
+    ):
         paths.append(write_text(out / name, text))  # temp + rename: never a partial report
     if images:
         paths += write_images(charts, out / "charts", images)
@@ -60,7 +63,10 @@ def write_images(charts: list[tuple[str, str, dict]], out_dir: Path, fmt: str = 
 def _fixed_width(spec: dict, width: int) -> dict:
     """A copy with every ``"container"`` width replaced (a static image has no container)."""
     if isinstance(spec, dict):
-        return {k: (width if k == "width" and v == "container" else _fixed_width(v, width)) for k, v in spec.items()}
+        return {
+            k: (width if k == "width" and v == "container" else _fixed_width(v, width))
+            for k, v in spec.items()
+        }
     if isinstance(spec, list):
         return [_fixed_width(v, width) for v in spec]
     return spec

@@ -29,7 +29,9 @@ LATENCY_METRICS = ("ttft_s", "tpot_s", "e2e_latency_s", "queue_time_s", "prefill
 CHART_METRICS = ("ttft_s", "tpot_s", "e2e_latency_s")
 
 
-def _window_filter(lf: pl.LazyFrame, col: str, since: datetime | None, until: datetime | None) -> pl.LazyFrame:
+def _window_filter(
+    lf: pl.LazyFrame, col: str, since: datetime | None, until: datetime | None
+) -> pl.LazyFrame:
     if since is not None:
         lf = lf.filter(pl.col(col) >= _utc(since))
     if until is not None:
@@ -52,7 +54,9 @@ def request_counts(lf: pl.LazyFrame) -> dict:
 
 def window_of(lf: pl.LazyFrame) -> dict:
     """[first arrival, last completion]: completion = arrival + e2e (arrival when e2e is null)."""
-    end = pl.col("arrival_time") + pl.duration(microseconds=(pl.col("e2e_latency_s").fill_null(0.0) * 1e6).round().cast(pl.Int64))
+    end = pl.col("arrival_time") + pl.duration(
+        microseconds=(pl.col("e2e_latency_s").fill_null(0.0) * 1e6).round().cast(pl.Int64)
+    )
     row = lf.select(pl.col("arrival_time").min().alias("start"), end.max().alias("end")).collect().row(0)
     start, stop = row
     seconds = (stop - start).total_seconds() if start is not None and stop is not None else 0.0
@@ -64,8 +68,11 @@ def request_counts_ch(ch: Any, since: datetime | None = None, until: datetime | 
     from traceana.engines.sql import Params, column, where, window_where
 
     p = Params()
-    df = ch.query(f"SELECT {column('status')} AS status, count() AS n FROM {ch.table('requests')} "
-                  f"{where(window_where(p, since, until))} GROUP BY status", p.values)
+    df = ch.query(
+        f"SELECT {column('status')} AS status, count() AS n FROM {ch.table('requests')} "
+        f"{where(window_where(p, since, until))} GROUP BY status",
+        p.values,
+    )
     by = {str(s if s is not None else "unknown"): int(n) for s, n in df.iter_rows()} if df.height else {}
     total = sum(by.values())
     ok = by.get("ok", 0)
@@ -79,11 +86,16 @@ def window_of_ch(ch: Any, since: datetime | None = None, until: datetime | None 
     p = Params()
     a = f"toUnixTimestamp64Micro({column('arrival_time')})"
     end = f"{a} + toInt64(roundBankers(ifNull({column('e2e_latency_s')}, 0) * 1e6))"
-    row = ch.query(f"SELECT min({a}) AS s, max({end}) AS e, count() AS n FROM {ch.table('requests')} "
-                   f"{where(window_where(p, since, until))}", p.values).row(0, named=True)
+    row = ch.query(
+        f"SELECT min({a}) AS s, max({end}) AS e, count() AS n FROM {ch.table('requests')} "
+        f"{where(window_where(p, since, until))}",
+        p.values,
+    ).row(0, named=True)
     if not row["n"]:
         return {"start": None, "end": None, "seconds": 0.0}
-    start, stop = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(x)) for x in (row["s"], row["e"]))
+    start, stop = (
+        datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(x)) for x in (row["s"], row["e"])
+    )
     return {"start": iso(start), "end": iso(stop), "seconds": (stop - start).total_seconds()}
 
 
@@ -95,7 +107,12 @@ def _latency_rows(df: pl.DataFrame, by: Sequence[str]) -> list[dict]:
     """Long percentiles table -> [{group, metric, count, mean, p50.., ci{p: [lo, hi]}, reliable{p: bool}}]."""
     out = []
     for r in df.iter_rows(named=True):
-        row: dict[str, Any] = {"group": _group_dict(r, by), "metric": r["metric"], "count": int(r.get("count") or 0), "mean": r.get("mean")}
+        row: dict[str, Any] = {
+            "group": _group_dict(r, by),
+            "metric": r["metric"],
+            "count": int(r.get("count") or 0),
+            "mean": r.get("mean"),
+        }
         ci, rel = {}, {}
         for p in ("p50", "p90", "p95", "p99", "p99_9"):
             row[p] = r.get(p)
@@ -128,11 +145,24 @@ def report_workers(rows: int, workers: int | None = None) -> int:
 
 # The pool starts the costliest sections first (10M requests: ~3 s down to ~0.2 s) so
 # the two threads finish close together.
-HEAVY_FIRST = ("concurrency", "latency_by", "cost", "latency", "percentiles_over_time", "latency_budget", "queue_vs_utilization",
-               "checklist", "goodput", "slo", "latency_ecdf")
+HEAVY_FIRST = (
+    "concurrency",
+    "latency_by",
+    "cost",
+    "latency",
+    "percentiles_over_time",
+    "latency_budget",
+    "queue_vs_utilization",
+    "checklist",
+    "goodput",
+    "slo",
+    "latency_ecdf",
+)
 
 
-def _run_sections(tasks: dict[str, Callable[[_Sections], Any]], sec: _Sections, workers: int) -> dict[str, Any]:
+def _run_sections(
+    tasks: dict[str, Callable[[_Sections], Any]], sec: _Sections, workers: int
+) -> dict[str, Any]:
     """Run each task with its own warning list; warnings merge in task order, whatever finished first."""
     own = {name: _Sections() for name in tasks}
     if workers == 1:
@@ -149,9 +179,24 @@ def _run_sections(tasks: dict[str, Callable[[_Sections], Any]], sec: _Sections, 
 
 # Columns no section reads but the checklist (which gets the lazy frame): left out of the
 # in-memory copy unless a `by`, an SLO or a degradation option names them.
-NOT_LOADED = ("request_id", "source_file", "source_line", "source_format", "derived_fields", "itl_s",
-              "scheduler_decision", "model_version", "quantization", "route", "fallback_from", "error_type",
-              "finish_reason", "scheduled_time", "num_preemptions", "cached_prompt_tokens")
+NOT_LOADED = (
+    "request_id",
+    "source_file",
+    "source_line",
+    "source_format",
+    "derived_fields",
+    "itl_s",
+    "scheduler_decision",
+    "model_version",
+    "quantization",
+    "route",
+    "fallback_from",
+    "error_type",
+    "finish_reason",
+    "scheduled_time",
+    "num_preemptions",
+    "cached_prompt_tokens",
+)
 # The in-memory copy is made when its estimated size is at most this (10M requests: ~1.1 GB).
 LOAD_MAX_BYTES = 2 * 1024**3
 
@@ -203,7 +248,11 @@ def load_requests(lf: pl.LazyFrame, keep_named: set[str], load: bool | None = No
         rows = lf.select(pl.len()).collect().item()
         if rows * sum(4 if schema[c] == pl.String else 8 for c in keep) > LOAD_MAX_BYTES:
             return lf
-    return lf.select(pl.col(c).cast(pl.Categorical) if schema[c] == pl.String else pl.col(c) for c in keep).collect().lazy()
+    return (
+        lf.select(pl.col(c).cast(pl.Categorical) if schema[c] == pl.String else pl.col(c) for c in keep)
+        .collect()
+        .lazy()
+    )
 
 
 class _Sections:
@@ -257,9 +306,14 @@ def build_user_visible(lf: pl.LazyFrame, by: Sequence[str], sec: _Sections) -> l
     out = []
     for grouping in ((), tuple(by)) if by else ((),):
         df = sec.run("user-visible latency", user_visible.percentiles, lf, by=grouping)
-        for r in (df.iter_rows(named=True) if df is not None else ()):
-            row = {"group": _group_dict(r, grouping), "metric": r["metric"], "count": r["count"], "failed": r["failed"],
-                   "served": r["served"]}
+        for r in df.iter_rows(named=True) if df is not None else ():
+            row = {
+                "group": _group_dict(r, grouping),
+                "metric": r["metric"],
+                "count": r["count"],
+                "failed": r["failed"],
+                "served": r["served"],
+            }
             pcts = {p: r[p] for p in ("p50", "p90", "p95", "p99", "p99_9")}
             row.update({p: (None if v == float("inf") else v) for p, v in pcts.items()})
             row["infinite"] = [p for p, v in pcts.items() if v == float("inf")]
@@ -292,8 +346,16 @@ def build_budget(lf: pl.LazyFrame, by: Sequence[str], sec: _Sections) -> list[di
 ALERT_EVERY = "1m"
 
 
-def build_slo(lf: pl.LazyFrame, slos: Sequence, every: str, window_end: str | None, sec: _Sections,
-              timed: pl.LazyFrame | None = None, no_time: str | None = None, m: Any = None) -> tuple[list[dict], list[dict]]:
+def build_slo(
+    lf: pl.LazyFrame,
+    slos: Sequence,
+    every: str,
+    window_end: str | None,
+    sec: _Sections,
+    timed: pl.LazyFrame | None = None,
+    no_time: str | None = None,
+    m: Any = None,
+) -> tuple[list[dict], list[dict]]:
     """SLO rows (with their alerts) and the burn series for the charts (``m`` as in build_latency).
 
     Attainment counts every request; burn rates and alerts need arrival times, so they run on
@@ -320,7 +382,9 @@ def build_slo(lf: pl.LazyFrame, slos: Sequence, every: str, window_end: str | No
             continue
         reason = _unmeasured(lf, s, row)
         if reason is not None:
-            row.update(attainment=None, budget_remaining=None, met=None, budget_exhausted=False, not_measured=reason)
+            row.update(
+                attainment=None, budget_remaining=None, met=None, budget_exhausted=False, not_measured=reason
+            )
             sec.warnings.append(f"slo {s.name}: {reason}")
             continue
         if timed is None:
@@ -331,7 +395,11 @@ def build_slo(lf: pl.LazyFrame, slos: Sequence, every: str, window_end: str | No
             continue
         # alerts at exact window lengths: 1-minute buckets divide every policy window, whatever
         # the plot resolution (a 2-minute plot bucket would make the 5-minute window 4 minutes)
-        exact = burn if every == ALERT_EVERY else sec.run(f"burn rate {s.name} (1m)", m.burn_series, timed, s, every=ALERT_EVERY)
+        exact = (
+            burn
+            if every == ALERT_EVERY
+            else sec.run(f"burn rate {s.name} (1m)", m.burn_series, timed, s, every=ALERT_EVERY)
+        )
         alerts = (sec.run(f"alerts {s.name}", slo_m.alerts, exact, s) or []) if exact is not None else []
         row["alerts"] = clean(list(alerts.to_dicts() if isinstance(alerts, pl.DataFrame) else alerts))
         for b in records(burn):
@@ -400,8 +468,10 @@ def build_report(
     if getattr(m, "approximate", False):
         from traceana.metrics.latency import TDIGEST_MAX_REL_ERROR
 
-        sec.warnings.append("latency percentiles are t-digest approximations (--approx: ClickHouse quantilesTDigest), "
-                            f"up to {max(TDIGEST_MAX_REL_ERROR.values()):.0%} from the exact value, and have no confidence interval")
+        sec.warnings.append(
+            "latency percentiles are t-digest approximations (--approx: ClickHouse quantilesTDigest), "
+            f"up to {max(TDIGEST_MAX_REL_ERROR.values()):.0%} from the exact value, and have no confidence interval"
+        )
     lf = _window_filter(requests_lf, "arrival_time", since, until)
     eng = _window_filter(engine_lf, "time", since, until) if engine_lf is not None else None
     if eng is not None and eng.select(pl.len()).collect().item() == 0:
@@ -428,13 +498,22 @@ def build_report(
         "generated_at": iso(datetime.now(UTC).replace(microsecond=0)),
         "traceana_version": __version__,
         "window": window,
-        "filters": {"since": iso(_utc(since)) if since else None, "until": iso(_utc(until)) if until else None, "by": list(by),
-                    "every": every},
+        "filters": {
+            "since": iso(_utc(since)) if since else None,
+            "until": iso(_utc(until)) if until else None,
+            "by": list(by),
+            "every": every,
+        },
         "requests": counts,
     }
     if support is not None:
-        rep["time_support"] = {"reason": support.reason, "excluded": support.excluded,
-                               "sources": [clean({**r, "start": iso(r["start"]), "end": iso(r["end"])}) for r in support.sources]}
+        rep["time_support"] = {
+            "reason": support.reason,
+            "excluded": support.excluded,
+            "sources": [
+                clean({**r, "start": iso(r["start"]), "end": iso(r["end"])}) for r in support.sources
+            ],
+        }
     if counts["total"] == 0:
         sec.warnings.append("no requests in the window")
         return _finish(rep, sec, all_slos)
@@ -463,15 +542,25 @@ def build_report(
     tasks: dict[str, Callable[[_Sections], Any]] = {
         # overall and per group as two tasks: the longest section, split so two threads balance
         "latency": lambda s: build_latency(lf, by, s, itl_lf=scan, groupings=((),), m=m),
-        "latency_by": lambda s: build_latency(lf, by, s, itl_lf=scan, groupings=(tuple(by),) if by else (), m=m),
+        "latency_by": lambda s: build_latency(
+            lf, by, s, itl_lf=scan, groupings=(tuple(by),) if by else (), m=m
+        ),
         "latency_budget": lambda s: build_budget(lf, by, s),
         "latency_user_visible": lambda s: build_user_visible(lf, by, s),
-        "concurrency": timed_only("concurrency", lambda s: sections.concurrency(timed, every, s, m=m), (None, [])),
-        "slo": lambda s: build_slo(lf, all_slos, every, window["end"], s, timed=None if no_time else timed,
-                                   no_time=no_time, m=m),
-        "goodput": lambda s: sections.goodput(lf, all_slos, every, s, timed=None if no_time else timed, no_time=no_time),
-        "cost": timed_only("cost", lambda s: sections.cost_and_capacity(timed, eng, config, window, every, s, m=m),
-                           (None, None, [])),
+        "concurrency": timed_only(
+            "concurrency", lambda s: sections.concurrency(timed, every, s, m=m), (None, [])
+        ),
+        "slo": lambda s: build_slo(
+            lf, all_slos, every, window["end"], s, timed=None if no_time else timed, no_time=no_time, m=m
+        ),
+        "goodput": lambda s: sections.goodput(
+            lf, all_slos, every, s, timed=None if no_time else timed, no_time=no_time
+        ),
+        "cost": timed_only(
+            "cost",
+            lambda s: sections.cost_and_capacity(timed, eng, config, window, every, s, m=m),
+            (None, None, []),
+        ),
         "kv": lambda s: sections.kv(eng, config, s),
         "degradation": lambda s: sections.degradation(lf, config, all_slos, s),
         "checklist": lambda s: sections.checklist(lf, eng, s, more=None if lf is scan else scan),
@@ -515,7 +604,13 @@ def _check_by(by: Sequence[str], cols: set[str], tags: Sequence[str] = ()) -> li
         if b not in cols:
             close = difflib.get_close_matches(b, sorted(cols), n=1)
             hint = f" Hint: did you mean '{close[0]}'?" if close else ""
-            valid = ", ".join(sorted(c for c in cols if not c.endswith("_s") and c not in ("arrival_time", "scheduled_time", "itl_s")))
+            valid = ", ".join(
+                sorted(
+                    c
+                    for c in cols
+                    if not c.endswith("_s") and c not in ("arrival_time", "scheduled_time", "itl_s")
+                )
+            )
             tagged = f" Tags: {', '.join(tags)}." if tags else ""
             raise TraceanaError(f"--by: unknown column '{b}'. Valid columns: {valid}.{tagged}{hint}")
     return list(by)
@@ -556,12 +651,19 @@ def build_cost(
         sec.warnings.append(f"cost: {no_time}")
         out["cost"], out["capacity"] = None, None
     else:
-        out["cost"], out["capacity"], _ = (sections.cost_and_capacity(timed, eng, config, window, every, sec, m=m)
-                                           if counts["total"] else (None, None, []))
+        out["cost"], out["capacity"], _ = (
+            sections.cost_and_capacity(timed, eng, config, window, every, sec, m=m)
+            if counts["total"]
+            else (None, None, [])
+        )
     all_slos = list(getattr(config, "slos", None) or []) + list(slos)
-    out["slo"], _ = (build_slo(lf, all_slos, every, window["end"], sec, timed=None if no_time else timed,
-                               no_time=no_time, m=m)
-                     if counts["total"] else ([], []))
+    out["slo"], _ = (
+        build_slo(
+            lf, all_slos, every, window["end"], sec, timed=None if no_time else timed, no_time=no_time, m=m
+        )
+        if counts["total"]
+        else ([], [])
+    )
     out["verdict"] = verdict(out["slo"])
     totals = (out.get("cost") or {}).get("totals") or {}
     # 3: a figure the data contradicts (utilization > 100%); 2: an instance no price entry matches
@@ -582,11 +684,36 @@ def verdict(slo_rows: list[dict]) -> dict:
 
 
 def _finish(rep: dict, sec: _Sections, slos: Sequence) -> dict:
-    for key, empty in (("latency", []), ("latency_budget", []), ("latency_user_visible", []), ("concurrency", None), ("slo", []), ("goodput", None),
-                       ("cost", None), ("capacity", None), ("kv", None), ("degradation", None), ("checklist", [])):
+    for key, empty in (
+        ("latency", []),
+        ("latency_budget", []),
+        ("latency_user_visible", []),
+        ("concurrency", None),
+        ("slo", []),
+        ("goodput", None),
+        ("cost", None),
+        ("capacity", None),
+        ("kv", None),
+        ("degradation", None),
+        ("checklist", []),
+    ):
         rep.setdefault(key, empty)
-    rep.setdefault("series", {k: [] for k in ("latency_ecdf", "percentiles_over_time", "concurrency", "queue_vs_utilization",
-                                              "engine", "burn", "goodput", "autoscale")})
+    rep.setdefault(
+        "series",
+        {
+            k: []
+            for k in (
+                "latency_ecdf",
+                "percentiles_over_time",
+                "concurrency",
+                "queue_vs_utilization",
+                "engine",
+                "burn",
+                "goodput",
+                "autoscale",
+            )
+        },
+    )
     rep["verdict"] = verdict(rep["slo"])
     rep["warnings"] = sec.warnings
     return clean(rep)

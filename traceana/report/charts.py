@@ -22,7 +22,12 @@ UTC_T = "%Y-%m-%d %H:%M:%S"
 
 
 def _time_x(field: str = "window_start", title: str = "time (UTC)") -> alt.X:
-    return alt.X(f"{field}:T", title=title, scale=alt.Scale(type="utc"), axis=alt.Axis(format="%H:%M", labelOverlap=True))
+    return alt.X(
+        f"{field}:T",
+        title=title,
+        scale=alt.Scale(type="utc"),
+        axis=alt.Axis(format="%H:%M", labelOverlap=True),
+    )
 
 
 def _time_tip(field: str = "window_start") -> alt.Tooltip:
@@ -50,7 +55,12 @@ def latency_ecdf(rep: dict, ds: dict) -> alt.Chart | None:
     if not rows:
         return None
     return (
-        _base(ds, rows, "Latency distributions (ok requests)", "cumulative fraction of requests at or under x; log scale")
+        _base(
+            ds,
+            rows,
+            "Latency distributions (ok requests)",
+            "cumulative fraction of requests at or under x; log scale",
+        )
         .mark_line(interpolate="step-after", point=False)
         .encode(
             x=alt.X("le:Q", title="seconds (log scale)", scale=alt.Scale(type="log")),
@@ -73,7 +83,12 @@ def percentiles_over_time(rep: dict, ds: dict) -> alt.Chart | None:
     if not rows:
         return None
     return (
-        _base(ds, _only(rows, ('window_start', 'metric', 'count', 'p50', 'p99')), "Percentiles over time", "solid p50, dashed p99; log scale; drag to pan, scroll to zoom")
+        _base(
+            ds,
+            _only(rows, ("window_start", "metric", "count", "p50", "p99")),
+            "Percentiles over time",
+            "solid p50, dashed p99; log scale; drag to pan, scroll to zoom",
+        )
         .transform_fold(["p50", "p99"], as_=["percentile", "seconds"])
         .transform_filter("isValid(datum.seconds) && datum.seconds > 0")
         .mark_line(point=False)
@@ -82,7 +97,13 @@ def percentiles_over_time(rep: dict, ds: dict) -> alt.Chart | None:
             y=alt.Y("seconds:Q", title="seconds (log scale)", scale=alt.Scale(type="log")),
             color=alt.Color("metric:N"),
             strokeDash=alt.StrokeDash("percentile:N", sort=["p50", "p99"]),
-            tooltip=[_time_tip(), "metric:N", "percentile:N", alt.Tooltip("seconds:Q", format=".4g"), alt.Tooltip("count:Q", format=",")],
+            tooltip=[
+                _time_tip(),
+                "metric:N",
+                "percentile:N",
+                alt.Tooltip("seconds:Q", format=".4g"),
+                alt.Tooltip("count:Q", format=","),
+            ],
         )
         .add_params(_zoom())
     )
@@ -108,7 +129,12 @@ def latency_budget(rep: dict, ds: dict) -> alt.Chart | None:
             x=alt.X("seconds:Q", title="seconds", stack="zero"),
             color=alt.Color("component:N", sort=comps, scale=alt.Scale(domain=comps)),
             order=alt.Order("component_order:Q"),
-            tooltip=["row:N", "component:N", alt.Tooltip("seconds:Q", format=".4g"), alt.Tooltip("share:Q", format=".1%")],
+            tooltip=[
+                "row:N",
+                "component:N",
+                alt.Tooltip("seconds:Q", format=".4g"),
+                alt.Tooltip("share:Q", format=".1%"),
+            ],
         )
         .transform_calculate(component_order="indexof(['queue','prefill','decode','post'], datum.component)")
         .properties(height=max(80, 36 * len({r["row"] for r in rows})))
@@ -122,15 +148,21 @@ def concurrency_over_time(rep: dict, ds: dict) -> alt.Chart | None:
         return None
     conc = rep.get("concurrency") or {}
     sub = f"whole window: L = {_fmt(conc.get('littles_law_L'))}, empirical {_fmt(conc.get('empirical_mean'))}, ratio {_fmt(conc.get('ratio'))} ({conc.get('verdict', 'n/a')})"
-    base = _base(ds, _only(rows, ('window_start', 'in_flight_mean', 'littles_law_L')), "Concurrency over time", sub).transform_fold(
-        ["in_flight_mean", "littles_law_L"], as_=["series", "requests"]
+    base = _base(
+        ds, _only(rows, ("window_start", "in_flight_mean", "littles_law_L")), "Concurrency over time", sub
+    ).transform_fold(["in_flight_mean", "littles_law_L"], as_=["series", "requests"])
+    return (
+        base.mark_line()
+        .encode(
+            x=_time_x(),
+            y=alt.Y("requests:Q", title="requests in flight"),
+            color=alt.Color(
+                "series:N", title=None, scale=alt.Scale(domain=["in_flight_mean", "littles_law_L"])
+            ),
+            tooltip=[_time_tip(), "series:N", alt.Tooltip("requests:Q", format=".3f")],
+        )
+        .add_params(_zoom())
     )
-    return base.mark_line().encode(
-        x=_time_x(),
-        y=alt.Y("requests:Q", title="requests in flight"),
-        color=alt.Color("series:N", title=None, scale=alt.Scale(domain=["in_flight_mean", "littles_law_L"])),
-        tooltip=[_time_tip(), "series:N", alt.Tooltip("requests:Q", format=".3f")],
-    ).add_params(_zoom())
 
 
 def queue_vs_utilization(rep: dict, ds: dict) -> alt.Chart | None:
@@ -139,21 +171,30 @@ def queue_vs_utilization(rep: dict, ds: dict) -> alt.Chart | None:
     if not rows:
         return None
     drawn = any(r.get("mm1_response_s") is not None for r in rows)
-    subtitle = ("points: observed mean queue time per rho bin; line: M/M/1 W = S / (1 - rho), drawn where rho < 1" if drawn else
-                "points: observed mean queue time per rho bin; no M/M/1 line: every bin has rho >= 1 (rho counts each "
-                "request's whole service time against one slot, and a batching engine serves many at once)")
+    subtitle = (
+        "points: observed mean queue time per rho bin; line: M/M/1 W = S / (1 - rho), drawn where rho < 1"
+        if drawn
+        else "points: observed mean queue time per rho bin; no M/M/1 line: every bin has rho >= 1 (rho counts each "
+        "request's whole service time against one slot, and a batching engine serves many at once)"
+    )
     base = _base(ds, rows, "Queue time vs utilization", subtitle)
     x = alt.X("rho_bin_mid:Q", title="utilization rho = lambda x S / replicas")
     pts = base.mark_circle(size=60).encode(
         x=x,
         y=alt.Y("observed_mean_queue_s:Q", title="seconds"),
-        tooltip=[alt.Tooltip("rho_bin_mid:Q", format=".2f"), alt.Tooltip("observed_mean_queue_s:Q", format=".4g"),
-                 alt.Tooltip("observed_mean_latency_s:Q", format=".4g"), alt.Tooltip("windows:Q")],
+        tooltip=[
+            alt.Tooltip("rho_bin_mid:Q", format=".2f"),
+            alt.Tooltip("observed_mean_queue_s:Q", format=".4g"),
+            alt.Tooltip("observed_mean_latency_s:Q", format=".4g"),
+            alt.Tooltip("windows:Q"),
+        ],
     )
     if not drawn:  # a line layer with no points renders as an empty legend-less axis: leave it out
         return pts.properties(width=WIDTH, height=HEIGHT)
     line = base.mark_line(color="#d62728").encode(
-        x=x, y="mm1_response_s:Q", tooltip=[alt.Tooltip("rho_bin_mid:Q", format=".2f"), alt.Tooltip("mm1_response_s:Q", format=".4g")]
+        x=x,
+        y="mm1_response_s:Q",
+        tooltip=[alt.Tooltip("rho_bin_mid:Q", format=".2f"), alt.Tooltip("mm1_response_s:Q", format=".4g")],
     )
     return alt.layer(pts, line).properties(width=WIDTH, height=HEIGHT)
 
@@ -189,18 +230,32 @@ def burn_down(rep: dict, ds: dict) -> alt.Chart | None:
     if not rows:
         return None
     line = (
-        _base(ds, _only(rows, ("window_start", "slo", "budget_remaining", "bad", "total")), "Error budget burn-down",
-              "budget remaining = 1 - cumulative bad / allowed bad; below 0 the window's budget is spent")
+        _base(
+            ds,
+            _only(rows, ("window_start", "slo", "budget_remaining", "bad", "total")),
+            "Error budget burn-down",
+            "budget remaining = 1 - cumulative bad / allowed bad; below 0 the window's budget is spent",
+        )
         .mark_line()
         .encode(
             x=_time_x(),
             y=alt.Y("budget_remaining:Q", title="budget remaining", axis=alt.Axis(format="%")),
             color=alt.Color("slo:N"),
-            tooltip=[_time_tip(), "slo:N", alt.Tooltip("budget_remaining:Q", format=".1%"), alt.Tooltip("bad:Q"), alt.Tooltip("total:Q")],
+            tooltip=[
+                _time_tip(),
+                "slo:N",
+                alt.Tooltip("budget_remaining:Q", format=".1%"),
+                alt.Tooltip("bad:Q"),
+                alt.Tooltip("total:Q"),
+            ],
         )
         .add_params(_zoom())
     )
-    zero = alt.Chart(_data(ds, [{"y": 0.0}], "zero")).mark_rule(color="#cf222e", strokeDash=[4, 4]).encode(y="y:Q")
+    zero = (
+        alt.Chart(_data(ds, [{"y": 0.0}], "zero"))
+        .mark_rule(color="#cf222e", strokeDash=[4, 4])
+        .encode(y="y:Q")
+    )
     return alt.layer(line, zero).properties(width=WIDTH, height=HEIGHT)
 
 
@@ -210,14 +265,25 @@ def burn_rate(rep: dict, ds: dict) -> alt.Chart | None:
     if not rows:
         return None
     alerts = [
-        {"slo": s["name"], "severity": a.get("severity"), "fired_at": a.get("fired_at"), "cleared_at": a.get("cleared_at") or rep["window"]["end"],
-         "factor": a.get("factor"), "windows": f"{a.get('long_window')} & {a.get('short_window')}"}
+        {
+            "slo": s["name"],
+            "severity": a.get("severity"),
+            "fired_at": a.get("fired_at"),
+            "cleared_at": a.get("cleared_at") or rep["window"]["end"],
+            "factor": a.get("factor"),
+            "windows": f"{a.get('long_window')} & {a.get('short_window')}",
+        }
         for s in rep.get("slo") or []
         for a in s.get("alerts") or []
         if a.get("fired_at")
     ]
     line = (
-        _base(ds, _only(rows, ('window_start', 'slo', 'burn_rate')), "Burn rate", "bad fraction per window / (1 - objective); shaded: multi-window alerts firing; rule: 1x")
+        _base(
+            ds,
+            _only(rows, ("window_start", "slo", "burn_rate")),
+            "Burn rate",
+            "bad fraction per window / (1 - objective); shaded: multi-window alerts firing; rule: 1x",
+        )
         .mark_line()
         .encode(
             x=_time_x(),
@@ -227,7 +293,9 @@ def burn_rate(rep: dict, ds: dict) -> alt.Chart | None:
         )
         .add_params(_zoom())
     )
-    rule = alt.Chart(_data(ds, [{"y": 1.0}], "one")).mark_rule(strokeDash=[4, 4], color="grey").encode(y="y:Q")
+    rule = (
+        alt.Chart(_data(ds, [{"y": 1.0}], "one")).mark_rule(strokeDash=[4, 4], color="grey").encode(y="y:Q")
+    )
     layers = [line, rule]
     if alerts:
         shade = (
@@ -236,8 +304,18 @@ def burn_rate(rep: dict, ds: dict) -> alt.Chart | None:
             .encode(
                 x=alt.X("fired_at:T", scale=alt.Scale(type="utc")),
                 x2="cleared_at:T",
-                fill=alt.Fill("severity:N", title="alert firing", scale=alt.Scale(domain=["page", "ticket"], range=["#cf222e", "#bf8700"])),
-                tooltip=["slo:N", "severity:N", "windows:N", alt.Tooltip("factor:Q"), alt.Tooltip("fired_at:T", format=UTC_T, formatType="utc")],
+                fill=alt.Fill(
+                    "severity:N",
+                    title="alert firing",
+                    scale=alt.Scale(domain=["page", "ticket"], range=["#cf222e", "#bf8700"]),
+                ),
+                tooltip=[
+                    "slo:N",
+                    "severity:N",
+                    "windows:N",
+                    alt.Tooltip("factor:Q"),
+                    alt.Tooltip("fired_at:T", format=UTC_T, formatType="utc"),
+                ],
             )
         )
         layers.insert(0, shade)
@@ -249,7 +327,12 @@ def goodput_over_time(rep: dict, ds: dict) -> alt.Chart | None:
     if not rows:
         return None
     return (
-        _base(ds, _only(rows, ('window_start', 'goodput_per_s', 'throughput_per_s')), "Goodput over time", "requests/s that are ok and meet every SLO threshold, vs all arrivals/s")
+        _base(
+            ds,
+            _only(rows, ("window_start", "goodput_per_s", "throughput_per_s")),
+            "Goodput over time",
+            "requests/s that are ok and meet every SLO threshold, vs all arrivals/s",
+        )
         .transform_fold(["goodput_per_s", "throughput_per_s"], as_=["series", "per_s"])
         .mark_line()
         .encode(
@@ -273,20 +356,36 @@ def cost_panel(rep: dict, ds: dict) -> alt.Chart | None:
                 rows.append({"who": who, "kind": label, "usd": r[key], "utilization": r.get("utilization")})
     for a in c.get("autoscaling") or []:
         if a.get("per_million_output") is not None:
-            rows.append({"who": f"{a.get('model') or 'n/a'} / autoscaled", "kind": "autoscaled", "usd": a["per_million_output"],
-                         "utilization": c.get("target_utilization")})
+            rows.append(
+                {
+                    "who": f"{a.get('model') or 'n/a'} / autoscaled",
+                    "kind": "autoscaled",
+                    "usd": a["per_million_output"],
+                    "utilization": c.get("target_utilization"),
+                }
+            )
     if not rows:
         return None
     kinds = ["effective", "nominal", "autoscaled"]
     return (
-        _base(ds, rows, "Cost per million output tokens", "effective (provisioned GPU-hours) vs nominal (at measured throughput) vs autoscaled")
+        _base(
+            ds,
+            rows,
+            "Cost per million output tokens",
+            "effective (provisioned GPU-hours) vs nominal (at measured throughput) vs autoscaled",
+        )
         .mark_bar()
         .encode(
             y=alt.Y("who:N", title=None),
             yOffset=alt.YOffset("kind:N", sort=kinds),
             x=alt.X("usd:Q", title="$ per 1M output tokens"),
             color=alt.Color("kind:N", scale=alt.Scale(domain=kinds)),
-            tooltip=["who:N", "kind:N", alt.Tooltip("usd:Q", format="$.4f"), alt.Tooltip("utilization:Q", format=".1%")],
+            tooltip=[
+                "who:N",
+                "kind:N",
+                alt.Tooltip("usd:Q", format="$.4f"),
+                alt.Tooltip("utilization:Q", format=".1%"),
+            ],
         )
         .properties(height=max(90, 42 * len({r["who"] for r in rows})))
     )
@@ -297,7 +396,12 @@ def autoscaling(rep: dict, ds: dict) -> alt.Chart | None:
     if not rows:
         return None
     return (
-        _base(ds, rows, "Replicas needed at the target utilization", "replicas = ceil(lambda / (target_util x mu)) per window")
+        _base(
+            ds,
+            rows,
+            "Replicas needed at the target utilization",
+            "replicas = ceil(lambda / (target_util x mu)) per window",
+        )
         .mark_line(interpolate="step-after")
         .encode(
             x=_time_x(),

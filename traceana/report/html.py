@@ -108,8 +108,11 @@ def script_json(obj: Any) -> str:
     """JSON safe inside ``<script type="application/json">``: ``<``, ``>``, ``&`` escaped as \\uXXXX."""
     text = json.dumps(obj, allow_nan=False, separators=(",", ":"))
     return (
-        text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        text.replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
     )
 
 
@@ -118,7 +121,9 @@ def e(value: Any) -> str:
 
 
 def _table_html(t: Table) -> str:
-    head = "".join(f'<th class="{"t" if i < t.text_cols else ""}">{e(c)}</th>' for i, c in enumerate(t.columns))
+    head = "".join(
+        f'<th class="{"t" if i < t.text_cols else ""}">{e(c)}</th>' for i, c in enumerate(t.columns)
+    )
     body = []
     for row, meta in zip(t.rows, t.row_meta, strict=True):
         cells = []
@@ -130,7 +135,11 @@ def _table_html(t: Table) -> str:
                 if not reliable:
                     cls.append("unreliable")
                 # wrap a long interval only between its bounds, never inside "98.44 ms"
-                halves = " ".join(f'<span class="nw">{e(h)}</span>' for h in ci.replace(", ", ",\n").split("\n")) if ci else ""
+                halves = (
+                    " ".join(f'<span class="nw">{e(h)}</span>' for h in ci.replace(", ", ",\n").split("\n"))
+                    if ci
+                    else ""
+                )
                 sub = f'<span class="ci">{halves}</span>' if ci else ""
                 cell = value
             vcls = meta.get("verdict_col") == i and meta.get("verdict_class")
@@ -139,8 +148,10 @@ def _table_html(t: Table) -> str:
             cells.append(f'<td class="{" ".join(cls)}">{e(cell)}{sub}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     note = f'<p class="note">{e(t.note)}</p>' if t.note else ""
-    return (f'<div class="card"><h3>{e(t.title)}</h3><div class="tablewrap"><table><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table></div>{note}</div>')
+    return (
+        f'<div class="card"><h3>{e(t.title)}</h3><div class="tablewrap"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>{note}</div>"
+    )
 
 
 def _p99(rep: dict, metric: str) -> float | None:
@@ -163,7 +174,9 @@ def _headline(rep: dict) -> str:
     gp = rep.get("goodput") or {}
     if gp.get("goodput_per_s") is not None:
         kpis.append(("goodput", f"{gp['goodput_per_s']:.3g} req/s"))
-    boxes = "".join(f'<div class="kpi"><div class="k">{e(k)}</div><div class="v">{e(v)}</div></div>' for k, v in kpis)
+    boxes = "".join(
+        f'<div class="kpi"><div class="k">{e(k)}</div><div class="v">{e(v)}</div></div>' for k, v in kpis
+    )
     badges = []
     for s in rep.get("slo") or []:
         if s.get("not_measured"):
@@ -180,7 +193,9 @@ def _headline(rep: dict) -> str:
         att_s = f"{att:.3%}" if isinstance(att, float) else "n/a"
         obj = s.get("objective")
         obj_s = f"{obj:.3%}" if isinstance(obj, float) else "n/a"
-        badges.append(f'<span class="badge {cls}">{e(s.get("name"))}: {e(word)} ({e(att_s)}, objective {e(obj_s)})</span>')
+        badges.append(
+            f'<span class="badge {cls}">{e(s.get("name"))}: {e(word)} ({e(att_s)}, objective {e(obj_s)})</span>'
+        )
     verdict = rep.get("verdict") or {}
     if verdict.get("breached"):
         vtext = f'<span class="badge breached">exit {verdict.get("exit_code")}: {len(verdict["breached"])} of {len(rep.get("slo") or [])} SLOs breached</span>'
@@ -188,8 +203,10 @@ def _headline(rep: dict) -> str:
         vtext = '<span class="badge met">all SLOs met</span>'
     else:
         vtext = '<span class="badge na">no SLOs configured (give --config or --slo)</span>'
-    return (f'<p class="window">{e(window_text(w))} ({(w.get("seconds") or 0):,.0f} s)</p>'
-            f'<div class="headline">{boxes}</div><div class="card"><b>SLOs</b> {vtext}<br>{"".join(badges)}</div>')
+    return (
+        f'<p class="window">{e(window_text(w))} ({(w.get("seconds") or 0):,.0f} s)</p>'
+        f'<div class="headline">{boxes}</div><div class="card"><b>SLOs</b> {vtext}<br>{"".join(badges)}</div>'
+    )
 
 
 SECTIONS = [
@@ -209,20 +226,27 @@ SECTIONS = [
 def render_html(report: dict, charts: list[tuple[str, str, dict]]) -> str:
     """The full HTML document for ``report`` with ``charts`` (from charts.build_charts)."""
     tables = report_tables(report)
-    parts = [f"<h1>{e(report.get('title') or 'traceana report')}</h1>",
-             f'<p class="note">generated {e(report.get("generated_at"))} by traceana {e(report.get("traceana_version"))}</p>',
-             '<div id="traceana-errors"></div>', _headline(report)]
+    parts = [
+        f"<h1>{e(report.get('title') or 'traceana report')}</h1>",
+        f'<p class="note">generated {e(report.get("generated_at"))} by traceana {e(report.get("traceana_version"))}</p>',
+        '<div id="traceana-errors"></div>',
+        _headline(report),
+    ]
     for key, title in SECTIONS:
         body = [_table_html(t) for t in tables.get(key, [])]
-        body += [f'<div class="card"><div class="chart" id="chart-{e(cid)}"></div></div>' for cid, sec, _ in charts if sec == key]
+        body += [
+            f'<div class="card"><div class="chart" id="chart-{e(cid)}"></div></div>'
+            for cid, sec, _ in charts
+            if sec == key
+        ]
         if body:
             parts.append(f'<section id="sec-{key}"><h2>{e(title)}</h2>{"".join(body)}</section>')
     specs = {cid: spec for cid, _, spec in charts}
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{e(report.get('title') or 'traceana report')}</title><style>{CSS}</style>"
-        f"<script>{ONERROR}</script></head><body data-charts-expected=\"{len(charts)}\"><main>"
+        f'<script>{ONERROR}</script></head><body data-charts-expected="{len(charts)}"><main>'
         + "".join(parts)
         + "</main>"
         f'<script type="application/json" id="traceana-specs">{script_json(specs)}</script>'

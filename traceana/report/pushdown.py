@@ -21,12 +21,32 @@ from datetime import datetime
 from typing import Any
 
 #: report sections computed in the engine (their numbers come back as small tables)
-PUSHED_SECTIONS = ("requests", "window", "latency", "percentiles_over_time", "slo", "series.burn", "concurrency",
-                   "series.concurrency", "cost")
+PUSHED_SECTIONS = (
+    "requests",
+    "window",
+    "latency",
+    "percentiles_over_time",
+    "slo",
+    "series.burn",
+    "concurrency",
+    "series.concurrency",
+    "cost",
+)
 #: report sections still computed in Python from the requests the engine returns
 # (latency_user_visible, issue 19's error-adjusted percentiles, is local too once both are merged)
-LOCAL_SECTIONS = ("latency_budget", "latency_user_visible", "goodput", "capacity (autoscaling)", "kv", "degradation", "checklist",
-                  "series.latency_ecdf", "series.queue_vs_utilization", "series.engine", "series.autoscale")
+LOCAL_SECTIONS = (
+    "latency_budget",
+    "latency_user_visible",
+    "goodput",
+    "capacity (autoscaling)",
+    "kv",
+    "degradation",
+    "checklist",
+    "series.latency_ecdf",
+    "series.queue_vs_utilization",
+    "series.engine",
+    "series.autoscale",
+)
 
 
 @dataclass(frozen=True)
@@ -45,8 +65,14 @@ def local() -> Metrics:
     """The embedded engine's metric functions."""
     from traceana.metrics import concurrency, cost, latency, slo
 
-    return Metrics(latency.percentiles, latency.itl_percentiles, slo.evaluate, slo.burn_series,
-                   concurrency.summary_and_series, cost.effective_cost)
+    return Metrics(
+        latency.percentiles,
+        latency.itl_percentiles,
+        slo.evaluate,
+        slo.burn_series,
+        concurrency.summary_and_series,
+        cost.effective_cost,
+    )
 
 
 class Pushed:
@@ -59,15 +85,30 @@ class Pushed:
     def percentiles(self, _lf: Any, metrics, by=(), every=None, ok_only=True, confidence=0.95):
         from traceana.metrics import latency
 
-        return latency.percentiles_ch(self.ch, metrics=metrics, by=by, every=every, ok_only=ok_only,
-                                      confidence=confidence, since=self.since, until=self.until,
-                                      approximate=self.approximate)
+        return latency.percentiles_ch(
+            self.ch,
+            metrics=metrics,
+            by=by,
+            every=every,
+            ok_only=ok_only,
+            confidence=confidence,
+            since=self.since,
+            until=self.until,
+            approximate=self.approximate,
+        )
 
     def itl_percentiles(self, _lf: Any, by=(), ok_only=True, confidence=0.95):
         from traceana.metrics import latency
 
-        return latency.itl_percentiles_ch(self.ch, by=by, ok_only=ok_only, confidence=confidence,
-                                          since=self.since, until=self.until, approximate=self.approximate)
+        return latency.itl_percentiles_ch(
+            self.ch,
+            by=by,
+            ok_only=ok_only,
+            confidence=confidence,
+            since=self.since,
+            until=self.until,
+            approximate=self.approximate,
+        )
 
     def evaluate(self, _lf: Any, slos, start=None, end=None):
         from traceana.metrics import slo
@@ -77,15 +118,28 @@ class Pushed:
     def burn_series(self, _lf: Any, slo_, every="1m", start=None, end=None):
         from traceana.metrics import slo
 
-        return slo.burn_series_ch(self.ch, slo_, every=every, start=start, end=end, since=self.since, until=self.until)
+        return slo.burn_series_ch(
+            self.ch, slo_, every=every, start=start, end=end, since=self.since, until=self.until
+        )
 
     def summary_and_series(self, _lf: Any, every="1m"):
         from traceana.metrics import concurrency
 
         return concurrency.summary_and_series_ch(self.ch, every=every, since=self.since, until=self.until)
 
-    def effective_cost(self, _lf: Any, provisioned_df, gpu_prices, tokens="output", prompt_weight=None, start=None, end=None):
+    def effective_cost(
+        self, _lf: Any, provisioned_df, gpu_prices, tokens="output", prompt_weight=None, start=None, end=None
+    ):
         from traceana.metrics import cost
 
-        return cost.effective_cost_ch(self.ch, provisioned_df, gpu_prices, tokens=tokens, prompt_weight=prompt_weight,
-                                      start=start, end=end, since=self.since, until=self.until)
+        return cost.effective_cost_ch(
+            self.ch,
+            provisioned_df,
+            gpu_prices,
+            tokens=tokens,
+            prompt_weight=prompt_weight,
+            start=start,
+            end=end,
+            since=self.since,
+            until=self.until,
+        )

@@ -38,8 +38,15 @@ def concurrency(lf: pl.LazyFrame, every: str, sec, m: Any = None) -> tuple[dict 
     if out is None:
         return None, []
     whole, df = out
-    return clean(dict(whole)), records(df.select("window_start", in_flight_mean="mean_in_flight", littles_law_L="littles_law_L",
-                                                 max_in_flight="max_in_flight", arrival_rate_per_s="arrival_rate_per_s"))
+    return clean(dict(whole)), records(
+        df.select(
+            "window_start",
+            in_flight_mean="mean_in_flight",
+            littles_law_L="littles_law_L",
+            max_in_flight="max_in_flight",
+            arrival_rate_per_s="arrival_rate_per_s",
+        )
+    )
 
 
 def queue_vs_utilization(lf: pl.LazyFrame, every: str, sec) -> list[dict]:
@@ -53,11 +60,20 @@ def percentiles_over_time(lf: pl.LazyFrame, every: str, sec, m: Any = None) -> l
 
     cols = set(lf.collect_schema().names())
     metrics = [c for c in PCT_SERIES_METRICS if c in cols]
-    df = sec.run("percentiles over time", (m or local()).percentiles, lf, metrics=metrics, every=every, ok_only=True,
-                 confidence=None)  # the chart draws p50, p90, p99 only
+    df = sec.run(
+        "percentiles over time",
+        (m or local()).percentiles,
+        lf,
+        metrics=metrics,
+        every=every,
+        ok_only=True,
+        confidence=None,
+    )  # the chart draws p50, p90, p99 only
     if df is None:
         return []
-    return records(df.select("window_start", "metric", "count", "p50", "p90", "p99").sort("metric", "window_start"))
+    return records(
+        df.select("window_start", "metric", "count", "p50", "p90", "p99").sort("metric", "window_start")
+    )
 
 
 def goodput_thresholds(slos: Sequence) -> dict[str, float]:
@@ -69,8 +85,14 @@ def goodput_thresholds(slos: Sequence) -> dict[str, float]:
     return out
 
 
-def goodput(lf: pl.LazyFrame, slos: Sequence, every: str, sec, timed: pl.LazyFrame | None = None,
-            no_time: str | None = None) -> tuple[dict | None, list[dict]]:
+def goodput(
+    lf: pl.LazyFrame,
+    slos: Sequence,
+    every: str,
+    sec,
+    timed: pl.LazyFrame | None = None,
+    no_time: str | None = None,
+) -> tuple[dict | None, list[dict]]:
     """Goodput: the fraction of requests within every latency threshold, and per second on ``timed``.
 
     Not measured (None, with the reason as a warning) when a threshold's metric is recorded by no
@@ -89,8 +111,15 @@ def goodput(lf: pl.LazyFrame, slos: Sequence, every: str, sec, timed: pl.LazyFra
     if whole is None or whole.height == 0:
         return None, []
     w = records(whole)[0]
-    summary = {"thresholds": th, "total": w["total"], "good": w["good"], "good_fraction": w["fraction"],
-               "goodput_per_s": w["goodput_per_s"], "throughput_per_s": w["throughput_per_s"], "window_s": w["window_s"]}
+    summary = {
+        "thresholds": th,
+        "total": w["total"],
+        "good": w["good"],
+        "good_fraction": w["fraction"],
+        "goodput_per_s": w["goodput_per_s"],
+        "throughput_per_s": w["throughput_per_s"],
+        "window_s": w["window_s"],
+    }
     timed = lf if timed is None and no_time is None else timed
     if timed is None:
         sec.warnings.append(f"goodput per second: {no_time}")
@@ -98,7 +127,9 @@ def goodput(lf: pl.LazyFrame, slos: Sequence, every: str, sec, timed: pl.LazyFra
         return clean(summary), []
     if timed is not lf:
         t = records(sec.run("goodput", slo_m.goodput, timed, th))[0]
-        summary.update(goodput_per_s=t["goodput_per_s"], throughput_per_s=t["throughput_per_s"], window_s=t["window_s"])
+        summary.update(
+            goodput_per_s=t["goodput_per_s"], throughput_per_s=t["throughput_per_s"], window_s=t["window_s"]
+        )
     series = _rows(sec.run("goodput over time", slo_m.goodput, timed, th, every=every))
     return clean(summary), series
 
@@ -107,7 +138,9 @@ def _dt(iso_text: str | None) -> datetime | None:
     return datetime.fromisoformat(iso_text) if iso_text else None
 
 
-def _autoscale_rows(lf: pl.LazyFrame, eng: pl.LazyFrame | None, target: float, every: str, sec) -> tuple[list[dict], str | None]:
+def _autoscale_rows(
+    lf: pl.LazyFrame, eng: pl.LazyFrame | None, target: float, every: str, sec
+) -> tuple[list[dict], str | None]:
     """The autoscaling rows and the basis of their service rate mu, or ([], None) with a reason.
 
     mu per replica needs to know how many requests a replica serves at once: the engine
@@ -118,16 +151,30 @@ def _autoscale_rows(lf: pl.LazyFrame, eng: pl.LazyFrame | None, target: float, e
     from traceana.metrics import capacity
 
     if eng is None:
-        sec.warnings.append("autoscaling: not computable: no engine samples to give the service rate per replica "
-                            "(mu = running batch / mean service time); 1 / mean service time would assume one "
-                            "request at a time per replica")
+        sec.warnings.append(
+            "autoscaling: not computable: no engine samples to give the service rate per replica "
+            "(mu = running batch / mean service time); 1 / mean service time would assume one "
+            "request at a time per replica"
+        )
         return [], None
-    auto = _rows(sec.run("autoscaling", capacity.autoscale, lf, None, target_util=target, every=every, by=("model",)))
+    auto = _rows(
+        sec.run("autoscaling", capacity.autoscale, lf, None, target_util=target, every=every, by=("model",))
+    )
     batched = batched_mu(auto, eng)
     if batched:
-        again = sec.run("autoscaling (batched)", capacity.autoscale, lf, batched, target_util=target, every=every, by=("model",))
+        again = sec.run(
+            "autoscaling (batched)",
+            capacity.autoscale,
+            lf,
+            batched,
+            target_util=target,
+            every=every,
+            by=("model",),
+        )
         if again is not None:
-            return _rows(again), "engine samples: max running batch x 1 / mean service time (Little's law at a full batch)"
+            return _rows(
+                again
+            ), "engine samples: max running batch x 1 / mean service time (Little's law at a full batch)"
     return auto, "engine samples: running batch of 1, so mu = 1 / mean service time"
 
 
@@ -141,7 +188,9 @@ def batched_mu(auto_rows: list[dict], eng: pl.LazyFrame | None) -> dict | None:
     """
     if eng is None or not auto_rows:
         return None
-    per_instance = eng.group_by("instance").agg(model=pl.col("model").drop_nulls().first(), b=pl.col("num_running").max())
+    per_instance = eng.group_by("instance").agg(
+        model=pl.col("model").drop_nulls().first(), b=pl.col("num_running").max()
+    )
     batch = dict(per_instance.group_by("model").agg(pl.col("b").median()).collect().iter_rows())
     measured = {r.get("model"): r.get("mu_per_replica") for r in auto_rows}
     out: dict[Any, float | None] = {}
@@ -156,8 +205,9 @@ def autoscale_every(every: str) -> str:
     return every if every_seconds(every) >= 900 else "15m"
 
 
-def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, window: dict, every: str,
-                      sec, m: Any = None) -> tuple[dict | None, dict | None, list[dict]]:
+def cost_and_capacity(
+    lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, window: dict, every: str, sec, m: Any = None
+) -> tuple[dict | None, dict | None, list[dict]]:
     """Cost rows per model and instance (needs GPU prices), the autoscaling what-if, and its series.
 
     The what-if prices each model's replica-hours (capacity.autoscale at the
@@ -170,16 +220,33 @@ def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, w
 
     auto_every = autoscale_every(every)
     auto, mu_basis = _autoscale_rows(lf, eng, target, auto_every, sec)
-    auto_series = [{"window_start": r.get("window_start"), "group": str(r.get("model") or "(no model)"), "replicas": r.get("replicas")}
-                   for r in auto]
+    auto_series = [
+        {
+            "window_start": r.get("window_start"),
+            "group": str(r.get("model") or "(no model)"),
+            "replicas": r.get("replicas"),
+        }
+        for r in auto
+    ]
     replica_hours: dict[Any, float] = {}
     mu: dict[Any, float | None] = {}
     for r in auto:
-        replica_hours[r.get("model")] = replica_hours.get(r.get("model"), 0.0) + (r.get("replica_hours") or 0.0)
+        replica_hours[r.get("model")] = replica_hours.get(r.get("model"), 0.0) + (
+            r.get("replica_hours") or 0.0
+        )
         mu[r.get("model")] = r.get("mu_per_replica")
-    capacity_out = {"target_utilization": target, "every": auto_every, "percentile": 0.95, "mu_basis": mu_basis,
-                    "mu_per_replica": [{"model": m, "mu_per_replica": v} for m, v in mu.items()],
-                    "replica_hours": [{"model": m, "replica_hours": h} for m, h in replica_hours.items()]} if auto else None
+    capacity_out = (
+        {
+            "target_utilization": target,
+            "every": auto_every,
+            "percentile": 0.95,
+            "mu_basis": mu_basis,
+            "mu_per_replica": [{"model": m, "mu_per_replica": v} for m, v in mu.items()],
+            "replica_hours": [{"model": m, "replica_hours": h} for m, h in replica_hours.items()],
+        }
+        if auto
+        else None
+    )
     prices = dict(getattr(config, "gpu_prices", None) or {})
     if not prices:
         sec.warnings.append("cost: no [gpu_prices] in the config, so no cost panel")
@@ -188,14 +255,24 @@ def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, w
     tokens = getattr(cfg_cost, "tokens", "output")
     weight = getattr(cfg_cost, "prompt_weight", None)
     start, end = _dt(window.get("start")), _dt(window.get("end"))
-    prov = sec.run("provisioned GPU-hours", cost_m.provisioned_hours, eng, list(getattr(config, "deployments", None) or []),
-                   start=start, end=end)
+    prov = sec.run(
+        "provisioned GPU-hours",
+        cost_m.provisioned_hours,
+        eng,
+        list(getattr(config, "deployments", None) or []),
+        start=start,
+        end=end,
+    )
     if prov is None or prov.height == 0:
-        sec.warnings.append("cost: no GPU-hours found (no engine samples with gpu_type/gpu_count, no [[deployment]])")
+        sec.warnings.append(
+            "cost: no GPU-hours found (no engine samples with gpu_type/gpu_count, no [[deployment]])"
+        )
         return None, capacity_out, auto_series
     from traceana.report.pushdown import local
 
-    eff = sec.run("effective cost", (m or local()).effective_cost, lf, prov, prices, tokens=tokens, prompt_weight=weight)
+    eff = sec.run(
+        "effective cost", (m or local()).effective_cost, lf, prov, prices, tokens=tokens, prompt_weight=weight
+    )
     if eff is None:
         return None, capacity_out, auto_series
     rows = _rows(eff)
@@ -203,7 +280,9 @@ def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, w
     for r in rows:
         if r.get("unpriced"):
             name = r.get("instance") if r.get("instance") is not None else "(unknown instance)"
-            sec.warnings.append(f"cost: instance '{name}' is unpriced and left out of the totals: {r['unpriced']}")
+            sec.warnings.append(
+                f"cost: instance '{name}' is unpriced and left out of the totals: {r['unpriced']}"
+            )
     for err in tot["data_errors"]:
         sec.warnings.append(f"cost: data error: {err}")
     autoscaled = []
@@ -215,11 +294,27 @@ def cost_and_capacity(lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, w
         out_tokens = sum(r.get("output_tokens") or 0 for r in rows if r.get("model") == model)
         usd = hours * per_replica
         actual = sum(r.get("cost_usd") or 0.0 for r in mine)
-        autoscaled.append({"model": model, "mu_per_replica": mu.get(model), "replica_hours": hours, "price_per_replica_hour": per_replica, "cost_usd": usd,
-                           "actual_cost_usd": actual, "per_million_output": usd / (out_tokens / 1e6) if out_tokens else None})
-    out = {"tokens": tokens, "tokens_counted": cost_m.tokens_label(tokens, weight), "prices": prices, "rows": rows,
-           "totals": clean(tot), "autoscaling": clean(autoscaled), "target_utilization": target,
-           "mu_basis": mu_basis}
+        autoscaled.append(
+            {
+                "model": model,
+                "mu_per_replica": mu.get(model),
+                "replica_hours": hours,
+                "price_per_replica_hour": per_replica,
+                "cost_usd": usd,
+                "actual_cost_usd": actual,
+                "per_million_output": usd / (out_tokens / 1e6) if out_tokens else None,
+            }
+        )
+    out = {
+        "tokens": tokens,
+        "tokens_counted": cost_m.tokens_label(tokens, weight),
+        "prices": prices,
+        "rows": rows,
+        "totals": clean(tot),
+        "autoscaling": clean(autoscaled),
+        "target_utilization": target,
+        "mu_basis": mu_basis,
+    }
     return clean(out), capacity_out, auto_series
 
 
@@ -229,21 +324,38 @@ def kv(eng: pl.LazyFrame | None, config: Any, sec) -> dict | None:
 
     shapes = []
     for model, sh in (getattr(config, "model_shapes", None) or {}).items():
-        per = sec.run(f"kv shape {model}", capacity.kv_bytes_per_request, sh.layers, sh.kv_heads, sh.head_dim,
-                      repr(float(sh.dtype_bytes)), sh.context_tokens)
+        per = sec.run(
+            f"kv shape {model}",
+            capacity.kv_bytes_per_request,
+            sh.layers,
+            sh.kv_heads,
+            sh.head_dim,
+            repr(float(sh.dtype_bytes)),
+            sh.context_tokens,
+        )
         if per is None:
             continue
-        fit = sec.run(f"kv capacity {model}", capacity.kv_max_concurrency, capacity.gb(repr(float(sh.gpu_memory_gb))),
-                      capacity.gb(repr(float(sh.weights_gb))), capacity.gb(repr(float(sh.workspace_gb))), per)
+        fit = sec.run(
+            f"kv capacity {model}",
+            capacity.kv_max_concurrency,
+            capacity.gb(repr(float(sh.gpu_memory_gb))),
+            capacity.gb(repr(float(sh.weights_gb))),
+            capacity.gb(repr(float(sh.workspace_gb))),
+            per,
+        )
         if fit is not None:
             shapes.append({"model": model, "context_tokens": sh.context_tokens, **fit})
     if eng is None and not shapes:
         return None
     out: dict[str, Any] = {"shapes": shapes, "instances": [], "batch": []}
     if eng is not None:
-        models = dict(eng.group_by("instance").agg(pl.col("model").drop_nulls().first()).collect().iter_rows())
-        out["instances"] = [{"model": models.get(r.get("instance")), **r}
-                            for r in _rows(sec.run("kv headroom", capacity.kv_headroom, eng))]
+        models = dict(
+            eng.group_by("instance").agg(pl.col("model").drop_nulls().first()).collect().iter_rows()
+        )
+        out["instances"] = [
+            {"model": models.get(r.get("instance")), **r}
+            for r in _rows(sec.run("kv headroom", capacity.kv_headroom, eng))
+        ]
         out["batch"] = _rows(sec.run("batch throughput", capacity.batch_throughput, eng))
         observed: dict[Any, float] = {}
         for r in out["instances"]:
@@ -259,9 +371,14 @@ def degradation(lf: pl.LazyFrame, config: Any, slos: Sequence, sec) -> dict | No
     options = list(getattr(config, "degradation_options", None) or [])
     if not options:
         return None
-    slo = next((s for s in slos if getattr(s, "metric", None) and s.threshold is not None and s.op in ("lte", "lt")), None)
+    slo = next(
+        (s for s in slos if getattr(s, "metric", None) and s.threshold is not None and s.op in ("lte", "lt")),
+        None,
+    )
     if slo is None:
-        sec.warnings.append("degradation: options are configured but no latency SLO (metric + threshold) to judge them by")
+        sec.warnings.append(
+            "degradation: options are configured but no latency SLO (metric + threshold) to judge them by"
+        )
         return None
     from traceana.metrics import degradation as deg
 
@@ -274,7 +391,9 @@ def degradation(lf: pl.LazyFrame, config: Any, slos: Sequence, sec) -> dict | No
     return clean(res)
 
 
-def checklist(lf: pl.LazyFrame, eng: pl.LazyFrame | None, sec, more: pl.LazyFrame | None = None) -> list[dict]:
+def checklist(
+    lf: pl.LazyFrame, eng: pl.LazyFrame | None, sec, more: pl.LazyFrame | None = None
+) -> list[dict]:
     """Checklist coverage; ``more``: the same requests with the columns ``lf`` leaves out."""
     from traceana.metrics import checklist as ck
 

@@ -16,8 +16,20 @@ import polars as pl
 #: the report's time series never hold more windows than this
 MAX_WINDOWS = 720
 #: candidate window sizes, smallest first (polars duration strings, seconds)
-_EVERY = [("1m", 60), ("2m", 120), ("5m", 300), ("10m", 600), ("15m", 900), ("30m", 1800), ("1h", 3600),
-          ("2h", 7200), ("6h", 21600), ("12h", 43200), ("1d", 86400), ("7d", 604800)]
+_EVERY = [
+    ("1m", 60),
+    ("2m", 120),
+    ("5m", 300),
+    ("10m", 600),
+    ("15m", 900),
+    ("30m", 1800),
+    ("1h", 3600),
+    ("2h", 7200),
+    ("6h", 21600),
+    ("12h", 43200),
+    ("1d", 86400),
+    ("7d", 604800),
+]
 BINS_PER_DECADE = 20
 
 
@@ -62,7 +74,14 @@ def latency_ecdf(lf: pl.LazyFrame, metrics: tuple[str, ...]) -> list[dict]:
         cum = 0
         for k, n in binned.iter_rows():
             cum += int(n)
-            out.append({"metric": m, "le": 10 ** (k / BINS_PER_DECADE), "cum_count": cum, "cum_fraction": cum / total})
+            out.append(
+                {
+                    "metric": m,
+                    "le": 10 ** (k / BINS_PER_DECADE),
+                    "cum_count": cum,
+                    "cum_fraction": cum / total,
+                }
+            )
     return out
 
 

@@ -128,7 +128,11 @@ def read_typed(src: Source, table: str) -> Batches | None:
             columns=columns,
             maximum_object_size=int(min(src.limits.max_line_bytes, 2**31 - 1)),
         )
-        reader = rel.to_arrow_reader(BATCH_ROWS) if hasattr(rel, "to_arrow_reader") else rel.fetch_record_batch(BATCH_ROWS)
+        reader = (
+            rel.to_arrow_reader(BATCH_ROWS)
+            if hasattr(rel, "to_arrow_reader")
+            else rel.fetch_record_batch(BATCH_ROWS)
+        )
     except duckdb.InterruptException:  # a duckdb.Error, but Ctrl-C: stop, never fall back to another read
         raise KeyboardInterrupt from None
     except (duckdb.Error, OSError, ValueError, RuntimeError) as exc:

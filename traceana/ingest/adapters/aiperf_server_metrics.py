@@ -28,7 +28,12 @@ NAME = "aiperf_server_metrics"
 
 def sniff(head: bytes, path: Path) -> bool:
     line = first_line(head)
-    return line.startswith(b"{") and b'"endpoint_url"' in line and b'"timestamp_ns"' in line and b'"metrics"' in line
+    return (
+        line.startswith(b"{")
+        and b'"endpoint_url"' in line
+        and b'"timestamp_ns"' in line
+        and b'"metrics"' in line
+    )
 
 
 def _endpoint(url: str) -> str:
@@ -86,8 +91,11 @@ def read(src: Source) -> AdapterResult:
         for sname, labels, value in current.values():
             samples.add(t / 1e9, sname, labels, value, line)
     engine, hists, notes, q = _prom.to_tables(samples, "aiperf", NAME)
-    notes.insert(0, "AIPerf server metrics: each scrape's metrics mapped as Prometheus /metrics; values AIPerf "
-                    "omitted as unchanged are carried forward from the previous scrape of the same endpoint")
+    notes.insert(
+        0,
+        "AIPerf server metrics: each scrape's metrics mapped as Prometheus /metrics; values AIPerf "
+        "omitted as unchanged are carried forward from the previous scrape of the same endpoint",
+    )
     return _prom.adapter_result(engine, hists, notes, bad + q)
 
 

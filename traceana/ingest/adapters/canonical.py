@@ -240,11 +240,15 @@ def _without_deep(df: pl.DataFrame, table: str, limits) -> AdapterResult:
     text_cols = [c for c, t in df.schema.items() if t == pl.String and c != "source_line"]
     if not text_cols or df.height == 0:
         return AdapterResult(**{table: df})
-    longest = df.select(pl.col(c).str.len_bytes().max() for c in text_cols).row(0)  # a quarter of a row mask's cost
+    longest = df.select(pl.col(c).str.len_bytes().max() for c in text_cols).row(
+        0
+    )  # a quarter of a row mask's cost
     text_cols = [c for c, n in zip(text_cols, longest, strict=True) if n is not None and n > limit]
     if not text_cols:
         return AdapterResult(**{table: df})
-    long = df.select(pl.any_horizontal([pl.col(c).str.len_bytes() > limit for c in text_cols]).fill_null(False)).to_series()
+    long = df.select(
+        pl.any_horizontal([pl.col(c).str.len_bytes() > limit for c in text_cols]).fill_null(False)
+    ).to_series()
     quarantine = []
     deep = [False] * df.height
     for i in long.arg_true().to_list():
@@ -253,7 +257,11 @@ def _without_deep(df: pl.DataFrame, table: str, limits) -> AdapterResult:
             v = row[c]
             if v and v[:1] in "[{" and _json_depth(v) > limit:
                 deep[i] = True
-                quarantine.append(QuarantineRow(row["source_line"], c, f"JSON nested deeper than {limit} levels", v[:4096], table))
+                quarantine.append(
+                    QuarantineRow(
+                        row["source_line"], c, f"JSON nested deeper than {limit} levels", v[:4096], table
+                    )
+                )
                 break
     if not quarantine:
         return AdapterResult(**{table: df})
@@ -268,18 +276,32 @@ def _read_jsonl_slow(src: Source, table: str) -> AdapterResult:
     quarantine: list[QuarantineRow] = []
     for line_no, line in iter_lines(src):
         if line is None:
-            quarantine.append(QuarantineRow(line_no, None, f"line longer than {src.limits.max_line_bytes:,} bytes", None, table))
+            quarantine.append(
+                QuarantineRow(
+                    line_no, None, f"line longer than {src.limits.max_line_bytes:,} bytes", None, table
+                )
+            )
             continue
         try:
             obj = load_json_line(line, src.limits.max_json_depth)
         except ValueError as exc:
-            quarantine.append(QuarantineRow(line_no, None, str(exc), line[:4096].decode("utf-8", "replace"), table))
+            quarantine.append(
+                QuarantineRow(line_no, None, str(exc), line[:4096].decode("utf-8", "replace"), table)
+            )
             continue
         if not isinstance(obj, dict):
             quarantine.append(QuarantineRow(line_no, None, "not a JSON object", raw_json(obj), table))
             continue
         if any(isinstance(v, str) and _has_surrogate(v) for v in obj.values()):
-            quarantine.append(QuarantineRow(line_no, None, "invalid UTF-8: a lone surrogate escape (\\udXXX) in a string", json.dumps(obj)[:4096], table))
+            quarantine.append(
+                QuarantineRow(
+                    line_no,
+                    None,
+                    "invalid UTF-8: a lone surrogate escape (\\udXXX) in a string",
+                    json.dumps(obj)[:4096],
+                    table,
+                )
+            )
             continue
         line_nos.append(line_no)
         for n in names:
@@ -300,7 +322,10 @@ def _read_jsonl_slow(src: Source, table: str) -> AdapterResult:
 
 def _read_csv(src: Source, table: str) -> AdapterResult:
     lines = None
-    if len(src.data) <= src.limits.max_line_bytes or _line_lengths(src.data).max() <= src.limits.max_line_bytes:
+    if (
+        len(src.data) <= src.limits.max_line_bytes
+        or _line_lengths(src.data).max() <= src.limits.max_line_bytes
+    ):
         lines = _simple_csv_lines(src.data)
     if lines is not None:
         try:
@@ -344,7 +369,11 @@ def _read_csv_slow(src: Source, table: str) -> AdapterResult:
         if not row:
             continue
         if sum(len(v) for v in row) > src.limits.max_line_bytes:
-            quarantine.append(QuarantineRow(line_no, None, f"line longer than {src.limits.max_line_bytes:,} bytes", None, table))
+            quarantine.append(
+                QuarantineRow(
+                    line_no, None, f"line longer than {src.limits.max_line_bytes:,} bytes", None, table
+                )
+            )
             continue
         if any(_has_surrogate(v) for v in row):
             raw = ",".join(row).encode("utf-8", "surrogateescape")[:4096].decode("utf-8", "replace")
@@ -352,7 +381,9 @@ def _read_csv_slow(src: Source, table: str) -> AdapterResult:
             continue
         if len(row) != len(header):
             quarantine.append(
-                QuarantineRow(line_no, None, f"expected {len(header)} fields, found {len(row)}", raw_json(row), table)
+                QuarantineRow(
+                    line_no, None, f"expected {len(header)} fields, found {len(row)}", raw_json(row), table
+                )
             )
             continue
         line_nos.append(line_no)

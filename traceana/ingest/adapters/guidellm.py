@@ -72,7 +72,8 @@ def _load(src: Source):
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise TraceParseError(
-            src.name, f"not a GuideLLM benchmarks YAML: {getattr(exc, 'problem', exc)}",
+            src.name,
+            f"not a GuideLLM benchmarks YAML: {getattr(exc, 'problem', exc)}",
             line=None if mark is None else mark.line + 1,
         ) from None
 
@@ -175,7 +176,8 @@ def read(src: Source) -> AdapterResult:
                     bad.append(q_record(ordinal, msg.split(":", 1)[0], msg, rec))
     if not rows and not bad:
         raise TraceParseError(
-            src.name, "GuideLLM report without per-request records (a summary). "
+            src.name,
+            "GuideLLM report without per-request records (a summary). "
             "Hint: ingest a benchmarks.json saved with its requests",
         )
     notes = [
@@ -183,7 +185,9 @@ def read(src: Source) -> AdapterResult:
         "TPOT derived as (e2e - ttft)/(output_tokens - 1); GuideLLM's time_per_output_token_ms "
         "(prefill included) is not stored; source_line numbers the requests across benchmarks in file order",
         f"tags hold each benchmark's sweep point ({len(set(tags))} distinct: "
-        f"{', '.join(sorted(set(tags))[:6])})" if tags else "no strategy recorded per benchmark: tags are null",
+        f"{', '.join(sorted(set(tags))[:6])})"
+        if tags
+        else "no strategy recorded per benchmark: tags are null",
     ]
     truncated = _truncation(doc)
     if truncated:
@@ -205,8 +209,11 @@ def _truncation(doc: dict) -> str | None:
             short.append(f"benchmark {b}: {kept} of {counted}")
     if not short:
         return None
-    return ("GuideLLM kept only a sample of the requests (" + "; ".join(short)
-            + "): the file's own aggregates cover all of them, traceana's only the records kept")
+    return (
+        "GuideLLM kept only a sample of the requests ("
+        + "; ".join(short)
+        + "): the file's own aggregates cover all of them, traceana's only the records kept"
+    )
 
 
 ADAPTER = Adapter(

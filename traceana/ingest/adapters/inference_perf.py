@@ -42,8 +42,13 @@ NAME = "inference_perf"
 
 def sniff(head: bytes, path: Path) -> bool:
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
-    return (text[:1] == b"[" and b'"start_time"' in head and b'"end_time"' in head
-            and b'"request_metrics"' in head and (b'"response_metrics"' in head or b'"error_type"' in head))
+    return (
+        text[:1] == b"["
+        and b'"start_time"' in head
+        and b'"end_time"' in head
+        and b'"request_metrics"' in head
+        and (b'"response_metrics"' in head or b'"error_type"' in head)
+    )
 
 
 def _dict(obj, key: str) -> dict:
@@ -66,8 +71,10 @@ def _row(rec: dict) -> dict:
     err = rec.get("error")
     prompt = as_int(usage.get("prompt_tokens"), "server_usage.prompt_tokens")
     if prompt is None:
-        prompt = as_int(info.get("input_tokens", _dict(_dict(info, "request_metrics"), "text").get("input_tokens")),
-                        "input_tokens")
+        prompt = as_int(
+            info.get("input_tokens", _dict(_dict(info, "request_metrics"), "text").get("input_tokens")),
+            "input_tokens",
+        )
     output = as_int(resp.get("output_tokens"), "output_tokens")
     if output is None:
         output = as_int(usage.get("completion_tokens"), "server_usage.completion_tokens")

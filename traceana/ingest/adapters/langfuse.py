@@ -141,8 +141,9 @@ def read(src: Source) -> AdapterResult:
     ]
     if skipped:
         notes.append(f"{skipped} observations that are not generations (SPAN, EVENT, ...) were skipped")
-    return AdapterResult(requests=rows_to_table(rows, NAME), quarantine=bad, notes=notes,
-                         records_read=len(rows) + len(bad))
+    return AdapterResult(
+        requests=rows_to_table(rows, NAME), quarantine=bad, notes=notes, records_read=len(rows) + len(bad)
+    )
 
 
 ADAPTER = Adapter(

@@ -37,7 +37,12 @@ def read(src: Source) -> AdapterResult:
     ms = c.cast("timestamp", pl.Float64, "arrival_time", "timestamp is not a number of ms", required=True)
     c.check(ms < 0, "arrival_time", "timestamp is negative", ms)
     # NaN, inf and offsets past _MAX_OFFSET_MS would not fit timestamp[us] (as in burstgpt): quarantined, null here
-    c.check(ms.is_nan() | (ms > _MAX_OFFSET_MS), "arrival_time", f"timestamp is not a finite offset of at most {_MAX_OFFSET_MS:.0e} ms", ms)
+    c.check(
+        ms.is_nan() | (ms > _MAX_OFFSET_MS),
+        "arrival_time",
+        f"timestamp is not a finite offset of at most {_MAX_OFFSET_MS:.0e} ms",
+        ms,
+    )
     usable = pl.select(pl.when(ms.is_finite() & (ms.abs() <= _MAX_OFFSET_MS)).then(ms)).to_series()
     us_per_ms = DURATION_UNITS["ms"] / DURATION_UNITS["us"]
     arrival_us = (usable * us_per_ms).round(0).cast(pl.Int64) + RELATIVE_ANCHOR_US

@@ -51,8 +51,11 @@ def _row(span: otlp.Span) -> dict:
     if span.start_ns is None:
         raise otlp.FieldError("startTimeUnixNano", "no span start time")
     is_error = span.status_code == otlp.STATUS_ERROR
-    model = (otlp.get_str(a, "llm.response.model_name") or otlp.get_str(a, "llm.model_name")
-             or otlp.get_str(a, "llm.request.model_name"))
+    model = (
+        otlp.get_str(a, "llm.response.model_name")
+        or otlp.get_str(a, "llm.model_name")
+        or otlp.get_str(a, "llm.request.model_name")
+    )
     return {
         "request_id": span.span_id,
         "arrival_ns": span.start_ns,
@@ -89,19 +92,22 @@ def read(src: Source) -> AdapterResult:
         for k in keys:
             rows[k].append(row[k])
     n = len(rows["request_id"])
-    table = pa.table({
-        "arrival_time": otlp.ns_to_timestamp(rows["arrival_ns"]),
-        "e2e_latency_s": pa.array(rows["e2e_latency_s"], type=pa.float64()),
-        "source_format": pa.array([NAME] * n, type=pa.string()),
-        "source_line": pa.array(rows["source_line"], type=pa.int64()),
-        **otlp.typed_columns(rows, ints=INTS, strings=STRINGS),
-    })
-    notes = ["OpenInference LLM spans: e2e = span end - start (client side); no first-token time in "
-             "OpenInference, so TTFT and TPOT are not available; route = llm.provider"]
+    table = pa.table(
+        {
+            "arrival_time": otlp.ns_to_timestamp(rows["arrival_ns"]),
+            "e2e_latency_s": pa.array(rows["e2e_latency_s"], type=pa.float64()),
+            "source_format": pa.array([NAME] * n, type=pa.string()),
+            "source_line": pa.array(rows["source_line"], type=pa.int64()),
+            **otlp.typed_columns(rows, ints=INTS, strings=STRINGS),
+        }
+    )
+    notes = [
+        "OpenInference LLM spans: e2e = span end - start (client side); no first-token time in "
+        "OpenInference, so TTFT and TPOT are not available; route = llm.provider"
+    ]
     if skipped:
         notes.append(f"{skipped} non-LLM spans (CHAIN, AGENT, TOOL, RETRIEVER, ...) were skipped")
-    return AdapterResult(requests=table, quarantine=quarantine, notes=notes,
-                         records_read=n + len(quarantine))
+    return AdapterResult(requests=table, quarantine=quarantine, notes=notes, records_read=n + len(quarantine))
 
 
 ADAPTER = Adapter(

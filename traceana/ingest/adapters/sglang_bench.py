@@ -126,7 +126,8 @@ def read(src: Source) -> AdapterResult:
             anchor_us += round(duration * 1e6)
     if runs == 0 and not bad:
         raise TraceParseError(
-            src.name, "summary-only SGLang bench_serving output: no per-request lists (ttfts, itls, errors). "
+            src.name,
+            "summary-only SGLang bench_serving output: no per-request lists (ttfts, itls, errors). "
             "Hint: rerun with --output-details",
         )
     notes = [
