@@ -42,9 +42,11 @@ promtool:  ## install Debian's prometheus (provides promtool) for the rules test
 test: $(STAMP) browser promtool  ## set up and run the whole test suite
 	$(BIN)/pytest -q
 
-lint: $(STAMP)  ## ruff lint + format check, schema drift
-	$(BIN)/ruff check traceana tests benchmarks
+lint: $(STAMP)  ## ruff lint + format check, schema drift, the import layers
+	$(BIN)/ruff check traceana tests benchmarks scripts
+	$(BIN)/ruff format --check traceana tests benchmarks scripts
 	$(BIN)/traceana schema --check
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_layers.py
 
 bench: $(STAMP)  ## benchmarks at 10M rows (by hand: takes a while)
 	$(BIN)/python benchmarks/run.py --rows 10000000
