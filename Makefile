@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help demo test lint bench bench-smoke bench-clickhouse samples schemas clean browser promtool
+.PHONY: help demo test lint bench bench-smoke bench-clickhouse samples schemas docs clean browser promtool
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -62,6 +62,10 @@ samples: $(STAMP)  ## regenerate sample_traces/ bit-identically (seeded)
 
 schemas: $(STAMP)  ## regenerate schemas/*.json from traceana/schema.py
 	$(BIN)/traceana schema --write
+
+docs: $(STAMP)  ## regenerate docs/metrics.md (metric definitions) and the README sections from the code
+	$(BIN)/python scripts/metrics_doc.py
+	$(BIN)/python scripts/readme.py
 
 clean:
 	rm -rf demo_store demo_bad_store out test-artifacts .pytest_cache

@@ -136,3 +136,23 @@ def test_readme_column_map_example_is_valid(tmp_path):
     out = json.loads(res.output)
     assert res.exit_code == 0 and out["stored"] == 1, out
     assert cmap is not None
+
+
+def test_docs_metrics_md_is_generated_from_the_docstrings():
+    r = subprocess.run(
+        [sys.executable, "scripts/metrics_doc.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+
+
+def test_every_public_metric_function_documents_itself():
+    import importlib
+
+    import traceana.metrics as metrics
+
+    bare = [
+        name
+        for name, fam in metrics.FUNCTIONS.items()
+        if len((getattr(importlib.import_module(f"traceana.metrics.{fam}"), name).__doc__ or "").strip()) < 40
+    ]
+    assert not bare, f"metric functions without a definition in their docstring: {bare}"

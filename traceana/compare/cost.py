@@ -1,6 +1,6 @@
 """Effective cost per 1M tokens, base against candidate (needs [gpu_prices] and [[deployment]] or engine samples).
 
-Per side, over its window [first arrival, last completion] (DESIGN.md section 3):
+Per side, over its window [first arrival, last completion] (``traceana.metrics.cost``):
     C = provisioned GPU-hours x $/GPU-hour (metrics.cost)        [$, fixed given the fleet]
     K = counted tokens (output, or as [cost] tokens says)         [tokens]
     c = C / (K / 1e6)                                             [$ / 1M tokens]

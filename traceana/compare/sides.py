@@ -1,7 +1,7 @@
 """One side of a comparison: the requests of a slice, reduced to sorted numpy arrays and counts.
 
 A side is read once (:func:`load_side`); every metric of :mod:`traceana.compare.core`
-then works on its sorted arrays. Definitions follow DESIGN.md section 3:
+then works on its sorted arrays. Definitions (as in ``traceana.metrics``):
 
 - served-only latency: requests with status "ok" and a finite value;
 - user-visible latency: the served values plus +inf for every failed request

@@ -1,8 +1,8 @@
 """The metric library: one module per family, pure functions from a LazyFrame to a small table.
 
 Families: latency, concurrency, utilization, slo, cost, capacity, degradation,
-checklist, support. Definitions follow DESIGN.md section 3; each function's
-docstring states its formula and units. Every public function of a family is
+checklist, support, user_visible. Each module's and each function's docstring states its definition,
+formula and units (``docs/metrics.md`` collects them). Every public function of a family is
 also available here (``traceana.metrics.percentiles``) and listed in
 ``__all__`` / ``dir()``; :data:`FUNCTIONS` maps each to its family.
 """
@@ -22,6 +22,7 @@ FAMILIES = (
     "degradation",
     "checklist",
     "support",
+    "user_visible",
 )
 
 

@@ -1,6 +1,6 @@
 """Capacity family: replicas for a target utilization, autoscaling, KV-cache room, batching.
 
-Definitions (DESIGN.md section 3). Replica counts and KV arithmetic are exact
+Definitions. Replica counts and KV arithmetic are exact
 (rationals from the decimal text of each input), so 180 / (0.7 * 40) = 6.43 -> 7
 and 44 GB / 0.55 GB = 80 exactly (the seed notebook's float ``44 // 0.55`` says 79).
 """

@@ -3,7 +3,7 @@
 Utilization (rho) and queue time against it live in :mod:`traceana.metrics.utilization`
 and are re-exported here.
 
-Definitions (DESIGN.md section 3). In a window [a, b) of length T seconds:
+Definitions. In a window [a, b) of length T seconds:
 lambda = arrivals in [a, b) / T (req/s), W = mean e2e latency of those arrivals
 (s), L = lambda * W (requests). The empirical concurrency is the time average of
 the in-flight count over [a, b), each request in flight over

@@ -1,6 +1,6 @@
 """Degradation choice: the best-quality way to serve among those whose latency meets the SLO.
 
-Definition (DESIGN.md section 3): among options whose observed p-latency meets
+Definition: among options whose observed p-latency meets
 the SLO, the one with the best quality score; none eligible is a clear answer
 too. Ties on quality go to the lower latency, then the name.
 """

@@ -1,6 +1,6 @@
 """Latency family: exact percentiles with confidence intervals, ITL, latency budget.
 
-Definitions (DESIGN.md section 3): percentiles interpolate linearly between
+Definitions: percentiles interpolate linearly between
 order statistics (numpy ``method="linear"`` = DuckDB ``quantile_cont``); the
 served-latency tables use ok requests only (``ok_only=True``); failed requests
 count against SLOs elsewhere. All durations are float seconds.
@@ -355,7 +355,7 @@ def budget_from_components(
     Formula:
         ttft_s = queue_s + prefill_s
         decode_s = output_tokens * tpot_s   (the notebook counts every token; the
-                   measured TPOT of DESIGN divides by output_tokens - 1)
+                   measured tpot_s (vLLM's) divides by output_tokens - 1)
         e2e_s = ttft_s + decode_s + post_s; share_x = x / e2e_s.
     Units: seconds. Worked: 0.030 + 0.250, 80 x 0.025, 0.015 -> ttft 0.280, e2e 2.295.
     """

@@ -1,6 +1,6 @@
 """SLO attainment, error budget, burn rate, multi-window burn-rate alerts and goodput.
 
-Definitions (DESIGN.md section 3):
+Definitions:
 
 - A request is **good** for an SLO when ``status == "ok"``, its metric meets the
   threshold (``metric <op> threshold``) and the SLO's good filter matches.

@@ -8,8 +8,8 @@ issue 688), so it enters the distribution as +inf.
 Formula, per group and metric:
     values = {metric of ok requests where finite} ∪ {+inf for each request with
              status != "ok" (null status counts as failed)}; n = |values|
-    pXX = linear interpolation at h = (n - 1) q between order statistics (as
-          DESIGN.md section 3); an order statistic that is +inf makes the
+    pXX = linear interpolation at h = (n - 1) q between order statistics (numpy's
+          "linear"); an order statistic that is +inf makes the
           percentile +inf (interpolating towards +inf is +inf).
 Units: seconds. A percentile past the share of ok requests (q > 1 - failed / n,
 roughly) is +inf: the report shows it as "∞" and report.json as null, listed

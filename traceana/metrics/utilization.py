@@ -1,7 +1,7 @@
 """Utilization family: rho = lambda / (replicas * mu) per window, and queue time against it.
 
 Split from :mod:`traceana.metrics.concurrency` (which re-exports these names).
-Definitions (DESIGN.md section 3): requests with a null, NaN or negative
+Definitions: requests with a null, NaN or negative
 e2e_latency_s are left out; service time = e2e - queue_time_s (e2e when the
 queue time is unknown). Windows are arrival windows on the truncate-aligned
 ``every`` grid, clipped to [first arrival, last completion].

@@ -1,4 +1,4 @@
-"""Assemble the report dict (DESIGN.md section 7) from the metric library.
+"""Assemble the report dict (shaped by ``schemas/report.schema.json``) from the metric library.
 
 No statistics are computed here: every number comes from ``traceana.metrics``;
 this module filters the window, calls the families, and shapes their small

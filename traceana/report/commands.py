@@ -1,6 +1,6 @@
 """``traceana report`` and ``traceana cost``: parse options, call the library, write or print.
 
-Exit codes (DESIGN.md section 7): 0 ok; 1 an SLO is breached (attainment below
+Exit codes (``traceana.errors``): 0 ok; 1 an SLO is breached (attainment below
 its objective) or its error budget is exhausted in the window; 2 bad input or
 usage (the main CLI group turns any TraceanaError into one line and exit 2).
 ``cost`` evaluates the SLOs of its --config too, so the same gate applies.

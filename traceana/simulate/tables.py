@@ -6,7 +6,7 @@ Per request (times in s; every duration derived from the same event times):
     decode_time_s  = finish - first_token          (includes re-prefill after a preemption)
     ttft_s         = queue_time_s + prefill_time_s
     tpot_s         = (e2e_latency_s - ttft_s) / (output_tokens - 1), output_tokens > 1
-                     (DESIGN's and vLLM's definition: post, the detokenize/network tail, is included)
+                     (vLLM's definition, as tpot_s: post, the detokenize/network tail, is included)
     e2e_latency_s  = queue_time_s + prefill_time_s + decode_time_s + post_s
 post_s is a small positive remainder (detokenize + network), lognormal around
 ``fleet.post_median_s``. Timed-out requests have e2e = queue timeout + post,

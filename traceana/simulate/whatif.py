@@ -4,7 +4,7 @@ For each replica count N the fleet (N copies of one instance template) serves
 the same arrivals with the same seed; the result per N is the predicted TTFT
 and e2e percentiles (ok requests), the SLO attainment (every request counts:
 a failure is bad), and the cost. Beside it, the closed-form autoscaling answer
-of DESIGN.md section 3:
+(``traceana.metrics.capacity.autoscale``):
 
     replicas = ceil(lambda_p / (target_util * mu))
 
