@@ -406,7 +406,7 @@ def test_fuzz_findings_stay_fixed(repro):
 )
 def test_mapped_with_its_column_map(ops):
     """The mapped adapter needs a column map: mutate the CSV, keep the map."""
-    from traceana.ingest.adapters._e_colmap import load_column_map
+    from traceana.ingest.adapters._column_map import load_column_map
 
     count("adapters.mapped")
     data = _mutate((SEEDS / "mapped.csv").read_bytes(), ops)

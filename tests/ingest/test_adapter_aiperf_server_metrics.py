@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from traceana.ingest.adapters import aiperf_server_metrics
+from traceana.ingest.adapters.prometheus import aiperf_server_metrics
 from traceana.ingest.base import Source
 from traceana.ingest.registry import detect
 

@@ -15,7 +15,7 @@ import pytest
 
 from traceana.errors import TraceParseError
 from traceana.ingest import registry
-from traceana.ingest.adapters import azure, burstgpt, mooncake
+from traceana.ingest.adapters.traces import azure, burstgpt, mooncake
 from traceana.ingest.base import Source
 from traceana.schema import conform
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from traceana.ingest import registry
-from traceana.ingest.adapters import aiperf, genai_perf, llmperf
+from traceana.ingest.adapters.bench import aiperf, genai_perf, llmperf
 from traceana.ingest.base import Source
 from traceana.schema import conform
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from traceana.ingest import registry
-from traceana.ingest.adapters import litellm, tgi_json, tgi_text
+from traceana.ingest.adapters.gateways import litellm, tgi_json, tgi_text
 from traceana.ingest.base import Source
 from traceana.schema import conform
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from traceana.errors import TraceParseError
-from traceana.ingest.adapters import guidellm
+from traceana.ingest.adapters.bench import guidellm
 from traceana.ingest.base import Source
 from traceana.ingest.registry import detect
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from traceana.errors import TraceParseError
-from traceana.ingest.adapters import inference_perf
+from traceana.ingest.adapters.bench import inference_perf
 from traceana.ingest.base import Source
 from traceana.ingest.registry import detect
 from traceana.ingest.summaries import recognise

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from traceana.ingest.adapters import langfuse
+from traceana.ingest.adapters.gateways import langfuse
 from traceana.ingest.base import Source
 from traceana.ingest.registry import detect
 

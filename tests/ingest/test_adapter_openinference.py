@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from traceana.ingest.adapters import openinference
+from traceana.ingest.adapters.otel import openinference
 from traceana.ingest.base import Source
 from traceana.ingest.registry import detect
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from traceana.errors import TraceanaError, TraceParseError
-from traceana.ingest.adapters import otel_genai, vllm_otlp
+from traceana.ingest.adapters.otel import otel_genai, vllm_otlp
 from traceana.ingest.base import Source
 from traceana.ingest.registry import detect
 from traceana.schema import conform
@@ -291,7 +291,8 @@ _json = st.recursive(
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(_json, st.booleans())
 def test_hostile_json_gives_a_result_or_a_traceana_error(doc, as_lines):
-    from traceana.ingest.adapters import prometheus_range, vllm_bench
+    from traceana.ingest.adapters.bench import vllm_bench
+    from traceana.ingest.adapters.prometheus import prometheus_range
 
     data = (json.dumps(doc) + "\n" + json.dumps(doc)) if as_lines else json.dumps(doc, indent=1)
     for mod in (vllm_otlp, otel_genai, prometheus_range, vllm_bench):

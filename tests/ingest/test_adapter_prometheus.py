@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from traceana.errors import TraceanaError
-from traceana.ingest.adapters import _prom, prometheus_range, prometheus_text
+from traceana.ingest.adapters.prometheus import _metric_map as _prom
+from traceana.ingest.adapters.prometheus import prometheus_range, prometheus_text
 from traceana.ingest.base import Source
 from traceana.ingest.registry import detect
 from traceana.schema import conform

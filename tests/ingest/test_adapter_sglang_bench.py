@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from traceana.errors import TraceParseError
-from traceana.ingest.adapters import sglang_bench
+from traceana.ingest.adapters.bench import sglang_bench
 from traceana.ingest.base import Source
 from traceana.ingest.registry import detect
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from traceana.errors import TraceParseError
-from traceana.ingest.adapters import vllm_bench
+from traceana.ingest.adapters.bench import vllm_bench
 from traceana.ingest.base import Source
 from traceana.ingest.registry import detect
 from traceana.schema import conform

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from traceana.ingest.adapters import vllm_bench
+from traceana.ingest.adapters.bench import vllm_bench
 from traceana.ingest.base import Source
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "vllm_bench"

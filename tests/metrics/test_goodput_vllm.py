@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from traceana.ingest.adapters import vllm_bench
+from traceana.ingest.adapters.bench import vllm_bench
 from traceana.ingest.base import Source
 from traceana.metrics.slo import goodput
 from traceana.schema import conform

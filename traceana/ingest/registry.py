@@ -1,4 +1,4 @@
-"""The adapter registry: every module in ``traceana.ingest.adapters`` that defines ADAPTER."""
+"""The adapter registry: every module under ``traceana.ingest.adapters`` (family folders included) that defines ADAPTER."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ def adapters() -> tuple[Adapter, ...]:
     import traceana.ingest.adapters as pkg
 
     found = []
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name.startswith("_"):
+    # one module per format, grouped in family folders (bench/, otel/, ...); "_" modules are shared helpers
+    for info in pkgutil.walk_packages(pkg.__path__, prefix=f"{pkg.__name__}."):
+        if info.ispkg or info.name.rsplit(".", 1)[-1].startswith("_"):
             continue
-        mod = importlib.import_module(f"{pkg.__name__}.{info.name}")
+        mod = importlib.import_module(info.name)
         adapter = getattr(mod, "ADAPTER", None)
         if isinstance(adapter, Adapter):
             found.append(adapter)

@@ -3,7 +3,7 @@
 Never auto-detected (``sniff`` is always False): chosen with
 ``--format mapped --map FILE``; the pipeline calls
 ``read_mapped(src, load_column_map(FILE))``. The map format is described in
-:mod:`traceana.ingest.adapters._e_colmap`.
+:mod:`traceana.ingest.adapters._column_map`.
 
 Conversions: durations ``value * seconds-per-unit`` (s, ms, us, ns);
 timestamps from ISO-8601 strings (no zone = UTC, noted) or epoch numbers in
@@ -23,9 +23,9 @@ import numpy as np
 import polars as pl
 
 from traceana.errors import TraceParseError
-from traceana.ingest.adapters._e_arrivals import build, constant, require_columns
-from traceana.ingest.adapters._e_colmap import kind, load_column_map, validate_column_map
-from traceana.ingest.adapters._e_columns import Caster, Frame, read_csv_strings, read_ndjson
+from traceana.ingest.adapters._arrival_tables import build, constant, require_columns
+from traceana.ingest.adapters._column_map import kind, load_column_map, validate_column_map
+from traceana.ingest.adapters._columnar import Caster, Frame, read_csv_strings, read_ndjson
 from traceana.ingest.adapters._records import is_json_document, parse_path, records_as_jsonl
 from traceana.ingest.base import Adapter, AdapterResult, Source
 from traceana.schema import STATUSES

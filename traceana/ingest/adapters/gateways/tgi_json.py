@@ -12,7 +12,7 @@ Field names: TGI ``router/src/server.rs`` (span fields) and ``launcher`` /
 (``span`` = current span, ``spans`` = the whole stack) is tracing-subscriber's
 default. Values recorded with Debug formatting may carry quotes, which are
 stripped. An un-flattened event (``"fields": {"message": ...}``) is accepted too.
-The mapping is in :mod:`traceana.ingest.adapters._e_tgi`; non-``Success``
+The mapping is in :mod:`traceana.ingest.adapters.gateways._tgi_events`; non-``Success``
 events are skipped and counted, malformed Success events quarantined.
 """
 
@@ -20,8 +20,14 @@ from __future__ import annotations
 
 import re
 
-from traceana.ingest.adapters._e_common import first_line, q_record, rows_to_table, stem
-from traceana.ingest.adapters._e_tgi import DURATION_FIELDS, HANDLERS, NOTES, rfc3339_us, success_row
+from traceana.ingest.adapters._rows import first_line, q_record, rows_to_table, stem
+from traceana.ingest.adapters.gateways._tgi_events import (
+    DURATION_FIELDS,
+    HANDLERS,
+    NOTES,
+    rfc3339_us,
+    success_row,
+)
 from traceana.ingest.base import Adapter, AdapterResult, QuarantineRow, Source, load_json_line
 
 NAME = "tgi_json"

@@ -10,7 +10,7 @@ A request record is a ``Success`` event of ``text_generation_router::server``::
 OTel is on, and possibly with ANSI colour codes). Field names and the layout
 come from TGI's ``router/src/server.rs`` and the public log excerpts in
 ``../shared/formats/examples/tgi_router_success_*.log``. The mapping is in
-:mod:`traceana.ingest.adapters._e_tgi`.
+:mod:`traceana.ingest.adapters.gateways._tgi_events`.
 
 Other lines (startup, warnings, errors) are not request records: they are
 skipped and counted in the notes. A ``Success`` line that cannot be mapped
@@ -21,8 +21,14 @@ from __future__ import annotations
 
 import re
 
-from traceana.ingest.adapters._e_common import rows_to_table, stem
-from traceana.ingest.adapters._e_tgi import DURATION_FIELDS, HANDLERS, NOTES, rfc3339_us, success_row
+from traceana.ingest.adapters._rows import rows_to_table, stem
+from traceana.ingest.adapters.gateways._tgi_events import (
+    DURATION_FIELDS,
+    HANDLERS,
+    NOTES,
+    rfc3339_us,
+    success_row,
+)
 from traceana.ingest.base import Adapter, AdapterResult, QuarantineRow, Source
 
 NAME = "tgi_text"

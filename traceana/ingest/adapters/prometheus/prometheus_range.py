@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from traceana.errors import TraceParseError
-from traceana.ingest.adapters import _prom
-from traceana.ingest.adapters.prometheus_text import instance_from_path
+from traceana.ingest.adapters.prometheus import _metric_map as _prom
+from traceana.ingest.adapters.prometheus.prometheus_text import instance_from_path
 from traceana.ingest.base import (
     Adapter,
     AdapterResult,

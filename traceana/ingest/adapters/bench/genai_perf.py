@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 
-from traceana.ingest.adapters._e_common import (
+from traceana.ingest.adapters._rows import (
     PLAUSIBLE_EPOCH_NS,
     RELATIVE_ANCHOR_US,
     anchor_note,

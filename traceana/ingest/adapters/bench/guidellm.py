@@ -35,7 +35,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from traceana.errors import TraceParseError
-from traceana.ingest.adapters._e_common import (
+from traceana.ingest.adapters._rows import (
     as_float,
     as_int,
     derive_tpot_row,

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 
 from traceana.errors import TraceParseError
-from traceana.ingest.adapters._e_common import as_float, as_int, q_record, rows_to_table, stem
+from traceana.ingest.adapters._rows import as_float, as_int, q_record, rows_to_table, stem
 from traceana.ingest.base import Adapter, AdapterResult, Source, load_json_line
 
 NAME = "llm_load_test"

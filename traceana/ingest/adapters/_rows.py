@@ -4,7 +4,7 @@ Private (the registry skips modules starting with "_"). Two kinds of helper:
 
 * row-wise: adapters that parse records in Python collect one dict per row and
   call :func:`rows_to_table`, which builds the canonical Arrow types;
-* columnar: the large CSV / JSONL traces go through :mod:`_e_columns`.
+* columnar: the large CSV / JSONL traces go through :mod:`_columnar`.
 
 Relative clocks: a source whose times only have meaning as differences (a
 Mooncake or BurstGPT offset, a perf_analyzer clock) is placed at

@@ -25,7 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from traceana.errors import TraceParseError
-from traceana.ingest.adapters._e_common import (
+from traceana.ingest.adapters._rows import (
     RELATIVE_ANCHOR_US,
     anchor_note,
     as_float,

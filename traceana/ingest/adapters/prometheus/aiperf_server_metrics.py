@@ -19,8 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from traceana.ingest.adapters import _prom
-from traceana.ingest.adapters._e_common import as_float, first_line, q_record
+from traceana.ingest.adapters._rows import as_float, first_line, q_record
+from traceana.ingest.adapters.prometheus import _metric_map as _prom
 from traceana.ingest.base import Adapter, AdapterResult, QuarantineRow, Source, iter_lines, load_json_line
 
 NAME = "aiperf_server_metrics"

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 
-from traceana.ingest.adapters._e_common import (
+from traceana.ingest.adapters._rows import (
     RELATIVE_ANCHOR,
     RELATIVE_ANCHOR_US,
     as_float,

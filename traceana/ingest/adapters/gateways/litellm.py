@@ -42,7 +42,7 @@ import json
 import re
 from datetime import UTC, datetime
 
-from traceana.ingest.adapters._e_common import (
+from traceana.ingest.adapters._rows import (
     as_float,
     as_int,
     derive_tpot_row,

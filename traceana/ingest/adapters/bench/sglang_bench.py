@@ -26,8 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from traceana.errors import TraceParseError
-from traceana.ingest.adapters import vllm_bench
-from traceana.ingest.adapters._e_common import (
+from traceana.ingest.adapters._rows import (
     RELATIVE_ANCHOR_US,
     derive_tpot_row,
     first_line,
@@ -35,6 +34,7 @@ from traceana.ingest.adapters._e_common import (
     rows_to_table,
     stem,
 )
+from traceana.ingest.adapters.bench import vllm_bench
 from traceana.ingest.base import Adapter, AdapterResult, QuarantineRow, Source, iter_lines, load_json_line
 from traceana.tags import encode
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 
-from traceana.ingest.adapters._e_common import (
+from traceana.ingest.adapters._rows import (
     as_float,
     as_int,
     derive_tpot_row,

@@ -28,7 +28,7 @@ import json
 from pathlib import Path
 
 from traceana.errors import TraceParseError
-from traceana.ingest.adapters._e_common import (
+from traceana.ingest.adapters._rows import (
     as_int,
     derive_tpot_row,
     json_documents,

@@ -6,8 +6,8 @@ import polars as pl
 import pyarrow as pa
 
 from traceana.errors import TraceParseError
-from traceana.ingest.adapters._e_columns import Caster, Frame, arrow
-from traceana.ingest.adapters._e_common import stem
+from traceana.ingest.adapters._columnar import Caster, Frame, arrow
+from traceana.ingest.adapters._rows import stem
 from traceana.ingest.base import AdapterResult, Source
 from traceana.schema import REQUESTS
 

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from traceana.ingest.adapters import _otlp as otlp
+from traceana.ingest.adapters.otel import _otlp_reader as otlp
 from traceana.ingest.base import Adapter, AdapterResult, QuarantineRow, Source, raw_json
 from traceana.schema import TIMESTAMP
 from traceana.units import derive_tpot

@@ -18,9 +18,9 @@ import re
 
 import polars as pl
 
-from traceana.ingest.adapters._e_arrivals import build, constant, require_columns
-from traceana.ingest.adapters._e_columns import Caster, read_ndjson
-from traceana.ingest.adapters._e_common import RELATIVE_ANCHOR_US, anchor_note, first_line
+from traceana.ingest.adapters._arrival_tables import build, constant, require_columns
+from traceana.ingest.adapters._columnar import Caster, read_ndjson
+from traceana.ingest.adapters._rows import RELATIVE_ANCHOR_US, anchor_note, first_line
 from traceana.ingest.base import Adapter, AdapterResult, Source
 from traceana.units import DURATION_UNITS
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from traceana.ingest.adapters import _otlp as otlp
+from traceana.ingest.adapters.otel import _otlp_reader as otlp
 from traceana.ingest.base import Adapter, AdapterResult, QuarantineRow, Source, raw_json
 
 NAME = "openinference"

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from traceana.errors import TraceParseError
-from traceana.ingest.adapters import _prom
+from traceana.ingest.adapters.prometheus import _metric_map as _prom
 from traceana.ingest.base import Adapter, AdapterResult, Source
 
 NAME = "prometheus_text"

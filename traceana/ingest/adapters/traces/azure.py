@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from traceana.ingest.adapters._e_arrivals import build, constant, require_columns
-from traceana.ingest.adapters._e_columns import Caster, read_csv_strings
-from traceana.ingest.adapters._e_common import first_line
+from traceana.ingest.adapters._arrival_tables import build, constant, require_columns
+from traceana.ingest.adapters._columnar import Caster, read_csv_strings
+from traceana.ingest.adapters._rows import first_line
 from traceana.ingest.base import Adapter, AdapterResult, Source
 
 NAME = "azure"

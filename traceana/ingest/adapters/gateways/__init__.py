@@ -1,0 +1,1 @@
+"""Gateway and LLM-observability logs: LiteLLM, Hugging Face TGI's router, Langfuse exports."""

@@ -1,0 +1,1 @@
+"""Production arrival traces: Azure LLM inference, Mooncake, BurstGPT."""
