@@ -45,7 +45,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("metrics", ("traceana.metrics",)),
     ("simulate", ("traceana.simulate",)),
     ("report", ("traceana.report", "traceana.compare", "traceana.rules")),
-    ("cli", ("traceana.cli", "traceana.simulate_cli", "traceana.__main__")),
+    ("cli", ("traceana.cli", "traceana.__main__")),
 ]
 
 

@@ -30,7 +30,8 @@ H100 = 4.0
 def _cli() -> click.Group:
     """The real main group when it registers report/cost, else the same error-converting group with just them."""
     from traceana.cli import _Group, main
-    from traceana.report.commands import cost, report
+    from traceana.cli.cost import cost
+    from traceana.cli.report import report
 
     if "report" in main.commands and "cost" in main.commands:
         return main

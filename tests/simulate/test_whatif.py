@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from traceana.cli import main
+from traceana.cli.simulate import parse_instances
 from traceana.errors import TraceanaError
 from traceana.simulate.arrivals import Arrivals
 from traceana.simulate.fleet import InstanceSpec, ServiceModel
 from traceana.simulate.whatif import format_whatif, whatif
-from traceana.simulate_cli import parse_instances
 
 from .test_replay import AZURE
 

@@ -78,8 +78,7 @@ def is_store(path: str | Path) -> bool:
 @contextlib.contextmanager
 def open_one(path: str, fmt: str | None = None) -> Iterator:
     """A Store for ``path``: the store itself, or a temporary one holding its ingested files."""
-    from traceana.ingest.inputs import open_inputs
-    from traceana.report.commands import _check_ingest
+    from traceana.ingest.inputs import check_ingest, open_inputs
     from traceana.store import open_store
 
     if is_store(path):
@@ -88,7 +87,7 @@ def open_one(path: str, fmt: str | None = None) -> Iterator:
     if not Path(path).exists():
         raise TraceanaError(f"{path}: no such file or directory")
     with open_inputs([path], None, fmt=fmt) as st:
-        _check_ingest(st)
+        check_ingest(st)
         yield st
 
 

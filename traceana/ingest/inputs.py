@@ -39,3 +39,28 @@ def open_inputs(
             more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
             raise TraceanaError(f"input refused: {refused[0].error or refused[0].path}{more}")
         yield st
+
+
+def check_ingest(st) -> list[str]:
+    """Refuse to report on a partial input: a refused file is bad input (exit 2), as in ``traceana ingest``.
+
+    Returns notes for the report (rows quarantined at ingest).
+    """
+    summary = getattr(st, "last_ingest", None)
+    if summary is None:
+        return []
+    refused = summary.refused
+    if refused:
+        first = refused[0].error or refused[0].path
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        raise TraceanaError(
+            f"input refused: {first}{more}. Hint: `traceana ingest PATH --store DIR` shows every file's status"
+        )
+    n = summary.quarantined
+    return (
+        [
+            f"{n:,} input rows were quarantined at ingest (run `traceana ingest` into a store, then `traceana quarantine`)"
+        ]
+        if n
+        else []
+    )
