@@ -155,3 +155,22 @@ def test_kv_headroom_and_batch_throughput():
     ]
     with pytest.raises(TraceanaError):
         cap.batch_throughput(engine, bins=(4, 2))
+
+
+def test_batched_service_rate_is_running_batch_over_service_time():
+    """mu = B / S: B the median over a model's instances of each one's largest running batch."""
+    from traceana.metrics.capacity import batched_service_rate
+
+    eng = pl.LazyFrame(
+        {
+            "instance": ["a", "a", "b", "b", "c"],
+            "model": ["m", "m", "m", "m", "n"],
+            "num_running": [3.0, 8.0, 4.0, 6.0, 1.0],
+        }
+    )
+    auto = [{"model": "m", "mu_per_replica": 0.5}, {"model": "n", "mu_per_replica": 2.0}]
+    # m: instance maxima 8 and 6, median 7 -> 0.5 * 7; n: a batch of 1 leaves 1 / S
+    assert batched_service_rate(auto, eng) == {"m": 3.5, "n": 2.0}
+    assert batched_service_rate(auto, None) is None
+    single = pl.LazyFrame({"instance": ["c"], "model": ["n"], "num_running": [1.0]})
+    assert batched_service_rate([{"model": "n", "mu_per_replica": 2.0}], single) is None  # nothing batched

@@ -176,3 +176,47 @@ def test_unprovisioned_instance_is_flagged():
     t = c.totals(df)
     assert t["unprovisioned_instances"] == 1 and t["unpriced"] == ["gpu-b0"]
     assert t["output_tokens"] == df.filter(pl.col("instance") != "gpu-b0")["output_tokens"].sum()
+
+
+def test_autoscaled_cost_prices_replica_hours_at_the_models_gpus():
+    from traceana.metrics.cost import autoscaled_cost
+
+    rows = [
+        {
+            "model": "m",
+            "provisioned": True,
+            "price_per_gpu_hour": 4.0,
+            "gpu_count": 2,
+            "cost_usd": 96.0,
+            "output_tokens": 2_000_000,
+        },
+        {
+            "model": "m",
+            "provisioned": True,
+            "price_per_gpu_hour": 4.0,
+            "gpu_count": 2,
+            "cost_usd": 48.0,
+            "output_tokens": 1_000_000,
+        },
+        {
+            "model": "x",
+            "provisioned": True,
+            "price_per_gpu_hour": None,
+            "gpu_count": 1,
+            "cost_usd": None,
+            "output_tokens": 5,
+        },
+    ]
+    out = autoscaled_cost({"m": 10.0, "x": 3.0}, {"m": 1.5, "x": 0.2}, rows)
+    # m: 10 replica-hours x (4 $/GPU-h x 2 GPUs) = 80 $; 80 / 3M tokens x 1e6 = 26.67 $/1M; x has no price
+    assert out == [
+        {
+            "model": "m",
+            "mu_per_replica": 1.5,
+            "replica_hours": 10.0,
+            "price_per_replica_hour": 8.0,
+            "cost_usd": 80.0,
+            "actual_cost_usd": 144.0,
+            "per_million_output": 80.0 / 3.0,
+        }
+    ]

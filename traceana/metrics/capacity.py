@@ -354,3 +354,29 @@ def batch_proxy(
         "throughput": tput,
         "wait_s": wait_per_request_s * batch_size,
     }
+
+
+def batched_service_rate(auto_rows: list[dict], eng: pl.LazyFrame | None) -> dict | None:
+    """Service rate per replica under continuous batching, per model.
+
+    Formula:
+        mu = B / S  [requests/s per replica]
+
+    A replica holding up to B requests at once, each for S seconds, completes B / S
+    requests per second (Little's law at a full batch). S comes from :func:`autoscale`'s
+    measured mu = 1 / S (``auto_rows``' ``mu_per_replica``); B is the median over the model's instances of the largest running
+    batch the engine samples saw. Returns {model: mu}, or None without engine samples or when no
+    batch exceeds 1 (then mu = 1 / S stands). A model with no running-batch sample keeps 1 / S.
+    """
+    if eng is None or not auto_rows:
+        return None
+    per_instance = eng.group_by("instance").agg(
+        model=pl.col("model").drop_nulls().first(), b=pl.col("num_running").max()
+    )
+    batch = dict(per_instance.group_by("model").agg(pl.col("b").median()).collect().iter_rows())
+    measured = {r.get("model"): r.get("mu_per_replica") for r in auto_rows}
+    out: dict = {}
+    for model, m1 in measured.items():
+        b = batch.get(model)
+        out[model] = m1 * b if m1 is not None and b is not None and b >= 1 else m1
+    return out if any(out.get(m) != measured[m] for m in measured) else None

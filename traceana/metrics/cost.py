@@ -563,3 +563,39 @@ def effective_cost_ch(
     return _priced(
         served, busy_hours_ch(ch, start, end, since, until), provisioned_df, gpu_prices, tokens, prompt_weight
     )
+
+
+def autoscaled_cost(replica_hours: dict, mu: dict, rows: list[dict]) -> list[dict]:
+    """What the autoscaled fleet would have cost, per model, beside what it did cost.
+
+    Formula (per model):
+        price_per_replica_hour = price_per_gpu_hour x gpu_count    [$/h, of the model's first provisioned row]
+        cost_usd = replica_hours x price_per_replica_hour          [$]
+        actual_cost_usd = sum of the model's provisioned cost_usd  [$]
+        per_million_output = cost_usd / (output_tokens / 1e6)      [$ per 1M output tokens; None without tokens]
+
+    ``replica_hours`` and ``mu`` come from :func:`traceana.metrics.capacity.autoscale`
+    (summed per model), ``rows`` from :func:`effective_cost`. A model with no priced,
+    provisioned row is left out (no $0 for what has no price).
+    """
+    autoscaled = []
+    for model, hours in replica_hours.items():
+        mine = [r for r in rows if r.get("model") == model and r.get("provisioned")]
+        if not mine or not mine[0].get("price_per_gpu_hour"):
+            continue
+        per_replica = mine[0]["price_per_gpu_hour"] * (mine[0].get("gpu_count") or 1)
+        out_tokens = sum(r.get("output_tokens") or 0 for r in rows if r.get("model") == model)
+        usd = hours * per_replica
+        actual = sum(r.get("cost_usd") or 0.0 for r in mine)
+        autoscaled.append(
+            {
+                "model": model,
+                "mu_per_replica": mu.get(model),
+                "replica_hours": hours,
+                "price_per_replica_hour": per_replica,
+                "cost_usd": usd,
+                "actual_cost_usd": actual,
+                "per_million_output": usd / (out_tokens / 1e6) if out_tokens else None,
+            }
+        )
+    return autoscaled

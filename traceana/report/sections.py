@@ -160,7 +160,7 @@ def _autoscale_rows(
     auto = _rows(
         sec.run("autoscaling", capacity.autoscale, lf, None, target_util=target, every=every, by=("model",))
     )
-    batched = batched_mu(auto, eng)
+    batched = capacity.batched_service_rate(auto, eng)
     if batched:
         again = sec.run(
             "autoscaling (batched)",
@@ -176,28 +176,6 @@ def _autoscale_rows(
                 again
             ), "engine samples: max running batch x 1 / mean service time (Little's law at a full batch)"
     return auto, "engine samples: running batch of 1, so mu = 1 / mean service time"
-
-
-def batched_mu(auto_rows: list[dict], eng: pl.LazyFrame | None) -> dict | None:
-    """Service rate per replica under continuous batching, per model: mu = B / S.
-
-    A replica holding up to B requests at once, each for S seconds, completes B / S
-    requests per second (Little's law at a full batch). S comes from capacity.autoscale's
-    measured mu = 1 / S; B is the median over the model's instances of the largest running
-    batch the engine samples saw. None without engine samples (then mu = 1 / S stands).
-    """
-    if eng is None or not auto_rows:
-        return None
-    per_instance = eng.group_by("instance").agg(
-        model=pl.col("model").drop_nulls().first(), b=pl.col("num_running").max()
-    )
-    batch = dict(per_instance.group_by("model").agg(pl.col("b").median()).collect().iter_rows())
-    measured = {r.get("model"): r.get("mu_per_replica") for r in auto_rows}
-    out: dict[Any, float | None] = {}
-    for model, m1 in measured.items():
-        b = batch.get(model)
-        out[model] = m1 * b if m1 is not None and b is not None and b >= 1 else m1
-    return out if any(out.get(m) != measured[m] for m in measured) else None
 
 
 def autoscale_every(every: str) -> str:
@@ -285,26 +263,7 @@ def cost_and_capacity(
             )
     for err in tot["data_errors"]:
         sec.warnings.append(f"cost: data error: {err}")
-    autoscaled = []
-    for model, hours in replica_hours.items():
-        mine = [r for r in rows if r.get("model") == model and r.get("provisioned")]
-        if not mine or not mine[0].get("price_per_gpu_hour"):
-            continue
-        per_replica = mine[0]["price_per_gpu_hour"] * (mine[0].get("gpu_count") or 1)
-        out_tokens = sum(r.get("output_tokens") or 0 for r in rows if r.get("model") == model)
-        usd = hours * per_replica
-        actual = sum(r.get("cost_usd") or 0.0 for r in mine)
-        autoscaled.append(
-            {
-                "model": model,
-                "mu_per_replica": mu.get(model),
-                "replica_hours": hours,
-                "price_per_replica_hour": per_replica,
-                "cost_usd": usd,
-                "actual_cost_usd": actual,
-                "per_million_output": usd / (out_tokens / 1e6) if out_tokens else None,
-            }
-        )
+    autoscaled = cost_m.autoscaled_cost(replica_hours, mu, rows)
     out = {
         "tokens": tokens,
         "tokens_counted": cost_m.tokens_label(tokens, weight),
