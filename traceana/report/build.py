@@ -21,6 +21,7 @@ from typing import Any
 
 import polars as pl
 
+from traceana.config import Config
 from traceana.errors import TraceanaError
 from traceana.report.series import choose_every, clean, engine_windows, iso, latency_ecdf, records
 
@@ -201,7 +202,7 @@ NOT_LOADED = (
 LOAD_MAX_BYTES = 2 * 1024**3
 
 
-def named_columns(config: Any, slos: Sequence = ()) -> set[str]:
+def named_columns(config: Config | None, slos: Sequence = ()) -> set[str]:
     """Requests columns the config and SLOs name: SLO metrics, filter columns, degradation matches."""
     from dataclasses import fields, is_dataclass
 
@@ -440,7 +441,7 @@ def _time_support(lf: pl.LazyFrame, total: int, sec: _Sections):
 def build_report(
     requests_lf: pl.LazyFrame,
     engine_lf: pl.LazyFrame | None = None,
-    config: Any = None,
+    config: Config | None = None,
     slos: Sequence = (),
     by: Sequence[str] = ("model",),
     since: datetime | None = None,
@@ -482,7 +483,8 @@ def build_report(
     lf = with_tag_columns(lf, by)  # --by env groups on the ingest tag env
     cols = set(lf.collect_schema().names())
     by = _check_by(by, cols, tag_keys(lf) if any(b not in cols for b in by) else ())
-    all_slos = list(getattr(config, "slos", None) or []) + list(slos)
+    config = config if config is not None else Config()  # validated once, at load
+    all_slos = [*config.slos, *slos]
     # with an engine, the counts and the window come from ClickHouse; the time basis from the rows
     counts = request_counts_ch(engine, since, until) if engine is not None else request_counts(lf)
     support = _time_support(lf, counts["total"], sec)
@@ -619,7 +621,7 @@ def _check_by(by: Sequence[str], cols: set[str], tags: Sequence[str] = ()) -> li
 def build_cost(
     requests_lf: pl.LazyFrame,
     engine_lf: pl.LazyFrame | None = None,
-    config: Any = None,
+    config: Config | None = None,
     slos: Sequence = (),
     since: datetime | None = None,
     until: datetime | None = None,
@@ -628,6 +630,8 @@ def build_cost(
     """The cost audit alone (``traceana cost``): window, cost rows, autoscaling, the config's SLOs and a verdict.
     ``engine``: as in :func:`build_report` (cost sums, SLO counts, request counts in ClickHouse)."""
     from traceana.report.pushdown import Pushed, local
+
+    config = config if config is not None else Config()  # validated once, at load
 
     m = Pushed(engine, since, until) if engine is not None else local()
     sec = _Sections()
@@ -656,7 +660,7 @@ def build_cost(
             if counts["total"]
             else (None, None, [])
         )
-    all_slos = list(getattr(config, "slos", None) or []) + list(slos)
+    all_slos = [*config.slos, *slos]
     out["slo"], _ = (
         build_slo(
             lf, all_slos, every, window["end"], sec, timed=None if no_time else timed, no_time=no_time, m=m
@@ -672,8 +676,8 @@ def build_cost(
     return clean(out)
 
 
-def _preferred_every(config: Any) -> str | None:
-    windows = getattr(getattr(config, "report", None), "windows", None) or []
+def _preferred_every(config: Config) -> str | None:
+    windows = config.report.windows
     return windows[0] if windows else None
 
 

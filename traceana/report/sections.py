@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 
+from traceana.config import Config
 from traceana.report.series import clean, every_seconds, records
 
 PCT_SERIES_METRICS = ("ttft_s", "tpot_s", "e2e_latency_s")
@@ -184,7 +185,7 @@ def autoscale_every(every: str) -> str:
 
 
 def cost_and_capacity(
-    lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Any, window: dict, every: str, sec, m: Any = None
+    lf: pl.LazyFrame, eng: pl.LazyFrame | None, config: Config, window: dict, every: str, sec, m: Any = None
 ) -> tuple[dict | None, dict | None, list[dict]]:
     """Cost rows per model and instance (needs GPU prices), the autoscaling what-if, and its series.
 
@@ -194,7 +195,7 @@ def cost_and_capacity(
     """
     from traceana.metrics import cost as cost_m
 
-    target = getattr(getattr(config, "cost", None), "target_utilization", 0.7)
+    target = config.cost.target_utilization
 
     auto_every = autoscale_every(every)
     auto, mu_basis = _autoscale_rows(lf, eng, target, auto_every, sec)
@@ -225,19 +226,18 @@ def cost_and_capacity(
         if auto
         else None
     )
-    prices = dict(getattr(config, "gpu_prices", None) or {})
+    prices = dict(config.gpu_prices)
     if not prices:
         sec.warnings.append("cost: no [gpu_prices] in the config, so no cost panel")
         return None, capacity_out, auto_series
-    cfg_cost = getattr(config, "cost", None)
-    tokens = getattr(cfg_cost, "tokens", "output")
-    weight = getattr(cfg_cost, "prompt_weight", None)
+    tokens = config.cost.tokens
+    weight = config.cost.prompt_weight
     start, end = _dt(window.get("start")), _dt(window.get("end"))
     prov = sec.run(
         "provisioned GPU-hours",
         cost_m.provisioned_hours,
         eng,
-        list(getattr(config, "deployments", None) or []),
+        list(config.deployments),
         start=start,
         end=end,
     )
@@ -277,12 +277,12 @@ def cost_and_capacity(
     return clean(out), capacity_out, auto_series
 
 
-def kv(eng: pl.LazyFrame | None, config: Any, sec) -> dict | None:
+def kv(eng: pl.LazyFrame | None, config: Config, sec) -> dict | None:
     """KV capacity from the configured model shapes, and the KV use / batch seen in the engine samples."""
     from traceana.metrics import capacity
 
     shapes = []
-    for model, sh in (getattr(config, "model_shapes", None) or {}).items():
+    for model, sh in config.model_shapes.items():
         per = sec.run(
             f"kv shape {model}",
             capacity.kv_bytes_per_request,
@@ -324,10 +324,10 @@ def kv(eng: pl.LazyFrame | None, config: Any, sec) -> dict | None:
     return clean(out)
 
 
-def degradation(lf: pl.LazyFrame, config: Any, slos: Sequence, sec) -> dict | None:
+def degradation(lf: pl.LazyFrame, config: Config, slos: Sequence, sec) -> dict | None:
     """The configured degradation options against the first latency SLO, at the SLO's objective as percentile
     (an SLO "99% of TTFT <= 2 s" holds when the p99 TTFT is <= 2 s)."""
-    options = list(getattr(config, "degradation_options", None) or [])
+    options = list(config.degradation_options)
     if not options:
         return None
     slo = next(
