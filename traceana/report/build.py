@@ -374,13 +374,16 @@ def build_slo(
     rows = records(ev) if isinstance(ev, pl.DataFrame) else clean(list(ev or []))
     by_name = {s.name: s for s in slos}
     timed = lf if timed is None and no_time is None else timed
+    measured = _measured_counts(
+        lf, [by_name[r["name"]] for r in rows if r["name"] in by_name and r.get("total")]
+    )
     live: list[tuple[dict, Any]] = []
     for row in rows:
         s = by_name.get(row["name"])
         row["alerts"] = []
         if s is None:
             continue
-        reason = _unmeasured(lf, s, row)
+        reason = _unmeasured(lf, s, row, measured.get(s.name))
         if reason is not None:
             row.update(
                 attainment=None, budget_remaining=None, met=None, budget_exhausted=False, not_measured=reason
@@ -462,7 +465,25 @@ def _charted(live: Sequence[tuple[dict, Any]], cap: int = MAX_CHARTED_SLOS) -> s
     return {s.name for _, s in sorted(live, key=key)[:cap]}
 
 
-def _unmeasured(lf: pl.LazyFrame, s: Any, row: dict) -> str | None:
+def _measured_counts(lf: pl.LazyFrame, slos: Sequence) -> dict[str, int]:
+    """In-scope requests recording each latency SLO's metric, all SLOs in one scan (per SLO: one
+    ``support.measured_count`` of the scoped frame); a metric with no column counts 0."""
+    from traceana.metrics import slo as slo_m
+
+    cols = set(lf.collect_schema().names())
+    out = {s.name: 0 for s in slos if s.metric is not None and s.metric not in cols}
+    aggs = [
+        (slo_m.in_scope(s) & pl.col(s.metric).is_not_null()).sum().alias(f"m{i}")
+        for i, s in enumerate(slos)
+        if s.metric is not None and s.metric in cols
+    ]
+    if aggs:
+        got = lf.select(aggs).collect().row(0, named=True)
+        out.update({s.name: int(got[f"m{i}"] or 0) for i, s in enumerate(slos) if f"m{i}" in got})
+    return out
+
+
+def _unmeasured(lf: pl.LazyFrame, s: Any, row: dict, measured: int | None = None) -> str | None:
     """Why an SLO's attainment is not a measurement, or None: its metric recorded by no in-scope request,
     or (availability) every status assumed by the adapter. Such an SLO shows no percentage."""
     from traceana.metrics import slo as slo_m
@@ -472,7 +493,9 @@ def _unmeasured(lf: pl.LazyFrame, s: Any, row: dict) -> str | None:
         return None
     scoped = lf.filter(slo_m.in_scope(s))
     if s.metric is not None:
-        if row.get("unmeasured", 0) >= row["total"] or support.measured_count(scoped, s.metric) == 0:
+        if measured is None:
+            measured = support.measured_count(scoped, s.metric)
+        if row.get("unmeasured", 0) >= row["total"] or measured == 0:
             return f"not measured: no request in scope records {s.metric} (an arrival-only trace has no latencies)"
         return None
     if support.status_assumed(scoped):
