@@ -200,6 +200,51 @@ def burn_series(
     return _burn_table(counts, slo, step, start, end)
 
 
+#: SLOs counted per pass of :func:`burn_series_many`: bounds its per-bucket frame whatever the number of SLOs
+SLOS_PER_PASS = 64
+
+
+def burn_series_many(
+    data: pl.LazyFrame | pl.DataFrame,
+    slos: list[SLO],
+    every: str = "1m",
+    start: datetime | None = None,
+    end: datetime | None = None,
+    per_pass: int = SLOS_PER_PASS,
+):
+    """:func:`burn_series` of each SLO, yielded as (slo, table) in order, ``per_pass`` SLOs per scan.
+
+    One group_by per time bucket counts every SLO of a pass at once (total = in scope,
+    bad = in scope and not good), so memory is bounded by ``per_pass``, not by ``len(slos)``;
+    each table equals :func:`burn_series` of that SLO alone.
+    """
+    every_s = parse_window(every, "every")
+    step = f"{int(every_s * 1e6)}us"
+    lf = _window(_lazy(data), start, end)
+    for lo in range(0, len(slos), per_pass):
+        chunk = slos[lo : lo + per_pass]
+        cols: dict[str, pl.Expr] = {"window_start": pl.col("arrival_time").dt.truncate(step)}
+        for i, s in enumerate(chunk):
+            scope = in_scope(s).fill_null(False)
+            cols[f"t{i}"] = scope.cast(pl.Int64)
+            cols[f"b{i}"] = (scope & ~is_good(s)).cast(pl.Int64)
+        wide = (
+            lf.select(**cols)
+            .group_by("window_start")
+            .agg(
+                [pl.col(f"t{i}").sum() for i in range(len(chunk))]
+                + [pl.col(f"b{i}").sum() for i in range(len(chunk))]
+            )
+            .collect()
+        )
+        for i, s in enumerate(chunk):
+            counts = wide.select(
+                "window_start", total=pl.col(f"t{i}").cast(pl.Int64), bad=pl.col(f"b{i}").cast(pl.Int64)
+            ).filter(pl.col("total") > 0)
+            yield s, _burn_table(counts, s, step, start, end)
+        del wide
+
+
 def _burn_table(
     counts: pl.DataFrame, slo: SLO, step: str, start: datetime | None, end: datetime | None
 ) -> pl.DataFrame:

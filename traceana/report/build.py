@@ -374,14 +374,17 @@ def build_slo(
     ev = sec.run("slo", m.evaluate, lf, list(slos))
     rows = records(ev) if isinstance(ev, pl.DataFrame) else clean(list(ev or []))
     by_name = {s.name: s for s in slos}
-    series: list[dict] = []
     timed = lf if timed is None and no_time is None else timed
+    measured = _measured_counts(
+        lf, [by_name[r["name"]] for r in rows if r["name"] in by_name and r.get("total")]
+    )
+    live: list[tuple[dict, Any]] = []
     for row in rows:
         s = by_name.get(row["name"])
         row["alerts"] = []
         if s is None:
             continue
-        reason = _unmeasured(lf, s, row)
+        reason = _unmeasured(lf, s, row, measured.get(s.name))
         if reason is not None:
             row.update(
                 attainment=None, budget_remaining=None, met=None, budget_exhausted=False, not_measured=reason
@@ -391,25 +394,97 @@ def build_slo(
         if timed is None:
             sec.warnings.append(f"burn rate {s.name}: {no_time}")
             continue
-        burn = sec.run(f"burn rate {s.name}", m.burn_series, timed, s, every=every)
-        if burn is None:
-            continue
-        # alerts at exact window lengths: 1-minute buckets divide every policy window, whatever
-        # the plot resolution (a 2-minute plot bucket would make the 5-minute window 4 minutes)
-        exact = (
-            burn
-            if every == ALERT_EVERY
-            else sec.run(f"burn rate {s.name} (1m)", m.burn_series, timed, s, every=ALERT_EVERY)
+        live.append((row, s))
+    charted = _charted(live)
+    if len(live) > len(charted):
+        sec.warnings.append(
+            f"burn charts: the {len(charted)} SLOs with the least error budget remaining are charted;"
+            f" the other {len(live) - len(charted)} are in the SLO table only"
         )
-        alerts = (sec.run(f"alerts {s.name}", slo_m.alerts, exact, s) or []) if exact is not None else []
-        row["alerts"] = clean(list(alerts.to_dicts() if isinstance(alerts, pl.DataFrame) else alerts))
-        for b in records(burn):
-            b["slo"] = s.name
-            series.append(b)
+    plot: dict[str, pl.DataFrame] = {}
+    if m.burn_series is slo_m.burn_series:
+        # the embedded engine: every SLO's buckets in a few scans (SLOS_PER_PASS SLOs each), one
+        # SLO's 1-minute series alive at a time; only the charted SLOs keep their plot series
+        pairs = [(r, s) for r, s in live if s.name in charted]
+        for s, burn in (
+            sec.run(
+                "burn rate",
+                lambda: list(slo_m.burn_series_many(timed, [s for _, s in pairs], every)),
+                default=[],
+            )
+            or []
+        ):
+            plot[s.name] = burn
+        try:
+            exact_of = slo_m.burn_series_many(timed, [s for _, s in live], ALERT_EVERY)
+            for (row, s), (_, exact) in zip(live, exact_of, strict=False):
+                alerts = sec.run(f"alerts {s.name}", slo_m.alerts, exact, s) or []
+                row["alerts"] = clean(list(alerts.to_dicts() if isinstance(alerts, pl.DataFrame) else alerts))
+        except TraceanaError as exc:
+            sec.warnings.append(f"burn rate (1m): {exc}")
+    else:
+        for row, s in live:
+            burn = (
+                sec.run(f"burn rate {s.name}", m.burn_series, timed, s, every=every)
+                if s.name in charted or every == ALERT_EVERY
+                else None
+            )
+            if burn is None and (s.name in charted or every == ALERT_EVERY):
+                continue
+            # alerts at exact window lengths: 1-minute buckets divide every policy window, whatever
+            # the plot resolution (a 2-minute plot bucket would make the 5-minute window 4 minutes)
+            exact = (
+                burn
+                if every == ALERT_EVERY
+                else sec.run(f"burn rate {s.name} (1m)", m.burn_series, timed, s, every=ALERT_EVERY)
+            )
+            alerts = (sec.run(f"alerts {s.name}", slo_m.alerts, exact, s) or []) if exact is not None else []
+            row["alerts"] = clean(list(alerts.to_dicts() if isinstance(alerts, pl.DataFrame) else alerts))
+            if s.name in charted and burn is not None:
+                plot[s.name] = burn
+    series: list[dict] = []
+    for _, s in live:
+        if s.name in plot:
+            for b in records(plot[s.name]):
+                b["slo"] = s.name
+                series.append(b)
     return rows, series
 
 
-def _unmeasured(lf: pl.LazyFrame, s: Any, row: dict) -> str | None:
+#: the most SLOs the burn-down and burn-rate charts (and report.json's series.burn) carry
+MAX_CHARTED_SLOS = 10
+
+
+def _charted(live: Sequence[tuple[dict, Any]], cap: int = MAX_CHARTED_SLOS) -> set[str]:
+    """Names of the SLOs whose burn series are charted: the ``cap`` with the highest burn, i.e. the
+    least error budget remaining over their period (ties and no budget by name); the rest stay in the table."""
+
+    def key(rs: tuple[dict, Any]) -> tuple:
+        b = rs[0].get("budget_remaining")
+        return (b is None, b if b is not None else 0.0, rs[1].name)
+
+    return {s.name for _, s in sorted(live, key=key)[:cap]}
+
+
+def _measured_counts(lf: pl.LazyFrame, slos: Sequence) -> dict[str, int]:
+    """In-scope requests recording each latency SLO's metric, all SLOs in one scan (per SLO: one
+    ``support.measured_count`` of the scoped frame); a metric with no column counts 0."""
+    from traceana.metrics import slo as slo_m
+
+    cols = set(lf.collect_schema().names())
+    out = {s.name: 0 for s in slos if s.metric is not None and s.metric not in cols}
+    aggs = [
+        (slo_m.in_scope(s) & pl.col(s.metric).is_not_null()).sum().alias(f"m{i}")
+        for i, s in enumerate(slos)
+        if s.metric is not None and s.metric in cols
+    ]
+    if aggs:
+        got = lf.select(aggs).collect().row(0, named=True)
+        out.update({s.name: int(got[f"m{i}"] or 0) for i, s in enumerate(slos) if f"m{i}" in got})
+    return out
+
+
+def _unmeasured(lf: pl.LazyFrame, s: Any, row: dict, measured: int | None = None) -> str | None:
     """Why an SLO's attainment is not a measurement, or None: its metric recorded by no in-scope request,
     or (availability) every status assumed by the adapter. Such an SLO shows no percentage."""
     from traceana.metrics import slo as slo_m
@@ -419,7 +494,9 @@ def _unmeasured(lf: pl.LazyFrame, s: Any, row: dict) -> str | None:
         return None
     scoped = lf.filter(slo_m.in_scope(s))
     if s.metric is not None:
-        if row.get("unmeasured", 0) >= row["total"] or support.measured_count(scoped, s.metric) == 0:
+        if measured is None:
+            measured = support.measured_count(scoped, s.metric)
+        if row.get("unmeasured", 0) >= row["total"] or measured == 0:
             return f"not measured: no request in scope records {s.metric} (an arrival-only trace has no latencies)"
         return None
     if support.status_assumed(scoped):

@@ -264,6 +264,7 @@ def burn_rate(rep: dict, ds: dict) -> alt.Chart | None:
     rows = rep["series"].get("burn") or []
     if not rows:
         return None
+    charted = {r["slo"] for r in rows}
     alerts = [
         {
             "slo": s["name"],
@@ -274,6 +275,7 @@ def burn_rate(rep: dict, ds: dict) -> alt.Chart | None:
             "windows": f"{a.get('long_window')} & {a.get('short_window')}",
         }
         for s in rep.get("slo") or []
+        if s["name"] in charted  # only the SLOs the chart has a line for (MAX_CHARTED_SLOS)
         for a in s.get("alerts") or []
         if a.get("fired_at")
     ]
