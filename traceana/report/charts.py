@@ -16,6 +16,8 @@ from typing import Any
 
 import altair as alt
 
+from traceana.report.tables import one_all
+
 WIDTH = "container"  # charts fill their <div>: no sideways scrolling on narrow screens
 HEIGHT = 240
 UTC_T = "%Y-%m-%d %H:%M:%S"
@@ -46,6 +48,8 @@ def time_axis(window_s: float | None) -> tuple[str, dict | int]:
     not one per hour in %H:%M that overlap; a multi-day window labels days.
     """
     s = window_s or 0
+    if s <= 600:
+        return "%H:%M:%S", 10
     if s <= 2 * 3600:
         return "%H:%M", 12
     if s <= 12 * 3600:
@@ -177,8 +181,8 @@ def percentiles_over_time(rep: dict, ds: dict) -> alt.Chart | None:
 def latency_budget(rep: dict, ds: dict) -> alt.Chart | None:
     """Stacked bars: queue / prefill / decode / post seconds at the p50 and p99 request."""
     rows = []
-    for r in rep.get("latency_budget") or []:
-        row = f"{_group_label(r.get('group') or {})} @ {r['at']}"
+    for r in one_all(rep.get("latency_budget") or [], ("at",)):
+        row = f"{r.get('label') or _group_label(r.get('group') or {})} @ {r['at']}"
         for comp in ("queue", "prefill", "decode", "post"):
             v = r.get(f"{comp}_s")
             if v is not None:

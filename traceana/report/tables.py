@@ -85,6 +85,27 @@ def group_label(group: dict | None) -> str:
     )
 
 
+def one_all(rows: list[dict], key: tuple[str, ...] = ("metric",)) -> list[dict]:
+    """Rows with one "all" row per ``key``, not two: where a key has exactly one group besides "all"
+    (one model, or every model unknown), that group is the whole population, so the two rows are
+    the same numbers; the group row is dropped and the "all" row names the group: 'all (model=x)'."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r.get("group"):
+            groups.setdefault(tuple(r.get(k) for k in key), []).append(r)
+    has_all = {tuple(r.get(k) for k in key) for r in rows if not r.get("group")}
+    out = []
+    for r in rows:
+        k = tuple(r.get(c) for c in key)
+        single = len(groups.get(k, [])) == 1 and k in has_all
+        if single and r.get("group"):
+            continue
+        if single:
+            r = {**r, "label": f"all ({group_label(groups[k][0]['group'])})"}
+        out.append(r)
+    return out
+
+
 def _verdict_class(word: str) -> str:
     return {
         "met": "v-ok",
@@ -108,12 +129,12 @@ NOTE_CI = (
 def latency_table(rep: dict, components: bool = False) -> Table:
     """User-visible metrics (TTFT, TPOT, ITL, e2e), or with ``components`` the server-side parts (queue, prefill, decode)."""
     rows = []
-    for r in rep.get("latency") or []:
+    for r in one_all(rep.get("latency") or []):
         if (r["metric"] in USER_METRICS) == components:
             continue
         ci, rel = r.get("ci") or {}, r.get("reliable") or {}
         cells: list[Any] = [
-            group_label(r.get("group")),
+            r.get("label") or group_label(r.get("group")),
             r["metric"],
             fmt_num(r.get("count")),
             fmt_s(r.get("mean")),
@@ -140,10 +161,15 @@ def latency_table(rep: dict, components: bool = False) -> Table:
 def user_visible_table(rep: dict) -> Table:
     """Error-adjusted percentiles: failed requests count as +inf ("∞": the percentile falls among failures)."""
     rows = []
-    for r in rep.get("latency_user_visible") or []:
+    for r in one_all(rep.get("latency_user_visible") or []):
         inf = set(r.get("infinite") or [])
         rows.append(
-            [group_label(r.get("group")), r["metric"], fmt_num(r.get("count")), fmt_num(r.get("failed"))]
+            [
+                r.get("label") or group_label(r.get("group")),
+                r["metric"],
+                fmt_num(r.get("count")),
+                fmt_num(r.get("failed")),
+            ]
             + ["∞" if p in inf else fmt_s(r.get(p)) for p in PCTS]
         )
     return Table(
@@ -157,9 +183,9 @@ def user_visible_table(rep: dict) -> Table:
 
 def budget_table(rep: dict) -> Table:
     rows = []
-    for r in rep.get("latency_budget") or []:
+    for r in one_all(rep.get("latency_budget") or [], ("at",)):
         rows.append(
-            [group_label(r.get("group")), r.get("at"), fmt_s(r.get("e2e_s"))]
+            [r.get("label") or group_label(r.get("group")), r.get("at"), fmt_s(r.get("e2e_s"))]
             + [
                 f"{fmt_s(r.get(f'{c}_s'))} ({fmt_pct(r.get(f'share_{c}'), 0)})"
                 for c in ("queue", "prefill", "decode", "post")
@@ -326,7 +352,7 @@ def cost_table(rep: dict, compact: bool = False) -> Table:
             ]
         )
     t = c.get("totals") or {}
-    if rows and t:
+    if len(rows) > 1 and t:  # one priced row is its own total: no second "all" row with the same numbers
         rows.append(
             [
                 "all",
