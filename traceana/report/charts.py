@@ -35,6 +35,9 @@ LABELS = {
     "throughput_per_s": "all arrivals",
 }
 
+#: legend order of the latency metrics: as a request sees them, not alphabetical
+METRIC_ORDER = [LABELS[m] for m in ("ttft_s", "tpot_s", "itl_s", "e2e_latency_s")]
+
 
 def label(series_id: Any) -> str:
     """The legend text for a series id: 'TTFT' for 'ttft_s'; an id not in LABELS is shown as is."""
@@ -123,7 +126,7 @@ def latency_ecdf(rep: dict, ds: dict) -> alt.Chart | None:
         .encode(
             x=alt.X("le:Q", title="seconds (log scale)", scale=alt.Scale(type="log")),
             y=alt.Y("cum_fraction:Q", title="fraction of requests <= x", scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color("metric:N", title="metric"),
+            color=alt.Color("metric:N", title="metric", sort=METRIC_ORDER),
             tooltip=[
                 alt.Tooltip("metric:N"),
                 alt.Tooltip("le:Q", title="<= seconds", format=".4g"),
@@ -164,7 +167,7 @@ def percentiles_over_time(rep: dict, ds: dict) -> alt.Chart | None:
         .encode(
             x=_time_x(rep),
             y=alt.Y("seconds:Q", title="seconds (log scale)", scale=alt.Scale(type="log")),
-            color=alt.Color("metric:N"),
+            color=alt.Color("metric:N", sort=METRIC_ORDER),
             strokeDash=alt.StrokeDash("percentile:N", sort=["p50", "p99"]),
             tooltip=[
                 _time_tip(),

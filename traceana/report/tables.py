@@ -85,6 +85,27 @@ def group_label(group: dict | None) -> str:
     )
 
 
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def window_seconds(text: Any) -> float:
+    """'5m' -> 300, '1h' -> 3600, '1d' -> 86400: a sort key so windows order by length, not by string
+    ('1d' < '1h' < '5m' as text). Anything unparseable sorts last."""
+    t = str(text or "").strip()
+    try:
+        return float(t[:-1]) * _UNIT_S[t[-1]]
+    except (KeyError, ValueError, IndexError):
+        return float("inf")
+
+
+def percentile_key(text: Any) -> float:
+    """'p99.9' or 'p99_9' -> 99.9: percentiles order numerically (p50 < p90 < p99 < p99.9)."""
+    try:
+        return float(str(text).lstrip("p").replace("_", "."))
+    except ValueError:
+        return float("inf")
+
+
 def one_all(rows: list[dict], key: tuple[str, ...] = ("metric",)) -> list[dict]:
     """Rows with one "all" row per ``key``, not two: where a key has exactly one group besides "all"
     (one model, or every model unknown), that group is the whole population, so the two rows are
@@ -101,7 +122,7 @@ def one_all(rows: list[dict], key: tuple[str, ...] = ("metric",)) -> list[dict]:
         if single and r.get("group"):
             continue
         if single:
-            r = {**r, "label": f"all ({group_label(groups[k][0]['group'])})"}
+            r = {**r, "label": f"all ({group_label(groups[k][0]['group']).strip('()')})"}
         out.append(r)
     return out
 
@@ -264,7 +285,15 @@ def slo_table(rep: dict) -> Table:
 def alerts_table(rep: dict) -> Table:
     rows = []
     for s in rep.get("slo") or []:
-        for a in s.get("alerts") or []:
+        alerts = sorted(
+            s.get("alerts") or [],
+            key=lambda a: (
+                str(a.get("fired_at") or ""),
+                window_seconds(a.get("long_window")),
+                window_seconds(a.get("short_window")),
+            ),
+        )
+        for a in alerts:
             rows.append(
                 [
                     s["name"],
