@@ -145,13 +145,20 @@ def _progress(n_paths: int, quiet: bool):
 
     if quiet or not sys.stderr.isatty():
         return None, contextlib.nullcontext()
-    from rich.progress import Progress
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    prog = Progress(transient=True, console=_console(err=True))
+    prog = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        console=_console(err=True),
+    )
     task = prog.add_task("ingest", total=None)
 
-    def cb(path: str, i: int, total: int) -> None:
-        prog.update(task, total=total, completed=i, description=f"ingest {path[-50:]}")
+    def cb(path: str, done_bytes: int, total_bytes: int) -> None:  # bytes read so far, not files
+        prog.update(task, total=total_bytes or None, completed=done_bytes, description=f"ingest {path[-50:]}")
 
     return cb, prog
 

@@ -16,6 +16,8 @@ columns the unit notes look at), not with the file.
 
 from __future__ import annotations
 
+import itertools
+import stat as stat_mod
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -555,11 +557,14 @@ def ingest_paths(
     files = expand_paths(paths)
     origin = origins(paths)
     forced = registry.get(fmt) if fmt else None
+    # progress goes by bytes on disk, not by files: one 8 GB file and a hundred 1 kB ones are not alike
+    sizes = [_size(p) for p in files]
+    before = list(itertools.accumulate(sizes, initial=0))
     with store.lock():
         store.clean_orphans()
         for i, path in enumerate(files):
             if progress:
-                progress(str(path), i, len(files))
+                progress(str(path), before[i], before[-1])
             report = FileReport(path=str(path))
             summary.files.append(report)
             now = datetime.now(UTC)
@@ -639,4 +644,15 @@ def ingest_paths(
                 report.error = (
                     f"{path}: internal error while ingesting ({_describe(exc)}); file refused, nothing stored"
                 )
+    if progress and files:
+        progress(str(files[-1]), before[-1], before[-1])
     return summary
+
+
+def _size(path: Path) -> int:
+    """Bytes on disk of a regular file (0 for anything else: stdin, a FIFO, a file gone since listing)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return 0
+    return st.st_size if stat_mod.S_ISREG(st.st_mode) else 0

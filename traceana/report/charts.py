@@ -16,18 +16,79 @@ from typing import Any
 
 import altair as alt
 
+from traceana.report.tables import one_all
+
 WIDTH = "container"  # charts fill their <div>: no sideways scrolling on narrow screens
 HEIGHT = 240
 UTC_T = "%Y-%m-%d %H:%M:%S"
 
 
-def _time_x(field: str = "window_start", title: str = "time (UTC)") -> alt.X:
+#: readable legend labels for the series ids the metric library uses
+LABELS = {
+    "ttft_s": "TTFT",
+    "tpot_s": "TPOT",
+    "itl_s": "inter-token latency",
+    "e2e_latency_s": "end-to-end latency",
+    "in_flight_mean": "in flight (measured)",
+    "littles_law_L": "Little's L = lambda x W",
+    "goodput_per_s": "goodput",
+    "throughput_per_s": "all arrivals",
+}
+
+#: legend order of the latency metrics: as a request sees them, not alphabetical
+METRIC_ORDER = [LABELS[m] for m in ("ttft_s", "tpot_s", "itl_s", "e2e_latency_s")]
+
+
+def label(series_id: Any) -> str:
+    """The legend text for a series id: 'TTFT' for 'ttft_s'; an id not in LABELS is shown as is."""
+    return LABELS.get(str(series_id), str(series_id))
+
+
+def time_axis(window_s: float | None) -> tuple[str, dict | int]:
+    """(label format, tick count) for a time axis spanning ``window_s`` seconds.
+
+    Chosen so a 1400 px chart shows at most about 12 labels: a 1-day window gets one tick per 2 hours,
+    not one per hour in %H:%M that overlap; a multi-day window labels days.
+    """
+    s = window_s or 0
+    if s <= 600:
+        return "%H:%M:%S", 10
+    if s <= 2 * 3600:
+        return "%H:%M", 12
+    if s <= 12 * 3600:
+        return "%H:%M", {"interval": "hour", "step": 1}
+    if s <= 1.5 * 86400:
+        return "%H:%M", {"interval": "hour", "step": 2}
+    if s <= 14 * 86400:
+        return "%b %d", {"interval": "day", "step": 1}
+    return "%b %d", 10
+
+
+def _time_x(rep: dict | None = None, field: str = "window_start", title: str = "time (UTC)") -> alt.X:
+    fmt, ticks = time_axis(((rep or {}).get("window") or {}).get("seconds"))
     return alt.X(
         f"{field}:T",
         title=title,
         scale=alt.Scale(type="utc"),
-        axis=alt.Axis(format="%H:%M", labelOverlap=True),
+        axis=alt.Axis(format=fmt, formatType="utc", tickCount=ticks, labelOverlap="greedy", labelFlush=True),
     )
+
+
+def _long(
+    rows: list[dict], fields: tuple[str, ...], value: str, keep: tuple[str, ...] = ("window_start",)
+) -> list[dict]:
+    """Wide rows -> one row per (row, field) with a readable 'series' label; None values are left out."""
+    return [
+        {**{k: r.get(k) for k in keep}, "series": label(f), value: r[f]}
+        for r in rows
+        for f in fields
+        if r.get(f) is not None
+    ]
+
+
+def _line(chart: alt.Chart, n_x: int, **kw: Any) -> alt.Chart:
+    """A line mark; with fewer than 2 x values a line draws nothing, so points are drawn as well."""
+    return chart.mark_line(point=n_x < 2 or kw.pop("point", False), **kw)
 
 
 def _time_tip(field: str = "window_start") -> alt.Tooltip:
@@ -51,7 +112,7 @@ def _base(ds: dict, rows: list[dict], title: str, subtitle: str | None = None) -
 
 def latency_ecdf(rep: dict, ds: dict) -> alt.Chart | None:
     """ECDF of TTFT / TPOT / e2e from pre-binned log-spaced counts (ok requests)."""
-    rows = rep["series"].get("latency_ecdf") or []
+    rows = [{**r, "metric": label(r.get("metric"))} for r in rep["series"].get("latency_ecdf") or []]
     if not rows:
         return None
     return (
@@ -65,7 +126,7 @@ def latency_ecdf(rep: dict, ds: dict) -> alt.Chart | None:
         .encode(
             x=alt.X("le:Q", title="seconds (log scale)", scale=alt.Scale(type="log")),
             y=alt.Y("cum_fraction:Q", title="fraction of requests <= x", scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color("metric:N", title="metric"),
+            color=alt.Color("metric:N", title="metric", sort=METRIC_ORDER),
             tooltip=[
                 alt.Tooltip("metric:N"),
                 alt.Tooltip("le:Q", title="<= seconds", format=".4g"),
@@ -79,23 +140,34 @@ def latency_ecdf(rep: dict, ds: dict) -> alt.Chart | None:
 
 def percentiles_over_time(rep: dict, ds: dict) -> alt.Chart | None:
     """p50 and p99 per window for TTFT, TPOT and e2e (log y), one line per metric and percentile."""
-    rows = rep["series"].get("percentiles_over_time") or []
+    rows = [
+        {
+            "window_start": r.get("window_start"),
+            "metric": label(r.get("metric")),
+            "count": r.get("count"),
+            "percentile": p,
+            "seconds": r[p],
+        }
+        for r in rep["series"].get("percentiles_over_time") or []
+        for p in ("p50", "p99")
+        if isinstance(r.get(p), (int, float)) and r[p] > 0
+    ]
     if not rows:
         return None
     return (
-        _base(
-            ds,
-            _only(rows, ("window_start", "metric", "count", "p50", "p99")),
-            "Percentiles over time",
-            "solid p50, dashed p99; log scale; drag to pan, scroll to zoom",
+        _line(
+            _base(
+                ds,
+                rows,
+                "Percentiles over time",
+                "solid p50, dashed p99; log scale; drag to pan, scroll to zoom",
+            ),
+            len({r["window_start"] for r in rows}),
         )
-        .transform_fold(["p50", "p99"], as_=["percentile", "seconds"])
-        .transform_filter("isValid(datum.seconds) && datum.seconds > 0")
-        .mark_line(point=False)
         .encode(
-            x=_time_x(),
+            x=_time_x(rep),
             y=alt.Y("seconds:Q", title="seconds (log scale)", scale=alt.Scale(type="log")),
-            color=alt.Color("metric:N"),
+            color=alt.Color("metric:N", sort=METRIC_ORDER),
             strokeDash=alt.StrokeDash("percentile:N", sort=["p50", "p99"]),
             tooltip=[
                 _time_tip(),
@@ -112,12 +184,12 @@ def percentiles_over_time(rep: dict, ds: dict) -> alt.Chart | None:
 def latency_budget(rep: dict, ds: dict) -> alt.Chart | None:
     """Stacked bars: queue / prefill / decode / post seconds at the p50 and p99 request."""
     rows = []
-    for r in rep.get("latency_budget") or []:
-        label = f"{_group_label(r.get('group') or {})} @ {r['at']}"
+    for r in one_all(rep.get("latency_budget") or [], ("at",)):
+        row = f"{r.get('label') or _group_label(r.get('group') or {})} @ {r['at']}"
         for comp in ("queue", "prefill", "decode", "post"):
             v = r.get(f"{comp}_s")
             if v is not None:
-                rows.append({"row": label, "component": comp, "seconds": v, "share": r.get(f"share_{comp}")})
+                rows.append({"row": row, "component": comp, "seconds": v, "share": r.get(f"share_{comp}")})
     if not rows:
         return None
     comps = ["queue", "prefill", "decode", "post"]
@@ -148,16 +220,18 @@ def concurrency_over_time(rep: dict, ds: dict) -> alt.Chart | None:
         return None
     conc = rep.get("concurrency") or {}
     sub = f"whole window: L = {_fmt(conc.get('littles_law_L'))}, empirical {_fmt(conc.get('empirical_mean'))}, ratio {_fmt(conc.get('ratio'))} ({conc.get('verdict', 'n/a')})"
-    base = _base(
-        ds, _only(rows, ("window_start", "in_flight_mean", "littles_law_L")), "Concurrency over time", sub
-    ).transform_fold(["in_flight_mean", "littles_law_L"], as_=["series", "requests"])
+    long = _long(rows, ("in_flight_mean", "littles_law_L"), "requests")
+    if not long:
+        return None
     return (
-        base.mark_line()
+        _line(_base(ds, long, "Concurrency over time", sub), len({r["window_start"] for r in long}))
         .encode(
-            x=_time_x(),
+            x=_time_x(rep),
             y=alt.Y("requests:Q", title="requests in flight"),
             color=alt.Color(
-                "series:N", title=None, scale=alt.Scale(domain=["in_flight_mean", "littles_law_L"])
+                "series:N",
+                title=None,
+                scale=alt.Scale(domain=[label("in_flight_mean"), label("littles_law_L")]),
             ),
             tooltip=[_time_tip(), "series:N", alt.Tooltip("requests:Q", format=".3f")],
         )
@@ -167,7 +241,12 @@ def concurrency_over_time(rep: dict, ds: dict) -> alt.Chart | None:
 
 def queue_vs_utilization(rep: dict, ds: dict) -> alt.Chart | None:
     """Observed mean queue time per utilization bin, beside the M/M/1 response curve W = S / (1 - rho)."""
-    rows = rep["series"].get("queue_vs_utilization") or []
+    # a bin with no measured queue time has no point to draw (arrival-only or no-queue-field traces)
+    rows = [
+        r
+        for r in rep["series"].get("queue_vs_utilization") or []
+        if r.get("observed_mean_queue_s") is not None
+    ]
     if not rows:
         return None
     drawn = any(r.get("mm1_response_s") is not None for r in rows)
@@ -204,10 +283,14 @@ def _engine_chart(rep: dict, ds: dict, field: str, title: str, y_title: str) -> 
     if not rows:
         return None
     return (
-        _base(ds, _only(rows, ("window_start", "instance", field)), title, "per instance, mean per window")
-        .mark_line()
+        _line(
+            _base(
+                ds, _only(rows, ("window_start", "instance", field)), title, "per instance, mean per window"
+            ),
+            len({r.get("window_start") for r in rows}),
+        )
         .encode(
-            x=_time_x(),
+            x=_time_x(rep),
             y=alt.Y(f"{field}:Q", title=y_title),
             color=alt.Color("instance:N"),
             tooltip=[_time_tip(), "instance:N", alt.Tooltip(f"{field}:Q", format=".3f")],
@@ -226,19 +309,21 @@ def batch_size(rep: dict, ds: dict) -> alt.Chart | None:
 
 def burn_down(rep: dict, ds: dict) -> alt.Chart | None:
     """Error budget remaining over the window, one line per SLO; below the 0 rule the budget is spent."""
-    rows = rep["series"].get("burn") or []
+    rows = [r for r in rep["series"].get("burn") or [] if r.get("budget_remaining") is not None]
     if not rows:
         return None
     line = (
-        _base(
-            ds,
-            _only(rows, ("window_start", "slo", "budget_remaining", "bad", "total")),
-            "Error budget burn-down",
-            "budget remaining = 1 - cumulative bad / allowed bad; below 0 the window's budget is spent",
+        _line(
+            _base(
+                ds,
+                _only(rows, ("window_start", "slo", "budget_remaining", "bad", "total")),
+                "Error budget burn-down",
+                "budget remaining = 1 - cumulative bad / allowed bad; below 0 the window's budget is spent",
+            ),
+            len({r.get("window_start") for r in rows}),
         )
-        .mark_line()
         .encode(
-            x=_time_x(),
+            x=_time_x(rep),
             y=alt.Y("budget_remaining:Q", title="budget remaining", axis=alt.Axis(format="%")),
             color=alt.Color("slo:N"),
             tooltip=[
@@ -261,7 +346,7 @@ def burn_down(rep: dict, ds: dict) -> alt.Chart | None:
 
 def burn_rate(rep: dict, ds: dict) -> alt.Chart | None:
     """Burn rate per window with the alert windows (fired -> cleared) shaded."""
-    rows = rep["series"].get("burn") or []
+    rows = [r for r in rep["series"].get("burn") or [] if r.get("burn_rate") is not None]
     if not rows:
         return None
     charted = {r["slo"] for r in rows}
@@ -280,15 +365,17 @@ def burn_rate(rep: dict, ds: dict) -> alt.Chart | None:
         if a.get("fired_at")
     ]
     line = (
-        _base(
-            ds,
-            _only(rows, ("window_start", "slo", "burn_rate")),
-            "Burn rate",
-            "bad fraction per window / (1 - objective); shaded: multi-window alerts firing; rule: 1x",
+        _line(
+            _base(
+                ds,
+                _only(rows, ("window_start", "slo", "burn_rate")),
+                "Burn rate",
+                "bad fraction per window / (1 - objective); shaded: multi-window alerts firing; rule: 1x",
+            ),
+            len({r.get("window_start") for r in rows}),
         )
-        .mark_line()
         .encode(
-            x=_time_x(),
+            x=_time_x(rep),
             y=alt.Y("burn_rate:Q", title="burn rate"),
             color=alt.Color("slo:N"),
             tooltip=[_time_tip(), "slo:N", alt.Tooltip("burn_rate:Q", format=".3g")],
@@ -325,20 +412,21 @@ def burn_rate(rep: dict, ds: dict) -> alt.Chart | None:
 
 
 def goodput_over_time(rep: dict, ds: dict) -> alt.Chart | None:
-    rows = rep["series"].get("goodput") or []
+    rows = _long(rep["series"].get("goodput") or [], ("goodput_per_s", "throughput_per_s"), "per_s")
     if not rows:
         return None
     return (
-        _base(
-            ds,
-            _only(rows, ("window_start", "goodput_per_s", "throughput_per_s")),
-            "Goodput over time",
-            "requests/s that are ok and meet every SLO threshold, vs all arrivals/s",
+        _line(
+            _base(
+                ds,
+                rows,
+                "Goodput over time",
+                "requests/s that are ok and meet every SLO threshold, vs all arrivals/s",
+            ),
+            len({r["window_start"] for r in rows}),
         )
-        .transform_fold(["goodput_per_s", "throughput_per_s"], as_=["series", "per_s"])
-        .mark_line()
         .encode(
-            x=_time_x(),
+            x=_time_x(rep),
             y=alt.Y("per_s:Q", title="requests / s"),
             color=alt.Color("series:N", title=None),
             tooltip=[_time_tip(), "series:N", alt.Tooltip("per_s:Q", format=".3f")],
@@ -394,19 +482,22 @@ def cost_panel(rep: dict, ds: dict) -> alt.Chart | None:
 
 
 def autoscaling(rep: dict, ds: dict) -> alt.Chart | None:
-    rows = rep["series"].get("autoscale") or []
+    rows = [r for r in rep["series"].get("autoscale") or [] if r.get("replicas") is not None]
     if not rows:
         return None
     return (
-        _base(
-            ds,
-            rows,
-            "Replicas needed at the target utilization",
-            "replicas = ceil(lambda / (target_util x mu)) per window",
+        _line(
+            _base(
+                ds,
+                rows,
+                "Replicas needed at the target utilization",
+                "replicas = ceil(lambda / (target_util x mu)) per window",
+            ),
+            len({r.get("window_start") for r in rows}),
+            interpolate="step-after",
         )
-        .mark_line(interpolate="step-after")
         .encode(
-            x=_time_x(),
+            x=_time_x(rep),
             y=alt.Y("replicas:Q", title="replicas"),
             color=alt.Color("group:N", title=None),
             tooltip=[_time_tip(), "group:N", "replicas:Q"],
@@ -434,7 +525,8 @@ def _fmt(v: Any) -> str:
 
 
 def _group_label(group: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in group.items()) or "all"
+    """A legend/axis label for a group: its values ('llama-3.1-8b, chat'); a missing value is '(unknown model)'."""
+    return ", ".join(str(v) if v is not None else f"(unknown {k})" for k, v in group.items()) or "all"
 
 
 #: (id, section, builder) in page order; the id is the <div> id and the image file stem
@@ -454,12 +546,41 @@ CHARTS: list[tuple[str, str, Callable[[dict, dict], alt.Chart | None]]] = [
 ]
 
 
+#: why a chart is not drawn, one sentence each (shown in its section instead of an empty chart)
+MISSING = {
+    "latency_ecdf": "No latency distribution chart: no ok request has a measured TTFT, TPOT or e2e latency.",
+    "percentiles_over_time": "No percentiles-over-time chart: no window has a measured latency.",
+    "latency_budget": "No latency budget chart: the trace has no queue, prefill or decode times.",
+    "concurrency": "No concurrency chart: it needs requests with both arrival and end times.",
+    "queue_vs_utilization": "No queue-vs-utilization chart: no window has a measured queue time.",
+    "kv_usage": "No KV-cache chart: the store has no engine samples with KV-cache usage.",
+    "batch_size": "No batch-size chart: the store has no engine samples with running requests.",
+    "burn_down": "No burn-down chart: no SLO has a window with a measured SLI.",
+    "burn_rate": "No burn-rate chart: no SLO has a window with a measured SLI.",
+    "goodput": "No goodput chart: goodput needs windows with measured latencies.",
+    "cost": "No cost chart: no instance matched a price entry.",
+    "autoscaling": "No autoscaling chart: no model has a service rate to size replicas from.",
+}
+
+
+def _chart(report: dict, fn: Callable[[dict, dict], alt.Chart | None]) -> tuple[alt.Chart | None, dict]:
+    ds: dict[str, list[dict]] = {}
+    chart = fn(report, ds)
+    if chart is not None and not ds.get("main"):  # a chart whose data has no row draws an empty frame
+        chart = None
+    return chart, ds
+
+
+def missing_charts(report: dict) -> list[tuple[str, str, str]]:
+    """``[(chart_id, section, sentence)]`` for the charts not drawn, saying why in one sentence."""
+    return [(cid, sec, MISSING[cid]) for cid, sec, fn in CHARTS if _chart(report, fn)[0] is None]
+
+
 def build_charts(report: dict) -> list[tuple[str, str, dict]]:
-    """``[(chart_id, section, vega_lite_spec_dict)]`` for every chart with data, in page order."""
+    """``[(chart_id, section, vega_lite_spec_dict)]`` for every chart with at least one data row, in page order."""
     out = []
     for chart_id, section, fn in CHARTS:
-        ds: dict[str, list[dict]] = {}
-        chart = fn(report, ds)
+        chart, ds = _chart(report, fn)
         if chart is None:
             continue
         spec = chart.to_dict()  # validates the structure; the data is attached after

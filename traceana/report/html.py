@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from traceana.report.charts import missing_charts
 from traceana.report.tables import Table, report_tables, window_text
 
 CSS = """
@@ -238,6 +239,12 @@ def render_html(report: dict, charts: list[tuple[str, str, dict]]) -> str:
             f'<div class="card"><div class="chart" id="chart-{e(cid)}"></div></div>'
             for cid, sec, _ in charts
             if sec == key
+        ]
+        drawn = {cid for cid, _, _ in charts}
+        body += [
+            f'<p class="note chart-missing">{e(why)}</p>'
+            for cid, sec, why in missing_charts(report)
+            if sec == key and cid not in drawn and tables.get(key)
         ]
         if body:
             parts.append(f'<section id="sec-{key}"><h2>{e(title)}</h2>{"".join(body)}</section>')

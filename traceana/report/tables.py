@@ -85,6 +85,48 @@ def group_label(group: dict | None) -> str:
     )
 
 
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def window_seconds(text: Any) -> float:
+    """'5m' -> 300, '1h' -> 3600, '1d' -> 86400: a sort key so windows order by length, not by string
+    ('1d' < '1h' < '5m' as text). Anything unparseable sorts last."""
+    t = str(text or "").strip()
+    try:
+        return float(t[:-1]) * _UNIT_S[t[-1]]
+    except (KeyError, ValueError, IndexError):
+        return float("inf")
+
+
+def percentile_key(text: Any) -> float:
+    """'p99.9' or 'p99_9' -> 99.9: percentiles order numerically (p50 < p90 < p99 < p99.9)."""
+    try:
+        return float(str(text).lstrip("p").replace("_", "."))
+    except ValueError:
+        return float("inf")
+
+
+def one_all(rows: list[dict], key: tuple[str, ...] = ("metric",)) -> list[dict]:
+    """Rows with one "all" row per ``key``, not two: where a key has exactly one group besides "all"
+    (one model, or every model unknown), that group is the whole population, so the two rows are
+    the same numbers; the group row is dropped and the "all" row names the group: 'all (model=x)'."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r.get("group"):
+            groups.setdefault(tuple(r.get(k) for k in key), []).append(r)
+    has_all = {tuple(r.get(k) for k in key) for r in rows if not r.get("group")}
+    out = []
+    for r in rows:
+        k = tuple(r.get(c) for c in key)
+        single = len(groups.get(k, [])) == 1 and k in has_all
+        if single and r.get("group"):
+            continue
+        if single:
+            r = {**r, "label": f"all ({group_label(groups[k][0]['group']).strip('()')})"}
+        out.append(r)
+    return out
+
+
 def _verdict_class(word: str) -> str:
     return {
         "met": "v-ok",
@@ -108,12 +150,12 @@ NOTE_CI = (
 def latency_table(rep: dict, components: bool = False) -> Table:
     """User-visible metrics (TTFT, TPOT, ITL, e2e), or with ``components`` the server-side parts (queue, prefill, decode)."""
     rows = []
-    for r in rep.get("latency") or []:
+    for r in one_all(rep.get("latency") or []):
         if (r["metric"] in USER_METRICS) == components:
             continue
         ci, rel = r.get("ci") or {}, r.get("reliable") or {}
         cells: list[Any] = [
-            group_label(r.get("group")),
+            r.get("label") or group_label(r.get("group")),
             r["metric"],
             fmt_num(r.get("count")),
             fmt_s(r.get("mean")),
@@ -140,10 +182,15 @@ def latency_table(rep: dict, components: bool = False) -> Table:
 def user_visible_table(rep: dict) -> Table:
     """Error-adjusted percentiles: failed requests count as +inf ("∞": the percentile falls among failures)."""
     rows = []
-    for r in rep.get("latency_user_visible") or []:
+    for r in one_all(rep.get("latency_user_visible") or []):
         inf = set(r.get("infinite") or [])
         rows.append(
-            [group_label(r.get("group")), r["metric"], fmt_num(r.get("count")), fmt_num(r.get("failed"))]
+            [
+                r.get("label") or group_label(r.get("group")),
+                r["metric"],
+                fmt_num(r.get("count")),
+                fmt_num(r.get("failed")),
+            ]
             + ["∞" if p in inf else fmt_s(r.get(p)) for p in PCTS]
         )
     return Table(
@@ -157,9 +204,9 @@ def user_visible_table(rep: dict) -> Table:
 
 def budget_table(rep: dict) -> Table:
     rows = []
-    for r in rep.get("latency_budget") or []:
+    for r in one_all(rep.get("latency_budget") or [], ("at",)):
         rows.append(
-            [group_label(r.get("group")), r.get("at"), fmt_s(r.get("e2e_s"))]
+            [r.get("label") or group_label(r.get("group")), r.get("at"), fmt_s(r.get("e2e_s"))]
             + [
                 f"{fmt_s(r.get(f'{c}_s'))} ({fmt_pct(r.get(f'share_{c}'), 0)})"
                 for c in ("queue", "prefill", "decode", "post")
@@ -238,7 +285,15 @@ def slo_table(rep: dict) -> Table:
 def alerts_table(rep: dict) -> Table:
     rows = []
     for s in rep.get("slo") or []:
-        for a in s.get("alerts") or []:
+        alerts = sorted(
+            s.get("alerts") or [],
+            key=lambda a: (
+                str(a.get("fired_at") or ""),
+                window_seconds(a.get("long_window")),
+                window_seconds(a.get("short_window")),
+            ),
+        )
+        for a in alerts:
             rows.append(
                 [
                     s["name"],
@@ -326,7 +381,7 @@ def cost_table(rep: dict, compact: bool = False) -> Table:
             ]
         )
     t = c.get("totals") or {}
-    if rows and t:
+    if len(rows) > 1 and t:  # one priced row is its own total: no second "all" row with the same numbers
         rows.append(
             [
                 "all",
