@@ -126,3 +126,69 @@ def test_check_item4_lists_gpu_fields_filled(tmp_path):
     assert item["verdict"] == "partial"
     assert fill["gpu_utilization"] == pytest.approx(6 / 10)
     assert fill["kv_cache_usage"] == pytest.approx(4 / 10)
+
+
+def test_gpu_usage_hand_worked():
+    import polars as pl
+
+    from traceana.metrics.capacity import gpu_usage
+
+    eng = pl.DataFrame(
+        {
+            "instance": ["a", "a", "a", "b"],
+            "gpu_utilization": [0.2, 0.6, None, None],
+            "gpu_memory_used_bytes": [10e9, 30e9, None, None],
+            "gpu_memory_total_bytes": [40e9, 40e9, None, None],
+            "gpu_power_w": [100.0, 300.0, None, None],
+            "kv_cache_usage": [None, None, 0.5, 0.5],  # a KV-only sample is not a GPU sample
+        }
+    )
+    (a,) = gpu_usage(eng).to_dicts()
+    assert a["instance"] == "a" and a["samples"] == 2
+    assert a["mean_gpu_utilization"] == pytest.approx(0.4) and a["max_gpu_utilization"] == pytest.approx(0.6)
+    assert a["max_memory_fraction"] == pytest.approx(30 / 40)
+    assert (a["mean_gpu_power_w"], a["max_gpu_power_w"]) == (200.0, 300.0)
+    assert gpu_usage(
+        eng.drop("gpu_utilization", "gpu_memory_used_bytes", "gpu_memory_total_bytes", "gpu_power_w")
+    ).is_empty()
+
+
+def test_report_of_an_aiperf_run_has_the_gpu_table(tmp_path):
+    """GPU telemetry + server metrics + requests in the same window: the engine section lists each GPU."""
+    recs = [json.loads(line) for line in FIX.read_text().splitlines()]
+    req = tmp_path / "requests.jsonl"
+    req.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "request_id": f"r{i}",
+                    "arrival_time": f"2025-11-19T22:26:5{5 + i}Z",
+                    "status": "ok",
+                    "e2e_latency_s": 0.5,
+                    "ttft_s": 0.1,
+                }
+            )
+            + "\n"
+            for i in range(4)
+        )
+    )
+    store = tmp_path / "s"
+    for f in (FIX, DIR / "server_metrics_export.jsonl", req):
+        assert _run("ingest", f, "--store", store).exit_code == 0
+    out = tmp_path / "r"
+    res = _run("report", "--store", store, "--out", out, "--no-fail")
+    assert res.exit_code == 0, res.output
+    gpu = {r["instance"]: r for r in json.loads((out / "report.json").read_text())["kv"]["gpu"]}
+    assert set(gpu) == {"node1/gpu0", "node1/gpu1"}
+    for idx in (0, 1):
+        mine = [r["telemetry_data"] for r in recs if r["gpu_index"] == idx]
+        g = gpu[f"node1/gpu{idx}"]
+        assert g["samples"] == len(mine) == 3
+        assert g["mean_gpu_utilization"] == pytest.approx(sum(d["gpu_utilization"] for d in mine) / 300)
+        assert g["max_gpu_memory_used_bytes"] == pytest.approx(max(d["gpu_memory_used"] for d in mine) * 1e9)
+        assert g["mean_gpu_power_w"] == pytest.approx(sum(d["gpu_power_usage"] for d in mine) / 3)
+        assert g["gpu_memory_total_bytes"] is None
+    md = (out / "report.md").read_text()
+    assert (
+        "GPU per instance" in md and "| node1/gpu0 | 3 | 64.0% | 93.0% | 72.01 | n/a | 417.1 | 640.2 |" in md
+    )
