@@ -192,3 +192,17 @@ def test_report_of_an_aiperf_run_has_the_gpu_table(tmp_path):
     assert (
         "GPU per instance" in md and "| node1/gpu0 | 3 | 64.0% | 93.0% | 72.01 | n/a | 417.1 | 640.2 |" in md
     )
+
+
+def test_canonical_engine_rows_with_impossible_gpu_values_quarantined(tmp_path):
+    rows = [
+        {"time": "2025-11-19T22:26:55Z", "instance": "a", "num_running": 1, "gpu_utilization": 0.5},
+        {"time": "2025-11-19T22:26:56Z", "instance": "a", "num_running": 1, "gpu_utilization": 1.5},
+        {"time": "2025-11-19T22:26:57Z", "instance": "a", "num_running": 1, "gpu_power_w": -3.0},
+    ]
+    p = tmp_path / "engine_samples.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = _run("ingest", p, "--format", "canonical", "--store", tmp_path / "s", "--json")
+    out = json.loads(res.output)
+    assert out["stored"] == 1 and out["quarantined"] == 2, out
+    assert out["reasons"] == {"not_fraction": 1, "negative": 1}  # 1.5 is not a fraction; -3 W is negative
