@@ -206,3 +206,15 @@ def test_canonical_engine_rows_with_impossible_gpu_values_quarantined(tmp_path):
     out = json.loads(res.output)
     assert out["stored"] == 1 and out["quarantined"] == 2, out
     assert out["reasons"] == {"not_fraction": 1, "negative": 1}  # 1.5 is not a fraction; -3 W is negative
+
+
+def test_gpu_utilization_chart_only_with_gpu_samples(tmp_path):
+    from traceana.report.charts import gpu_utilization
+
+    rows = [
+        {"window_start": "2025-11-19T22:26:55Z", "instance": "node1/gpu0", "gpu_utilization": 0.5},
+        {"window_start": "2025-11-19T22:26:56Z", "instance": "node1/gpu0", "gpu_utilization": None},
+    ]
+    ds: dict = {}
+    assert gpu_utilization({"series": {"engine": rows}}, ds) is not None
+    assert gpu_utilization({"series": {"engine": [{**rows[0], "gpu_utilization": None}]}}, {}) is None
