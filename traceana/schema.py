@@ -200,6 +200,16 @@ _ENGINE_SAMPLES = [
         "4",
     ),
     Field("gpu_count", pa.int64(), "GPUs behind the instance", "count", "4"),
+    Field(
+        "gpu_utilization",
+        pa.float64(),
+        "GPU busy fraction over the sample (DCGM GPU_UTIL), 0..1",
+        "fraction",
+        "4",
+    ),
+    Field("gpu_memory_used_bytes", pa.float64(), "GPU framebuffer memory in use", "bytes", "4"),
+    Field("gpu_memory_total_bytes", pa.float64(), "GPU framebuffer memory in total", "bytes", "4"),
+    Field("gpu_power_w", pa.float64(), "GPU power draw", "W", "4"),
     Field("gpu_type", pa.string(), "GPU type (H100, A100, ...)", "", "4"),
     Field("source_format", pa.string(), "Adapter that read the row", "", "provenance"),
     Field("source_file", pa.string(), "File the row came from", "", "provenance"),
@@ -252,7 +262,15 @@ _QUARANTINE = [
 ]
 
 # Fields added after 1.0: a store written by 1.0 lacks them and reads as null.
-ADDED_IN = {"requests": {"itl_s": "1.1", "derived_fields": "1.1", "time_basis": "1.2", "tags": "1.2"}}
+ADDED_IN = {
+    "requests": {"itl_s": "1.1", "derived_fields": "1.1", "time_basis": "1.2", "tags": "1.2"},
+    "engine_samples": {
+        "gpu_utilization": "1.2",
+        "gpu_memory_used_bytes": "1.2",
+        "gpu_memory_total_bytes": "1.2",
+        "gpu_power_w": "1.2",
+    },
+}
 
 TABLES: dict[str, list[Field]] = {
     "requests": _REQUESTS,

@@ -240,6 +240,7 @@ def fake_report(model: str = "llama-3.1-8b") -> dict:
                     "kv_cache_usage": 0.1 * i % 1,
                     "num_running": i + 1,
                     "num_waiting": 0,
+                    "gpu_utilization": 0.5,
                 }
                 for i, x in enumerate(t)
                 for inst in ("gpu-a0", "gpu-a1")

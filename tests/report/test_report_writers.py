@@ -118,7 +118,7 @@ def test_html_is_self_contained():
     assert not re.search(r"<link\b", page)
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "@import" not in page and "url(" not in page.split("<script", 1)[0]
-    assert "vegaEmbed" in page and 'data-charts-expected="12"' in page
+    assert "vegaEmbed" in page and 'data-charts-expected="13"' in page
 
 
 def test_markdown_escapes_cells():

@@ -47,7 +47,11 @@ ENGINE_NONNEG = (
     "prompt_tokens_per_s",
     "generation_tokens_per_s",
     "gpu_count",
+    "gpu_memory_used_bytes",
+    "gpu_memory_total_bytes",
+    "gpu_power_w",
 )
+ENGINE_FRACTIONS = ("kv_cache_usage", "gpu_utilization")
 
 
 def _fmt(expr: pl.Expr) -> pl.Expr:
@@ -173,14 +177,15 @@ def engine_rules(columns: list[str], now: datetime) -> list[tuple[str, pl.Expr, 
         rules.append(
             (n, ~c.is_finite() | (c < 0), pl.format("negative: must be finite and >= 0, got {}", _fmt(c)))
         )
-    kv = pl.col("kv_cache_usage")
-    rules.append(
-        (
-            "kv_cache_usage",
-            ~kv.is_finite() | (kv < 0) | (kv > 1 + 1e-6),
-            pl.format("not_fraction: kv_cache_usage must be within 0..1, got {}", _fmt(kv)),
+    for n in ENGINE_FRACTIONS:
+        c = pl.col(n)
+        rules.append(
+            (
+                n,
+                ~c.is_finite() | (c < 0) | (c > 1 + 1e-6),
+                pl.format(f"not_fraction: {n} must be within 0..1, got {{}}", _fmt(c)),
+            )
         )
-    )
     return rules
 
 
@@ -282,9 +287,9 @@ def split(
         "status",
         "time",
         "instance",
-        "kv_cache_usage",
         "itl_s",
     }
+    needed |= set(ENGINE_FRACTIONS)
     needed |= set(DURATIONS) | set(TOKENS) | set(ENGINE_NONNEG)
     from traceana.ingest.coerce import polars_dtype
     from traceana.schema import arrow_schema

@@ -290,6 +290,47 @@ def kv_headroom(engine_lf: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
     return out
 
 
+GPU_COLUMNS = ("gpu_utilization", "gpu_memory_used_bytes", "gpu_memory_total_bytes", "gpu_power_w")
+
+
+def gpu_usage(engine_lf: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+    """GPU utilization, memory and power per instance (from engine samples with any GPU column).
+
+    Formula, over the samples where at least one GPU column is not null:
+        mean/max gpu_utilization (fraction 0..1, DCGM GPU_UTIL)
+        max gpu_memory_used_bytes, max gpu_memory_total_bytes (bytes)
+        max_memory_fraction = max gpu_memory_used_bytes / max gpu_memory_total_bytes
+        mean/max gpu_power_w (W)
+    Empty when no sample carries a GPU column (or the columns are absent).
+    """
+    lf = as_lazy(engine_lf)
+    have = set(lf.collect_schema().names())
+    if "instance" not in have or not any(c in have for c in GPU_COLUMNS):
+        return pl.DataFrame(schema={"instance": pl.String, "samples": pl.Int64})
+    lf = lf.with_columns(pl.lit(None, pl.Float64).alias(c) for c in GPU_COLUMNS if c not in have)
+    util, used, total, power = (pl.col(c) for c in GPU_COLUMNS)
+    return (
+        lf.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in GPU_COLUMNS))
+        .group_by("instance")
+        .agg(
+            samples=pl.len().cast(pl.Int64),
+            mean_gpu_utilization=util.mean(),
+            max_gpu_utilization=util.max(),
+            max_gpu_memory_used_bytes=used.max(),
+            gpu_memory_total_bytes=total.max(),
+            mean_gpu_power_w=power.mean(),
+            max_gpu_power_w=power.max(),
+        )
+        .with_columns(
+            max_memory_fraction=pl.when(pl.col("gpu_memory_total_bytes") > 0).then(
+                pl.col("max_gpu_memory_used_bytes") / pl.col("gpu_memory_total_bytes")
+            )
+        )
+        .sort("instance", nulls_last=False)
+        .collect()
+    )
+
+
 # ---------------------------------------------------------------- batching
 
 BATCH_BINS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)

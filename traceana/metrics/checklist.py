@@ -48,6 +48,8 @@ ITEMS: dict[int, list[tuple[str, str, bool, str]]] = {
         ("requests", "instance", True, "all"),
         ("engine_samples", "num_waiting", False, "all"),
         ("engine_samples", "kv_cache_capacity_tokens", False, "all"),
+        ("engine_samples", "gpu_utilization", False, "all"),
+        ("engine_samples", "gpu_memory_used_bytes", False, "all"),
     ],
     5: [
         ("requests", "model", True, "all"),

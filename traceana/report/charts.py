@@ -307,6 +307,10 @@ def batch_size(rep: dict, ds: dict) -> alt.Chart | None:
     return _engine_chart(rep, ds, "num_running", "Batch size over time", "running requests")
 
 
+def gpu_utilization(rep: dict, ds: dict) -> alt.Chart | None:
+    return _engine_chart(rep, ds, "gpu_utilization", "GPU utilization over time", "GPU busy (fraction)")
+
+
 def burn_down(rep: dict, ds: dict) -> alt.Chart | None:
     """Error budget remaining over the window, one line per SLO; below the 0 rule the budget is spent."""
     rows = [r for r in rep["series"].get("burn") or [] if r.get("budget_remaining") is not None]
@@ -538,6 +542,7 @@ CHARTS: list[tuple[str, str, Callable[[dict, dict], alt.Chart | None]]] = [
     ("queue_vs_utilization", "concurrency", queue_vs_utilization),
     ("kv_usage", "engine", kv_usage),
     ("batch_size", "engine", batch_size),
+    ("gpu_utilization", "engine", gpu_utilization),
     ("burn_down", "slo", burn_down),
     ("burn_rate", "slo", burn_rate),
     ("goodput", "goodput", goodput_over_time),

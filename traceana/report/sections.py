@@ -316,6 +316,7 @@ def kv(eng: pl.LazyFrame | None, config: Config, sec) -> dict | None:
             for r in _rows(sec.run("kv headroom", capacity.kv_headroom, eng))
         ]
         out["batch"] = _rows(sec.run("batch throughput", capacity.batch_throughput, eng))
+        out["gpu"] = _rows(sec.run("gpu usage", capacity.gpu_usage, eng))
         observed: dict[Any, float] = {}
         for r in out["instances"]:
             observed[r.get("model")] = max(observed.get(r.get("model")) or 0, r.get("max_num_running") or 0)

@@ -111,6 +111,7 @@ def engine_windows(engine_lf: pl.LazyFrame | None, every: str, seconds: float = 
             pl.col("kv_cache_usage").mean(),
             pl.col("num_running").mean(),
             pl.col("num_waiting").mean(),
+            *(pl.col(c).mean() for c in ("gpu_utilization",) if c in cols),
         )
         .rename({"time": "window_start"})
         .sort("instance", "window_start")

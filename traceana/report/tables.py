@@ -502,6 +502,42 @@ def kv_tables(rep: dict) -> list[Table]:
     ]
 
 
+def gpu_table(rep: dict) -> Table:
+    rows = [
+        [
+            str(r.get("instance")),
+            fmt_num(r.get("samples")),
+            fmt_pct(r.get("mean_gpu_utilization"), 1),
+            fmt_pct(r.get("max_gpu_utilization"), 1),
+            fmt_num(
+                None if r.get("max_gpu_memory_used_bytes") is None else r["max_gpu_memory_used_bytes"] / 1e9,
+                ".4g",
+            ),
+            fmt_num(
+                None if r.get("gpu_memory_total_bytes") is None else r["gpu_memory_total_bytes"] / 1e9, ".4g"
+            ),
+            fmt_num(r.get("mean_gpu_power_w"), ".4g"),
+            fmt_num(r.get("max_gpu_power_w"), ".4g"),
+        ]
+        for r in (rep.get("kv") or {}).get("gpu") or []
+    ]
+    return Table(
+        "GPU per instance (engine samples)",
+        [
+            "instance",
+            "samples",
+            "mean GPU util",
+            "max GPU util",
+            "max memory used (GB)",
+            "memory total (GB)",
+            "mean power (W)",
+            "max power (W)",
+        ],
+        rows,
+        note="GPU util = DCGM GPU_UTIL (fraction of time a kernel ran); GB = 10^9 bytes; n/a where the source has no such field.",
+    )
+
+
 def degradation_table(rep: dict) -> Table:
     d = rep.get("degradation") or {}
     rows, meta = [], []
@@ -576,6 +612,7 @@ def report_tables(rep: dict) -> dict[str, list[Table]]:
         add("concurrency", concurrency_table(rep))
     for t in kv_tables(rep):
         add("engine", t)
+    add("engine", gpu_table(rep))
     add("slo", slo_table(rep))
     add("slo", alerts_table(rep))
     if rep.get("goodput"):
