@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from traceana.cli import main
-from traceana.ingest.adapters import aiperf_gpu_telemetry
+from traceana.ingest.adapters.prometheus import aiperf_gpu_telemetry
 from traceana.ingest.base import Source
 from traceana.ingest.registry import detect
 

@@ -2,7 +2,7 @@
 
 - ``bench/``: benchmark exports (AIPerf, GenAI-Perf, LLMPerf, vLLM bench, GuideLLM, SGLang, inference-perf, llm-load-test)
 - ``otel/``: OpenTelemetry spans (vLLM, GenAI semantic conventions, OpenInference)
-- ``prometheus/``: engine metrics (Prometheus scrapes and API results, AIPerf server metrics)
+- ``prometheus/``: engine time series (Prometheus scrapes and API results, AIPerf server metrics and GPU telemetry)
 - ``gateways/``: gateway and LLM-observability logs (LiteLLM, TGI, Langfuse)
 - ``traces/``: production arrival traces (Azure, Mooncake, BurstGPT)
 - ``canonical``, ``mapped``: traceana's own columns, and in-house logs through a column map

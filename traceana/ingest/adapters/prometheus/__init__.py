@@ -1,1 +1,1 @@
-"""Engine metrics: Prometheus /metrics scrapes, Prometheus HTTP API results, AIPerf's server-metrics export."""
+"""Engine time series: Prometheus /metrics scrapes, Prometheus HTTP API results, AIPerf's server-metrics and GPU telemetry exports."""

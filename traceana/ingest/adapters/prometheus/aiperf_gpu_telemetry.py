@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
-from traceana.ingest.adapters._e_common import as_float, as_int, first_line, q_record
+from traceana.ingest.adapters._rows import as_float, as_int, first_line, q_record
 from traceana.ingest.base import Adapter, AdapterResult, QuarantineRow, Source, iter_lines, load_json_line
 from traceana.schema import TIMESTAMP
 
