@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from tests.report.report_fake import fake_report
 from traceana.report.charts import MISSING, build_charts, missing_charts, time_axis
 from traceana.report.html import render_html
@@ -25,7 +27,7 @@ def _spec(rep: dict, cid: str) -> dict:
 
 def test_every_chart_drawn_has_a_data_row():
     charts = build_charts(fake_report())
-    assert len(charts) == 12
+    assert len(charts) == 13  # the fake report carries every series, GPU utilization included
     for cid, _, spec in charts:
         assert spec["datasets"]["main"], cid
 
@@ -35,14 +37,14 @@ def test_queue_chart_without_measured_queue_time_is_a_sentence():
     for r in rep["series"]["queue_vs_utilization"]:
         r["observed_mean_queue_s"] = None  # e.g. AIPerf: utilization bins exist, queue time is not recorded
     ids = [c for c, _, _ in build_charts(rep)]
-    assert "queue_vs_utilization" not in ids and len(ids) == 11
+    assert "queue_vs_utilization" not in ids and len(ids) == 12
     assert [(c, why) for c, _, why in missing_charts(rep)] == [
         ("queue_vs_utilization", MISSING["queue_vs_utilization"])
     ]
     page = render_html(rep, build_charts(rep))
     assert 'id="chart-queue_vs_utilization"' not in page
     assert page.count("No queue-vs-utilization chart: no window has a measured queue time.") == 1
-    assert 'data-charts-expected="11"' in page
+    assert 'data-charts-expected="12"' in page
 
 
 def test_series_of_only_nulls_draws_no_chart():
@@ -150,3 +152,33 @@ def test_cost_has_no_total_row_repeating_its_only_instance():
     two = copy.deepcopy(rep)
     two["cost"]["rows"] = [two["cost"]["rows"][0], {**two["cost"]["rows"][0], "instance": "i-2"}]
     assert sum(r[0] == "all" for r in cost_table(two).rows) == 1
+
+
+def test_every_chart_can_say_why_it_is_missing():
+    """A chart added to CHARTS without its sentence in MISSING broke every report that lacked it."""
+    from traceana.report.charts import CHARTS, MISSING
+
+    assert {cid for cid, _, _ in CHARTS} == set(MISSING)
+
+
+def test_an_arrival_only_trace_has_no_goodput_and_every_empty_section_says_why(tmp_path):
+    """Azure's trace records arrivals and tokens only: goodput with no SLO would count assumed statuses."""
+    import json
+
+    from click.testing import CliRunner
+
+    from tests.conftest import SHARED
+    from traceana.cli import main
+
+    azure = SHARED / "formats" / "samples" / "azure" / "AzureLLMInferenceTrace_code.csv"
+    if not azure.exists():
+        pytest.skip("../shared/formats/samples missing")
+    r = CliRunner().invoke(main, ["report", str(azure), "--out", str(tmp_path), "--no-fail"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep.get("goodput") is None
+    assert any(w.startswith("goodput: not measured") for w in rep["warnings"])
+    html = (tmp_path / "report.html").read_text()
+    # the latency section has no table and no chart: it is still on the page, with its reasons
+    section = html.split('<section id="sec-latency">', 1)[1].split("</section>", 1)[0]
+    assert "No latency distribution chart" in section and "<table" not in section

@@ -560,6 +560,7 @@ MISSING = {
     "queue_vs_utilization": "No queue-vs-utilization chart: no window has a measured queue time.",
     "kv_usage": "No KV-cache chart: the store has no engine samples with KV-cache usage.",
     "batch_size": "No batch-size chart: the store has no engine samples with running requests.",
+    "gpu_utilization": "No GPU-utilization chart: the store has no engine samples with GPU utilization (AIPerf GPU telemetry, DCGM).",
     "burn_down": "No burn-down chart: no SLO has a window with a measured SLI.",
     "burn_rate": "No burn-rate chart: no SLO has a window with a measured SLI.",
     "goodput": "No goodput chart: goodput needs windows with measured latencies.",

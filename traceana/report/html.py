@@ -224,6 +224,31 @@ SECTIONS = [
 ]
 
 
+#: the report's notes that concern each section start with one of these (e.g. "concurrency: not computable: ...")
+SECTION_NOTES = {
+    "latency": ("latency",),
+    "budget": ("latency budget",),
+    "concurrency": ("concurrency", "queue vs utilization", "percentiles over time"),
+    "engine": ("kv", "engine", "batch"),
+    "slo": ("slo", "burn rate"),
+    "goodput": ("goodput",),
+    "cost": ("cost", "autoscaling"),
+    "degradation": ("degradation",),
+    "checklist": ("checklist",),
+}
+
+
+def empty_section_reasons(report: dict, key: str) -> list[str]:
+    """Why a section shows neither a table nor a chart: its own notes, its charts' reasons, or one sentence."""
+    prefixes = SECTION_NOTES.get(key, (key,))
+    notes = [w for w in report.get("warnings") or [] if str(w).lower().startswith(prefixes)]
+    charts = [why for _, sec, why in missing_charts(report) if sec == key]
+    reasons = list(dict.fromkeys(notes + charts))
+    return reasons or [
+        "Nothing to show: the input holds none of the fields this section needs (see the trace checklist)."
+    ]
+
+
 def render_html(report: dict, charts: list[tuple[str, str, dict]]) -> str:
     """The full HTML document for ``report`` with ``charts`` (from charts.build_charts)."""
     tables = report_tables(report)
@@ -246,6 +271,10 @@ def render_html(report: dict, charts: list[tuple[str, str, dict]]) -> str:
             for cid, sec, why in missing_charts(report)
             if sec == key and cid not in drawn and tables.get(key)
         ]
+        if not body and key != "warnings":
+            body = [
+                f'<p class="note section-empty">{e(why)}</p>' for why in empty_section_reasons(report, key)
+            ]
         if body:
             parts.append(f'<section id="sec-{key}"><h2>{e(title)}</h2>{"".join(body)}</section>')
     specs = {cid: spec for cid, _, spec in charts}

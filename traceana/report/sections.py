@@ -97,16 +97,21 @@ def goodput(
     """Goodput: the fraction of requests within every latency threshold, and per second on ``timed``.
 
     Not measured (None, with the reason as a warning) when a threshold's metric is recorded by no
-    request; the per-second figures are null, with ``no_time`` as the reason, when there are no
+    request, or when there is no threshold and every status was assumed (an arrival-only trace); the per-second figures are null, with ``no_time`` as the reason, when there are no
     arrival times to divide by.
     """
     from traceana.metrics import slo as slo_m
-    from traceana.metrics.support import measured_count
+    from traceana.metrics.support import measured_count, status_assumed
 
     th = goodput_thresholds(slos)
     unmeasured = [m for m in th if measured_count(lf, m) == 0]
     if unmeasured:
         sec.warnings.append(f"goodput: not measured: no request records {', '.join(unmeasured)}")
+        return None, []
+    if not th and status_assumed(lf):  # with no latency threshold, goodput is the ok requests: unknown here
+        sec.warnings.append(
+            "goodput: not measured: the source records no request outcome (status ok was assumed for every row)"
+        )
         return None, []
     whole = sec.run("goodput", slo_m.goodput, lf, th)
     if whole is None or whole.height == 0:
