@@ -29,32 +29,8 @@ import polars as pl
 
 from traceana._atomic import write_text
 from traceana.config import SLO
+from traceana.ingest.adapters.prometheus._metric_map import VLLM_TTFT_BUCKETS as BUCKETS
 from traceana.rules.sli import PromMetrics, le_label
-
-BUCKETS = (
-    0.001,
-    0.005,
-    0.01,
-    0.02,
-    0.04,
-    0.06,
-    0.08,
-    0.1,
-    0.25,
-    0.5,
-    0.75,
-    1.0,
-    2.5,
-    5.0,
-    7.5,
-    10.0,
-    20.0,
-    40.0,
-    80.0,
-    160.0,
-    640.0,
-    2560.0,
-)
 
 
 @dataclass(frozen=True)

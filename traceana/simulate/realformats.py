@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from traceana.ingest.adapters.prometheus._metric_map import VLLM_TTFT_BUCKETS as TTFT_BUCKETS
 from traceana.simulate.fleet import Fleet
 
 _SDK = (
@@ -133,31 +134,6 @@ def write_vllm_otlp(
 
 
 # --- Prometheus text exposition (prometheus_client 0.0.4 format, as vLLM serves it) ------------------
-
-TTFT_BUCKETS = (
-    0.001,
-    0.005,
-    0.01,
-    0.02,
-    0.04,
-    0.06,
-    0.08,
-    0.1,
-    0.25,
-    0.5,
-    0.75,
-    1.0,
-    2.5,
-    5.0,
-    7.5,
-    10.0,
-    20.0,
-    40.0,
-    80.0,
-    160.0,
-    640.0,
-    2560.0,
-)
 
 
 def go_float(d: float) -> str:

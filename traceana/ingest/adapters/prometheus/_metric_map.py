@@ -32,6 +32,32 @@ from traceana.ingest.base import QuarantineRow
 from traceana.schema import TIMESTAMP
 
 # gauge name -> (canonical field, preference: lower wins when several names give one field)
+#: the bucket bounds of vLLM's vllm:time_to_first_token_seconds histogram (seconds)
+VLLM_TTFT_BUCKETS = (
+    0.001,
+    0.005,
+    0.01,
+    0.02,
+    0.04,
+    0.06,
+    0.08,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+    20.0,
+    40.0,
+    80.0,
+    160.0,
+    640.0,
+    2560.0,
+)
+
 GAUGES = {
     "vllm:num_requests_running": ("num_running", 0),
     "sglang:num_running_reqs": ("num_running", 0),
