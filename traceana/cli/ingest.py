@@ -39,19 +39,7 @@ from traceana.cli._common import _console, _limits, limit_options
 @click.option("--strict", is_flag=True, help="Exit 2 when any row is quarantined.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @limit_options
-def ingest(
-    paths,
-    store_dir,
-    engine_url,
-    fmt,
-    map_file,
-    tag_items,
-    strict,
-    as_json,
-    max_decompressed_bytes,
-    max_line_bytes,
-    max_json_depth,
-):
+def ingest(paths, store_dir, engine_url, **opts):
     """Validate PATHS (files or directories) and add them to the store at --store.
 
     Bad rows go to the store's quarantine with file, line, field and reason.
@@ -71,19 +59,7 @@ def ingest(
         else tempfile.TemporaryDirectory(prefix="traceana-ingest-")
     )
     with tmp as where:
-        _ingest(
-            paths,
-            where,
-            engine_url,
-            fmt,
-            map_file,
-            tag_items,
-            strict,
-            as_json,
-            max_decompressed_bytes,
-            max_line_bytes,
-            max_json_depth,
-        )
+        _ingest(paths, where, engine_url, **opts)
 
 
 def _ingest(
